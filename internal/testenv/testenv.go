@@ -1,0 +1,71 @@
+// Package testenv finds what gobg's tests need outside the Go tree: the
+// repository root, the reference data in ../shared/data, and the project's
+// Python interpreter (the .venv made by scripts/setup.sh) with OpenMM.
+package testenv
+
+import (
+	"os"
+	"os/exec"
+	"path/filepath"
+	"runtime"
+	"testing"
+)
+
+// Root is the repository root (the directory holding go.mod).
+func Root() string {
+	_, file, _, _ := runtime.Caller(0)
+	return filepath.Clean(filepath.Join(filepath.Dir(file), "..", ".."))
+}
+
+// SharedData returns the reference data directory (GOBG_SHARED_DATA, else
+// ../shared/data beside the repository). Tests that need it skip without it,
+// except under CI=true, where its absence is a failure.
+func SharedData(t testing.TB) string {
+	t.Helper()
+	dir := os.Getenv("GOBG_SHARED_DATA")
+	if dir == "" {
+		dir = filepath.Join(Root(), "..", "shared", "data")
+	}
+	if _, err := os.Stat(dir); err != nil {
+		if os.Getenv("CI") == "true" {
+			t.Fatalf("reference data not found at %s (set GOBG_SHARED_DATA)", dir)
+		}
+		t.Skipf("reference data not found at %s", dir)
+	}
+	return dir
+}
+
+// Python returns the interpreter of the project's environment
+// (GOBG_PYTHON, else .venv/bin/python at the repository root). Tests that need
+// it skip without it, except under CI=true, where its absence is a failure.
+func Python(t testing.TB) string {
+	t.Helper()
+	py := os.Getenv("GOBG_PYTHON")
+	if py == "" {
+		py = filepath.Join(Root(), ".venv", "bin", "python")
+	}
+	if _, err := os.Stat(py); err != nil {
+		if os.Getenv("CI") == "true" {
+			t.Fatalf("python environment not found at %s: run scripts/setup.sh", py)
+		}
+		t.Skipf("python environment not found at %s: run scripts/setup.sh", py)
+	}
+	return py
+}
+
+// RunPython runs a Python script with the project's interpreter and returns
+// its standard output; stderr is included in the failure message.
+func RunPython(t testing.TB, script string, args ...string) []byte {
+	t.Helper()
+	py := Python(t)
+	cmd := exec.Command(py, append([]string{"-c", script}, args...)...)
+	var stderr []byte
+	out, err := cmd.Output()
+	if ee, ok := err.(*exec.ExitError); ok {
+		stderr = ee.Stderr
+	}
+	if err != nil {
+		t.Fatalf("python: %v\n%s", err, stderr)
+	}
+	return out
+}

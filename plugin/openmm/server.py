@@ -1,0 +1,348 @@
+"""gobg's OpenMM energy worker: a hashicorp/go-plugin plugin served over gRPC.
+
+The Go host (package github.com/gobg/gobg/plugin) starts this script as
+`python -u server.py ARGS`, with go-plugin's magic cookie in the environment.
+The worker builds one OpenMM System and one Context and then answers the
+gobg.energy.v1.Energy service (plugin/proto/energy.proto) until it is told to
+shut down, its parent goes away, or it is killed.
+
+go-plugin's side of the contract, which this file implements by hand because
+go-plugin has no Python library:
+  * refuse to run without the magic cookie (a plugin is not a command);
+  * serve on 127.0.0.1:0 and print exactly one handshake line
+    `1|APP_VERSION|tcp|127.0.0.1:PORT|grpc` on the real stdout, and nothing
+    else on stdout ever (stdout is pointed at stderr before anything can print);
+  * grpc.health.v1 reports SERVING for service "plugin";
+  * plugin.GRPCController/Shutdown stops the server;
+  * plugin.GRPCStdio/StreamStdio is served as an empty stream (our output goes
+    through the stderr pipe) so that the host does not warn about its absence.
+
+Configuration comes from command-line flags; each flag falls back to an
+environment variable GOBG_OPENMM_<FLAG> (upper case, '-' as '_').
+
+Units are OpenMM's: positions in nm, energies in kJ/mol, forces in kJ/mol/nm.
+"""
+
+import argparse
+import logging
+import os
+import signal
+import sys
+import threading
+
+# Keep the real stdout for the handshake and point everything else at stderr
+# before any import can print: go-plugin reads stdout line by line and treats
+# the first line as the handshake.
+_HANDSHAKE_OUT = sys.stdout
+sys.stdout = sys.stderr
+
+PROTOCOL_VERSION = 1  # gobg.energy.v1; must match plugin.ProtocolVersion in Go
+APP_PROTOCOL_VERSION = 1  # go-plugin's HandshakeConfig.ProtocolVersion
+COOKIE_KEY = "GOBG_ENERGY_PLUGIN"
+COOKIE_VALUE = "b0ltzmann-openmm-energy"
+MAX_MESSAGE = 1 << 30  # 1 GiB, far above gRPC's 4 MB default
+HEALTH_SERVICE = "plugin"
+
+log = logging.getLogger("gobg.openmm")
+
+
+class _GoPluginFormatter(logging.Formatter):
+    """Prefixes lines with [LEVEL], which go-plugin maps to its log levels."""
+
+    _names = {"WARNING": "WARN", "CRITICAL": "ERROR"}
+
+    def format(self, record):
+        level = self._names.get(record.levelname, record.levelname)
+        return "[%s] %s" % (level, super().format(record))
+
+
+def _env_default(name, default=None):
+    return os.environ.get("GOBG_OPENMM_" + name.upper().replace("-", "_"), default)
+
+
+def parse_args(argv):
+    p = argparse.ArgumentParser(description=__doc__.splitlines()[0])
+    p.add_argument("--pdb", default=_env_default("pdb"),
+                   help="PDB file whose topology the force field is applied to")
+    p.add_argument("--system-xml", default=_env_default("system-xml"),
+                   help="serialized OpenMM System (instead of --pdb)")
+    p.add_argument("--forcefield", default=_env_default("forcefield", "amber99sbildn.xml,amber99_obc.xml"),
+                   help="comma-separated force-field files")
+    p.add_argument("--constraints", default=_env_default("constraints", "None"),
+                   choices=["None", "HBonds", "AllBonds", "HAngles"],
+                   help="constraints of createSystem (they remove constrained bond terms from the energy)")
+    p.add_argument("--rigid-water", default=_env_default("rigid-water", "false"),
+                   choices=["true", "false"])
+    p.add_argument("--platform", default=_env_default("platform", "CPU"),
+                   help="OpenMM platform: Reference, CPU, CUDA, OpenCL, HIP")
+    p.add_argument("--threads", type=int, default=int(_env_default("threads", "0")),
+                   help="CPU platform threads (0: OpenMM's default)")
+    p.add_argument("--precision", default=_env_default("precision", ""),
+                   help="Precision property of GPU platforms (single, mixed, double)")
+    p.add_argument("--log-level", default=_env_default("log-level", "INFO"))
+    p.add_argument("--host-pid", type=int, default=0,
+                   help="exit when this process is no longer our parent (0: the parent at start)")
+    args = p.parse_args(argv)
+    if bool(args.pdb) == bool(args.system_xml):
+        p.error("give exactly one of --pdb and --system-xml")
+    return args
+
+
+class Worker:
+    """One OpenMM Context, reused for every request (a new Context costs
+    seconds on some platforms); requests are serialised by a lock because a
+    Context holds one set of positions."""
+
+    def __init__(self, args):
+        import openmm
+        import openmm.app as app
+
+        self.openmm = openmm
+        self.force_field = []
+        if args.system_xml:
+            with open(args.system_xml) as f:
+                self.system = openmm.XmlSerializer.deserialize(f.read())
+            self.source = args.system_xml
+        else:
+            pdb = app.PDBFile(args.pdb)
+            self.force_field = [s.strip() for s in args.forcefield.split(",") if s.strip()]
+            ff = app.ForceField(*self.force_field)
+            constraints = {"None": None, "HBonds": app.HBonds, "AllBonds": app.AllBonds,
+                           "HAngles": app.HAngles}[args.constraints]
+            self.system = ff.createSystem(pdb.topology, nonbondedMethod=app.NoCutoff,
+                                          constraints=constraints,
+                                          rigidWater=args.rigid_water == "true")
+            self.source = args.pdb
+        self.n = self.system.getNumParticles()
+
+        platform = openmm.Platform.getPlatformByName(args.platform)
+        props = {}
+        if args.threads > 0 and args.platform == "CPU":
+            props["Threads"] = str(args.threads)
+        if args.precision and args.platform in ("CUDA", "OpenCL", "HIP"):
+            props["Precision"] = args.precision
+        # The integrator is never stepped; a Context needs one.
+        self.context = openmm.Context(self.system, openmm.VerletIntegrator(0.001), platform, props)
+        self.platform = self.context.getPlatform().getName()
+        self.properties = {name: self.context.getPlatform().getPropertyValue(self.context, name)
+                           for name in self.context.getPlatform().getPropertyNames()}
+        self.lock = threading.Lock()
+        self._xml = None
+
+    def system_xml(self):
+        with self.lock:
+            if self._xml is None:
+                self._xml = self.openmm.XmlSerializer.serialize(self.system)
+            return self._xml
+
+    def evaluate(self, positions, want_forces, is_active):
+        """Energies [B], forces [B,N,3] or None, and per-sample error strings.
+
+        A sample whose input or output is not finite gets an error string and
+        does not fail the batch; `is_active` lets a cancelled call stop early.
+        """
+        import numpy as np
+
+        b = positions.shape[0]
+        energies = np.full(b, np.nan)
+        forces = np.zeros((b, self.n, 3)) if want_forces else None
+        errors = [""] * b
+        with self.lock:
+            for i in range(b):
+                if not is_active():
+                    return None, None, None
+                x = positions[i]
+                finite = np.isfinite(x)
+                if not finite.all():
+                    atom = int(np.argwhere(~finite.all(axis=1))[0][0])
+                    errors[i] = "non-finite position (atom %d: %r)" % (atom, x[atom].tolist())
+                    continue
+                try:
+                    self.context.setPositions(x)
+                    state = self.context.getState(getEnergy=True, getForces=want_forces)
+                except Exception as e:  # OpenMM refuses some inputs; keep the rest of the batch
+                    errors[i] = "openmm: %s" % e
+                    continue
+                # _value avoids unit conversion: OpenMM reports kJ/mol and kJ/mol/nm.
+                e = state.getPotentialEnergy()._value
+                energies[i] = e
+                if not np.isfinite(e):
+                    errors[i] = "non-finite energy %r" % e
+                    continue
+                if want_forces:
+                    f = state.getForces(asNumpy=True)._value
+                    if not np.isfinite(f).all():
+                        errors[i] = "non-finite force"
+                        continue
+                    forces[i] = f
+        return energies, forces, errors
+
+
+def _load_stubs():
+    """Imports the gRPC stubs committed beside this file. If they do not fit
+    the installed grpcio/protobuf (their version checks raise), regenerate
+    them from energy.proto with grpc_tools into a private directory."""
+    here = os.path.dirname(os.path.abspath(__file__))
+    if here not in sys.path:
+        sys.path.insert(0, here)
+    try:
+        import energy_pb2
+        import energy_pb2_grpc
+        return energy_pb2, energy_pb2_grpc
+    except Exception as e:  # version mismatch of generated code
+        log.warning("committed stubs unusable (%s); regenerating with grpc_tools", e)
+    import importlib
+    import shutil
+    import tempfile
+    from grpc_tools import protoc
+    proto = os.path.join(here, "energy.proto")
+    if not os.path.exists(proto):
+        proto = os.path.join(here, "..", "proto", "energy.proto")
+    out = tempfile.mkdtemp(prefix="gobg-stubs-")
+    try:
+        rc = protoc.main(["protoc", "-I" + os.path.dirname(proto), "--python_out=" + out,
+                          "--grpc_python_out=" + out, proto])
+        if rc != 0:
+            raise RuntimeError("grpc_tools.protoc failed on %s" % proto)
+        sys.path.insert(0, out)
+        for m in ("energy_pb2", "energy_pb2_grpc"):
+            sys.modules.pop(m, None)
+        mods = importlib.import_module("energy_pb2"), importlib.import_module("energy_pb2_grpc")
+    finally:
+        # The modules are in memory now; leave no files behind.
+        if out in sys.path:
+            sys.path.remove(out)
+        shutil.rmtree(out, ignore_errors=True)
+    return mods
+
+
+def serve(args):
+    import grpc
+    import numpy as np
+    from concurrent import futures
+    from grpc_health.v1 import health, health_pb2, health_pb2_grpc
+
+    pb, pb_grpc = _load_stubs()
+    worker = Worker(args)
+    log.info("system from %s: %d atoms, platform %s %s", worker.source, worker.n,
+             worker.platform, worker.properties)
+    stopping = threading.Event()
+
+    class Energy(pb_grpc.EnergyServicer):
+        def Info(self, request, context):
+            return pb.InfoResponse(
+                protocol_version=PROTOCOL_VERSION, num_atoms=worker.n,
+                force_field=worker.force_field, platform=worker.platform,
+                openmm_version=worker.openmm.__version__, pid=os.getpid(),
+                source=worker.source, properties=worker.properties)
+
+        def Evaluate(self, request, context):
+            b, n = request.batch_size, worker.n
+            if b < 0 or len(request.positions) != b * n * 3 * 8:
+                context.abort(grpc.StatusCode.INVALID_ARGUMENT,
+                              "positions hold %d bytes; batch %d x %d atoms x 3 x 8 needs %d"
+                              % (len(request.positions), b, n, b * n * 24))
+            x = np.frombuffer(request.positions, dtype="<f8").reshape(b, n, 3)
+            e, f, errs = worker.evaluate(x, request.want_forces, context.is_active)
+            if e is None:
+                context.abort(grpc.StatusCode.CANCELLED, "cancelled by the caller")
+            return pb.EvaluateResponse(
+                energies=e.astype("<f8").tobytes(),
+                forces=f.astype("<f8").tobytes() if f is not None else b"",
+                errors=errs)
+
+        def SystemXML(self, request, context):
+            return pb.SystemXMLResponse(xml=worker.system_xml())
+
+    server = grpc.server(
+        futures.ThreadPoolExecutor(max_workers=8),
+        options=[("grpc.max_receive_message_length", MAX_MESSAGE),
+                 ("grpc.max_send_message_length", MAX_MESSAGE)])
+    pb_grpc.add_EnergyServicer_to_server(Energy(), server)
+
+    hs = health.HealthServicer()
+    hs.set(HEALTH_SERVICE, health_pb2.HealthCheckResponse.SERVING)
+    health_pb2_grpc.add_HealthServicer_to_server(hs, server)
+
+    def shutdown(request, context):
+        log.info("shutdown requested by the host")
+        stopping.set()
+        threading.Thread(target=server.stop, args=(1.0,), daemon=True).start()
+        return b""  # plugin.Empty serialises to no bytes
+
+    def stream_stdio(request, context):
+        # Nothing to forward (stderr goes through the pipe); hold the stream
+        # open until shutdown so that the host's reader stays quiet.
+        stopping.wait()
+        return iter(())
+
+    ident = lambda b: b  # noqa: E731 - plugin.Empty needs no parsing
+    server.add_generic_rpc_handlers((
+        grpc.method_handlers_generic_handler("plugin.GRPCController", {
+            "Shutdown": grpc.unary_unary_rpc_method_handler(
+                shutdown, request_deserializer=ident, response_serializer=ident)}),
+        grpc.method_handlers_generic_handler("plugin.GRPCStdio", {
+            "StreamStdio": grpc.unary_stream_rpc_method_handler(
+                stream_stdio, request_deserializer=ident, response_serializer=ident)}),
+    ))
+
+    port = server.add_insecure_port("127.0.0.1:0")
+    if port == 0:
+        raise RuntimeError("cannot listen on 127.0.0.1")
+    server.start()
+    _HANDSHAKE_OUT.write("1|%d|tcp|127.0.0.1:%d|grpc\n" % (APP_PROTOCOL_VERSION, port))
+    _HANDSHAKE_OUT.flush()
+
+    _watch_parent(args.host_pid, stopping, server)
+    server.wait_for_termination()
+    stopping.set()
+    log.info("stopped")
+
+
+def _watch_parent(host_pid, stopping, server):
+    """Exits when the host dies without shutting us down (SIGKILL, crash):
+    the worker is then re-parented, and a worker nobody talks to is a leak.
+    The host passes its pid because it may die while we are still starting."""
+    parent = host_pid or os.getppid()
+
+    def loop():
+        while True:
+            if os.getppid() != parent:
+                log.warning("host process %d is gone; exiting", parent)
+                stopping.set()
+                server.stop(0)
+                return
+            if stopping.wait(1.0):
+                return
+
+    threading.Thread(target=loop, daemon=True).start()
+
+
+def main(argv=None):
+    handler = logging.StreamHandler(sys.stderr)
+    handler.setFormatter(_GoPluginFormatter("%(message)s"))
+    logging.basicConfig(level=logging.INFO, handlers=[handler])
+    if os.environ.get(COOKIE_KEY) != COOKIE_VALUE:
+        sys.stderr.write("This is a gobg energy plugin: the gobg host starts it. "
+                         "It is not meant to be run by hand.\n")
+        return 1
+    args = parse_args(sys.argv[1:] if argv is None else argv)
+    logging.getLogger().setLevel(args.log_level.upper())
+    # A Ctrl-C at the terminal reaches the whole process group: leave the
+    # decision to the host, which shuts its workers down in order.
+    signal.signal(signal.SIGINT, signal.SIG_IGN)
+    try:
+        serve(args)
+    except Exception:
+        log.exception("worker failed")
+        return 1
+    finally:
+        sys.stderr.flush()
+    # Skip interpreter finalisation (tearing down OpenMM, numpy and gRPC takes
+    # a few hundred ms, seconds on a loaded machine): the host waits for the
+    # exit, and go-plugin kills a worker that takes more than 2 s.
+    os._exit(0)
+
+
+if __name__ == "__main__":
+    sys.exit(main())
