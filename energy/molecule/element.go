@@ -17,6 +17,9 @@ type Element struct {
 // standard atomic weights as OpenMM uses them.
 var elements = []*Element{
 	{"H", "hydrogen", 1, 1.007947, 0.031},
+	{"Li", "lithium", 3, 6.9412, 0.128},
+	{"Be", "beryllium", 4, 9.0121823, 0.096},
+	{"B", "boron", 5, 10.8117, 0.084},
 	{"C", "carbon", 6, 12.01078, 0.076},
 	{"N", "nitrogen", 7, 14.00672, 0.071},
 	{"O", "oxygen", 8, 15.99943, 0.066},
