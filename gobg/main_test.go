@@ -139,3 +139,38 @@ func TestInfoErrors(t *testing.T) {
 		})
 	}
 }
+
+// TestRunEmbeddedDefault runs the main job and checks its OpenMM energy
+// against OpenMM evaluated independently on the PDB the job wrote.
+func TestRunEmbeddedDefault(t *testing.T) {
+	py := testenv.Python(t)
+	out := t.TempDir()
+	code, stdout, stderr := runCLI(t, "run", "--out", out, "--python", py, "--json")
+	if code != 0 {
+		t.Fatalf("exit %d: %s", code, stderr)
+	}
+	var s runSummary
+	lastJSON(t, stdout, &s)
+	if s.Atoms != 22 || s.Bonds != 21 {
+		t.Errorf("atoms %d bonds %d, want 22 and 21", s.Atoms, s.Bonds)
+	}
+	script := `
+import sys
+from openmm import app, unit
+import openmm
+pdb = app.PDBFile(sys.argv[1])
+ff = app.ForceField("amber99sbildn.xml", "amber99_obc.xml")
+system = ff.createSystem(pdb.topology, nonbondedMethod=app.NoCutoff, constraints=None)
+ctx = openmm.Context(system, openmm.VerletIntegrator(0.001), openmm.Platform.getPlatformByName("Reference"))
+ctx.setPositions(pdb.positions)
+print(ctx.getState(getEnergy=True).getPotentialEnergy().value_in_unit(unit.kilojoule_per_mole))
+`
+	want, err := strconv.ParseFloat(strings.TrimSpace(string(testenv.RunPython(t, script, filepath.Join(out, "ala2.pdb")))), 64)
+	if err != nil {
+		t.Fatal(err)
+	}
+	// The job uses OpenMM's CPU platform (mixed precision): ~1e-6 relative.
+	if d := s.EnergyKJ - want; d*d > 1e-10*want*want+1e-8 {
+		t.Errorf("run energy %.8f kJ/mol, OpenMM Reference %.8f", s.EnergyKJ, want)
+	}
+}
