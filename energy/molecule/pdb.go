@@ -8,6 +8,7 @@ import (
 	"math"
 	"os"
 	"path/filepath"
+	"slices"
 	"strconv"
 	"strings"
 )
@@ -813,10 +814,10 @@ func writeConect(w *bufio.Writer, top *Topology, serial []int) {
 			partners[pr[0]] = append(partners[pr[0]], pr[1])
 		}
 	}
-	sortInts(atoms)
+	slices.Sort(atoms)
 	for _, i := range atoms {
 		ps := partners[i]
-		sortInts(ps)
+		slices.Sort(ps)
 		for len(ps) > 0 {
 			n := min(4, len(ps))
 			s, _ := formatHybrid(serial[i], 5)

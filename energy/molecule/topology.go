@@ -6,7 +6,10 @@
 // Ångström values of PDB and DCD files are converted at the file boundary.
 package molecule
 
-import "fmt"
+import (
+	"fmt"
+	"slices"
+)
 
 // Vec3 is one position in nm.
 type Vec3 = [3]float64
@@ -112,17 +115,9 @@ func (t *Topology) Neighbors() [][]int {
 		nb[b.J] = append(nb[b.J], b.I)
 	}
 	for _, l := range nb {
-		sortInts(l)
+		slices.Sort(l)
 	}
 	return nb
-}
-
-func sortInts(a []int) {
-	for i := 1; i < len(a); i++ {
-		for j := i; j > 0 && a[j] < a[j-1]; j-- {
-			a[j], a[j-1] = a[j-1], a[j]
-		}
-	}
 }
 
 // Masses returns each atom's mass in daltons (0 where the element is unknown).
