@@ -1,0 +1,202 @@
+package ic
+
+import (
+	"fmt"
+	"math"
+	"testing"
+
+	"github.com/gomlx/gomlx/pkg/core/dtypes"
+	. "github.com/gomlx/gomlx/pkg/core/graph"
+	"github.com/gomlx/gomlx/pkg/core/tensors"
+)
+
+// TestAtan2 compares the graph Atan2 with math.Atan2 over all quadrants,
+// the axes and the origin, and its gradient with the analytic one.
+func TestAtan2(t *testing.T) {
+	var ys, xs []float64
+	vals := []float64{0, 1e-300, 1e-8, 0.3, 1, 1 - 1e-12, 2.5, 1e6}
+	for _, a := range vals {
+		for _, b := range vals {
+			for _, sa := range []float64{1, -1} {
+				for _, sb := range []float64{1, -1} {
+					ys, xs = append(ys, sa*a), append(xs, sb*b)
+				}
+			}
+		}
+	}
+	for k := 0; k < 2000; k++ { // a fine sweep of the circle
+		th := -math.Pi + 2*math.Pi*float64(k)/2000
+		ys, xs = append(ys, 0.7*math.Sin(th)), append(xs, 0.7*math.Cos(th))
+	}
+	n := len(xs)
+	for _, tc := range []struct {
+		dt       dtypes.DType
+		tol, rel float64
+	}{{dtypes.Float64, 1e-15, 1e-12}, {dtypes.Float32, 5e-7, 1e-5}} {
+		exec := MustNewExec(testBackend(t), func(y, x *Node) (*Node, *Node, *Node) {
+			a := Atan2(y, x)
+			grads := Gradient(ReduceAllSum(a), y, x)
+			return a, grads[0], grads[1]
+		})
+		out := exec.MustExec(tensorOf(tc.dt, ys, n), tensorOf(tc.dt, xs, n))
+		got, gy, gx := flat64(t, out[0]), flat64(t, out[1]), flat64(t, out[2])
+		worst, worstG := 0.0, 0.0
+		for i := range xs {
+			y, x := ys[i], xs[i]
+			if tc.dt == dtypes.Float32 {
+				y, x = float64(float32(y)), float64(float32(x))
+			}
+			want := wrapAngle(math.Atan2(y, x))
+			if x == 0 && y == 0 {
+				want = 0 // by definition here; math.Atan2 gives +-pi for x = -0
+			}
+			d := math.Abs(got[i] - want)
+			if tc.dt == dtypes.Float32 && math.Abs(math.Abs(want)-math.Pi) < 1e-6 {
+				d = math.Abs(math.Abs(got[i]) - math.Pi) // +-pi both acceptable at float32's rounding of pi
+			}
+			worst = math.Max(worst, d)
+			r2 := x*x + y*y
+			if r2 > 1e-12 && r2 < 1e10 {
+				ey, ex := x/r2, -y/r2
+				scale := math.Sqrt(1 / r2)
+				worstG = math.Max(worstG, math.Max(math.Abs(gy[i]-ey), math.Abs(gx[i]-ex))/scale)
+			}
+		}
+		t.Logf("%s: max |atan2 error| %.3g rad, max gradient error %.3g (relative to 1/r)", tc.dt, worst, worstG)
+		if worst > tc.tol || worstG > tc.rel {
+			t.Errorf("%s: atan2 error %g (tol %g), gradient error %g (tol %g)", tc.dt, worst, tc.tol, worstG, tc.rel)
+		}
+	}
+}
+
+type graphExecs struct {
+	tr       *Transform
+	internal *Exec // x -> all internal coordinates
+	toInt    *Exec // x -> z, logdet
+	toCart   *Exec // z -> x, logdet
+}
+
+func newExecs(t testing.TB, spec *Spec, dt dtypes.DType) *graphExecs {
+	t.Helper()
+	tr, err := NewTransform(spec, dt)
+	if err != nil {
+		t.Fatal(err)
+	}
+	b := testBackend(t)
+	return &graphExecs{
+		tr:       tr,
+		internal: MustNewExec(b, func(x *Node) *Node { return tr.Internal(x) }),
+		toInt:    MustNewExec(b, func(x *Node) (*Node, *Node) { return tr.ToInternal(x) }),
+		toCart:   MustNewExec(b, func(z *Node) (*Node, *Node) { return tr.ToCartesian(z) }),
+	}
+}
+
+func unflatten(flat []float64, b, n int) [][]Vec3 {
+	out := make([][]Vec3, b)
+	for f := range out {
+		out[f] = make([]Vec3, n)
+		for i := range out[f] {
+			k := (f*n + i) * 3
+			out[f][i] = Vec3{flat[k], flat[k+1], flat[k+2]}
+		}
+	}
+	return out
+}
+
+// TestTransformRoundTrip runs the graph transform on MD frames and the
+// reference structures, in float64 and float32, Full and Reduced mode, and
+// compares with the CPU reference: positions from ToCartesian(ToInternal(x))
+// against x in the canonical frame (Full) or the CPU reconstruction
+// (Reduced), all internal coordinates against ZMatrix.Internal, and both
+// log-dets against the CPU ones.
+func TestTransformRoundTrip(t *testing.T) {
+	hpFrames := 16
+	if !testing.Short() {
+		hpFrames = 0 // all 2000
+	}
+	const batch = 250
+	for _, tc := range []struct {
+		sys    string
+		frames int
+		mode   Mode
+	}{
+		{"hp35", hpFrames, Full},
+		{"hp35", 16, Reduced},
+		{"protein_g", 8, Full},
+		{"protein_g", 8, Reduced},
+		{"ala2", 8, Full},
+	} {
+		s := loadSystem(t, tc.sys, true)
+		spec, err := FitSpec(s.z, s.frames, tc.mode)
+		if err != nil {
+			t.Fatal(err)
+		}
+		frames := append([][]Vec3{s.pdb}, sample(s.frames, tc.frames)...)
+		for _, dt := range []dtypes.DType{dtypes.Float64, dtypes.Float32} {
+			t.Run(fmt.Sprintf("%s/%s/%s", tc.sys, tc.mode, dt), func(t *testing.T) {
+				tol, icTol, ldTol := 1e-9, 1e-12, 1e-9
+				if dt == dtypes.Float32 {
+					tol, icTol, ldTol = 1e-4, 1e-3, 2e-5 // ldTol relative for float32
+				}
+				g := newExecs(t, spec, dt)
+				n := s.z.NumAtoms()
+				worst, worstIC, worstLD := 0.0, 0.0, 0.0
+				for start := 0; start < len(frames); start += batch {
+					chunk := frames[start:min(start+batch, len(frames))]
+					if len(chunk) < batch && len(frames) > batch {
+						chunk = frames[len(frames)-batch:] // keep one shape: one compilation
+					}
+					xin := tensorOf(dt, positionsFlat(chunk), len(chunk), n, 3)
+					all := flat64(t, g.internal.MustExec(xin)[0])
+					zl := g.toInt.MustExec(xin)
+					out := g.toCart.MustExec(zl[0])
+					xs := unflatten(flat64(t, out[0]), len(chunk), n)
+					ldIn, ldOut := flat64(t, zl[1]), flat64(t, out[1])
+					ic := make([]float64, s.z.NumCoords())
+					for f, x := range chunk {
+						want, err := spec.Reconstruct(x)
+						if err != nil {
+							t.Fatal(err)
+						}
+						worst = math.Max(worst, maxDev(xs[f], want))
+						_ = s.z.Internal(x, ic)
+						for k, v := range ic {
+							d := math.Abs(all[f*len(ic)+k] - v)
+							if s.z.Coords()[k].Kind == Torsion {
+								d = math.Abs(wrapAngle(all[f*len(ic)+k] - v))
+							}
+							worstIC = math.Max(worstIC, d)
+						}
+						_, ld, _ := spec.ToInternal(x)
+						e := math.Max(math.Abs(ldIn[f]-ld), math.Abs(ldOut[f]+ld))
+						if dt == dtypes.Float32 {
+							e /= math.Abs(ld)
+						}
+						worstLD = math.Max(worstLD, e)
+					}
+				}
+				t.Logf("%d structures: max position error %.3g nm, internal coordinates %.3g, log-det %.3g",
+					len(frames), worst, worstIC, worstLD)
+				if worst > tol || worstIC > icTol || worstLD > ldTol {
+					t.Errorf("errors %g nm (tol %g), %g (tol %g), %g (tol %g)", worst, tol, worstIC, icTol, worstLD, ldTol)
+				}
+			})
+		}
+	}
+}
+
+// TestTransformShapeErrors: wrong shapes are reported as errors by Exec.
+func TestTransformShapeErrors(t *testing.T) {
+	s := loadSystem(t, "ala2", false)
+	spec, _ := FitSpec(s.z, [][]Vec3{s.pdb}, Full)
+	g := newExecs(t, spec, dtypes.Float64)
+	if _, err := g.toCart.Exec(tensors.FromFlatDataAndDimensions(make([]float64, 2*7), 2, 7)); err == nil {
+		t.Error("ToCartesian accepted a [2, 7] input")
+	}
+	if _, err := g.toInt.Exec(tensors.FromFlatDataAndDimensions(make([]float64, 2*5*3), 2, 5, 3)); err == nil {
+		t.Error("ToInternal accepted a [2, 5, 3] input")
+	}
+	if _, err := NewTransform(spec, dtypes.Int32); err == nil {
+		t.Error("int32 transform accepted")
+	}
+}
