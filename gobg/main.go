@@ -136,3 +136,15 @@ func (s *stringList) Set(v string) error {
 	}
 	return nil
 }
+
+// flagErrHelp is returned after a command printed its help on request.
+var flagErrHelp = flag.ErrHelp
+
+func sortedKeys[V any](m map[string]V) []string {
+	keys := make([]string, 0, len(m))
+	for k := range m {
+		keys = append(keys, k)
+	}
+	sort.Strings(keys)
+	return keys
+}
