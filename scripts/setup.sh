@@ -51,3 +51,27 @@ log "building bin/gobg"
 mkdir -p bin
 go build -o bin/gobg ./gobg
 log "done: venv at $VENV, binary at bin/gobg"
+
+# --- Python module `import gobg` (pybridge/, setup.py) ---------------------
+# gopy turns pybridge/gobgcore into a CPython extension with cgo: it needs a C
+# compiler, goimports, and python3-dev (above). gopy's version is go.mod's
+# (tools.go); goimports is pinned to the golang.org/x/tools version go.mod
+# requires. scripts/build-python.sh then runs `pip install .` into the venv
+# whenever the module's sources changed.
+if ! command -v gcc >/dev/null 2>&1; then
+  log "apt-get install gcc (cgo)"
+  SUDO=""; [ "$(id -u)" -ne 0 ] && SUDO=sudo
+  DEBIAN_FRONTEND=noninteractive $SUDO apt-get install -y -qq gcc
+fi
+GOBIN_DIR=$(go env GOPATH)/bin
+gopy_want=$(go list -m -f '{{.Version}}' github.com/go-python/gopy)
+gopy_have=$(go version -m "$GOBIN_DIR/gopy" 2>/dev/null | awk '$1 == "mod" {print $3}')
+if [ "$gopy_have" != "$gopy_want" ]; then
+  log "go install github.com/go-python/gopy ($gopy_want)"
+  go install github.com/go-python/gopy
+fi
+if [ ! -x "$GOBIN_DIR/goimports" ]; then
+  log "go install golang.org/x/tools/cmd/goimports@v0.36.0"
+  go install golang.org/x/tools/cmd/goimports@v0.36.0
+fi
+bash scripts/build-python.sh

@@ -1,0 +1,39 @@
+"""Shared fixtures of the gobg Python tests.
+
+The tests import the installed gobg (scripts/setup.sh runs `pip install .`
+into .venv). Like the Go tests (internal/testenv), they skip when the package
+or the reference data is missing, except under CI=true, where that fails.
+"""
+
+import os
+from pathlib import Path
+
+import pytest
+
+REPO = Path(__file__).resolve().parents[2]
+
+
+def _missing(what):
+    if os.environ.get("CI") == "true":
+        pytest.fail(what, pytrace=False)
+    pytest.skip(what)
+
+
+@pytest.fixture(scope="session")
+def gobg():
+    try:
+        import gobg
+    except ImportError as exc:
+        _missing(f"gobg is not installed ({exc}): run scripts/setup.sh or `pip install .`")
+    if not hasattr(gobg, "read_pdb"):
+        # A checkout's gobg/ (the Go CLI) seen as a namespace package.
+        _missing(f"`import gobg` found {list(getattr(gobg, '__path__', []))}, not the installed package")
+    return gobg
+
+
+@pytest.fixture(scope="session")
+def shared_data():
+    d = Path(os.environ.get("GOBG_SHARED_DATA") or REPO.parent / "shared" / "data")
+    if not d.is_dir():
+        _missing(f"reference data not found at {d} (set GOBG_SHARED_DATA)")
+    return d
