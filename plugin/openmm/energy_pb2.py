@@ -24,7 +24,7 @@ _sym_db = _symbol_database.Default()
 
 
 
-DESCRIPTOR = _descriptor_pool.Default().AddSerializedFile(b'\n\x0c\x65nergy.proto\x12\x0egobg.energy.v1\"\r\n\x0bInfoRequest\"\x8c\x02\n\x0cInfoResponse\x12\x18\n\x10protocol_version\x18\x01 \x01(\x05\x12\x11\n\tnum_atoms\x18\x02 \x01(\x05\x12\x13\n\x0b\x66orce_field\x18\x03 \x03(\t\x12\x10\n\x08platform\x18\x04 \x01(\t\x12\x16\n\x0eopenmm_version\x18\x05 \x01(\t\x12\x0b\n\x03pid\x18\x06 \x01(\x03\x12\x0e\n\x06source\x18\x07 \x01(\t\x12@\n\nproperties\x18\x08 \x03(\x0b\x32,.gobg.energy.v1.InfoResponse.PropertiesEntry\x1a\x31\n\x0fPropertiesEntry\x12\x0b\n\x03key\x18\x01 \x01(\t\x12\r\n\x05value\x18\x02 \x01(\t:\x02\x38\x01\"M\n\x0f\x45valuateRequest\x12\x11\n\tpositions\x18\x01 \x01(\x0c\x12\x12\n\nbatch_size\x18\x02 \x01(\x05\x12\x13\n\x0bwant_forces\x18\x03 \x01(\x08\"D\n\x10\x45valuateResponse\x12\x10\n\x08\x65nergies\x18\x01 \x01(\x0c\x12\x0e\n\x06\x66orces\x18\x02 \x01(\x0c\x12\x0e\n\x06\x65rrors\x18\x03 \x03(\t\"\x12\n\x10SystemXMLRequest\" \n\x11SystemXMLResponse\x12\x0b\n\x03xml\x18\x01 \x01(\t2\xec\x01\n\x06\x45nergy\x12\x41\n\x04Info\x12\x1b.gobg.energy.v1.InfoRequest\x1a\x1c.gobg.energy.v1.InfoResponse\x12M\n\x08\x45valuate\x12\x1f.gobg.energy.v1.EvaluateRequest\x1a .gobg.energy.v1.EvaluateResponse\x12P\n\tSystemXML\x12 .gobg.energy.v1.SystemXMLRequest\x1a!.gobg.energy.v1.SystemXMLResponseB,Z*github.com/gobg/gobg/plugin/proto;energypbb\x06proto3')
+DESCRIPTOR = _descriptor_pool.Default().AddSerializedFile(b'\n\x0c\x65nergy.proto\x12\x0egobg.energy.v1\"\r\n\x0bInfoRequest\"\x8c\x02\n\x0cInfoResponse\x12\x18\n\x10protocol_version\x18\x01 \x01(\x05\x12\x11\n\tnum_atoms\x18\x02 \x01(\x05\x12\x13\n\x0b\x66orce_field\x18\x03 \x03(\t\x12\x10\n\x08platform\x18\x04 \x01(\t\x12\x16\n\x0eopenmm_version\x18\x05 \x01(\t\x12\x0b\n\x03pid\x18\x06 \x01(\x03\x12\x0e\n\x06source\x18\x07 \x01(\t\x12@\n\nproperties\x18\x08 \x03(\x0b\x32,.gobg.energy.v1.InfoResponse.PropertiesEntry\x1a\x31\n\x0fPropertiesEntry\x12\x0b\n\x03key\x18\x01 \x01(\t\x12\r\n\x05value\x18\x02 \x01(\t:\x02\x38\x01\"M\n\x0f\x45valuateRequest\x12\x11\n\tpositions\x18\x01 \x01(\x0c\x12\x12\n\nbatch_size\x18\x02 \x01(\x05\x12\x13\n\x0bwant_forces\x18\x03 \x01(\x08\"D\n\x10\x45valuateResponse\x12\x10\n\x08\x65nergies\x18\x01 \x01(\x0c\x12\x0e\n\x06\x66orces\x18\x02 \x01(\x0c\x12\x0e\n\x06\x65rrors\x18\x03 \x03(\t\"\x12\n\x10SystemXMLRequest\" \n\x11SystemXMLResponse\x12\x0b\n\x03xml\x18\x01 \x01(\t\"\x0f\n\rMDInfoRequest\"\xcb\x03\n\x0eMDInfoResponse\x12\x1b\n\x13md_protocol_version\x18\x01 \x01(\x05\x12\x11\n\tnum_atoms\x18\x02 \x01(\x05\x12\x17\n\x0fnum_constraints\x18\x03 \x01(\x05\x12\x1a\n\x12\x64\x65grees_of_freedom\x18\x04 \x01(\x05\x12\x10\n\x08platform\x18\x05 \x01(\t\x12\x16\n\x0eopenmm_version\x18\x06 \x01(\t\x12\x0b\n\x03pid\x18\x07 \x01(\x03\x12\x13\n\x0b\x63onstraints\x18\x08 \x01(\t\x12\x19\n\x11hydrogen_mass_amu\x18\t \x01(\x01\x12\x15\n\rtemperature_k\x18\n \x01(\x01\x12\x17\n\x0f\x66riction_per_ps\x18\x0b \x01(\x01\x12\x13\n\x0btimestep_ps\x18\x0c \x01(\x01\x12\x0c\n\x04seed\x18\r \x01(\x05\x12\x42\n\nproperties\x18\x0e \x03(\x0b\x32..gobg.energy.v1.MDInfoResponse.PropertiesEntry\x12\x13\n\x0b\x66orce_field\x18\x0f \x03(\t\x12\x0e\n\x06source\x18\x10 \x01(\t\x1a\x31\n\x0fPropertiesEntry\x12\x0b\n\x03key\x18\x01 \x01(\t\x12\r\n\x05value\x18\x02 \x01(\t:\x02\x38\x01\"<\n\x0fMinimizeRequest\x12\x11\n\ttolerance\x18\x01 \x01(\x01\x12\x16\n\x0emax_iterations\x18\x02 \x01(\x05\"(\n\x13SetPositionsRequest\x12\x11\n\tpositions\x18\x01 \x01(\x0c\";\n\x14SetVelocitiesRequest\x12\x15\n\rtemperature_k\x18\x01 \x01(\x01\x12\x0c\n\x04seed\x18\x02 \x01(\x05\"d\n\nRunRequest\x12\r\n\x05steps\x18\x01 \x01(\x03\x12\x17\n\x0freport_interval\x18\x02 \x01(\x03\x12\x18\n\x10\x63heckpoint_every\x18\x03 \x01(\x03\x12\x14\n\x0cno_positions\x18\x04 \x01(\x08\"*\n\x0fGetStateRequest\x12\x17\n\x0fwant_velocities\x18\x01 \x01(\x08\"\x19\n\x17\x43reateCheckpointRequest\"+\n\x15LoadCheckpointRequest\x12\x12\n\ncheckpoint\x18\x01 \x01(\x0c\"\x95\x01\n\x07MDFrame\x12\x0c\n\x04step\x18\x01 \x01(\x03\x12\x0f\n\x07time_ps\x18\x02 \x01(\x01\x12\x11\n\tpositions\x18\x03 \x01(\x0c\x12\x18\n\x10potential_kj_mol\x18\x04 \x01(\x01\x12\x16\n\x0ekinetic_kj_mol\x18\x05 \x01(\x01\x12\x12\n\ncheckpoint\x18\x06 \x01(\x0c\x12\x12\n\nvelocities\x18\x07 \x01(\x0c\x32\xec\x01\n\x06\x45nergy\x12\x41\n\x04Info\x12\x1b.gobg.energy.v1.InfoRequest\x1a\x1c.gobg.energy.v1.InfoResponse\x12M\n\x08\x45valuate\x12\x1f.gobg.energy.v1.EvaluateRequest\x1a .gobg.energy.v1.EvaluateResponse\x12P\n\tSystemXML\x12 .gobg.energy.v1.SystemXMLRequest\x1a!.gobg.energy.v1.SystemXMLResponse2\xdd\x04\n\x02MD\x12G\n\x06MDInfo\x12\x1d.gobg.energy.v1.MDInfoRequest\x1a\x1e.gobg.energy.v1.MDInfoResponse\x12\x44\n\x08Minimize\x12\x1f.gobg.energy.v1.MinimizeRequest\x1a\x17.gobg.energy.v1.MDFrame\x12L\n\x0cSetPositions\x12#.gobg.energy.v1.SetPositionsRequest\x1a\x17.gobg.energy.v1.MDFrame\x12N\n\rSetVelocities\x12$.gobg.energy.v1.SetVelocitiesRequest\x1a\x17.gobg.energy.v1.MDFrame\x12<\n\x03Run\x12\x1a.gobg.energy.v1.RunRequest\x1a\x17.gobg.energy.v1.MDFrame0\x01\x12\x44\n\x08GetState\x12\x1f.gobg.energy.v1.GetStateRequest\x1a\x17.gobg.energy.v1.MDFrame\x12T\n\x10\x43reateCheckpoint\x12\'.gobg.energy.v1.CreateCheckpointRequest\x1a\x17.gobg.energy.v1.MDFrame\x12P\n\x0eLoadCheckpoint\x12%.gobg.energy.v1.LoadCheckpointRequest\x1a\x17.gobg.energy.v1.MDFrameB,Z*github.com/gobg/gobg/plugin/proto;energypbb\x06proto3')
 
 _globals = globals()
 _builder.BuildMessageAndEnumDescriptors(DESCRIPTOR, _globals)
@@ -34,6 +34,8 @@ if not _descriptor._USE_C_DESCRIPTORS:
   _globals['DESCRIPTOR']._serialized_options = b'Z*github.com/gobg/gobg/plugin/proto;energypb'
   _globals['_INFORESPONSE_PROPERTIESENTRY']._loaded_options = None
   _globals['_INFORESPONSE_PROPERTIESENTRY']._serialized_options = b'8\001'
+  _globals['_MDINFORESPONSE_PROPERTIESENTRY']._loaded_options = None
+  _globals['_MDINFORESPONSE_PROPERTIESENTRY']._serialized_options = b'8\001'
   _globals['_INFOREQUEST']._serialized_start=32
   _globals['_INFOREQUEST']._serialized_end=45
   _globals['_INFORESPONSE']._serialized_start=48
@@ -48,6 +50,30 @@ if not _descriptor._USE_C_DESCRIPTORS:
   _globals['_SYSTEMXMLREQUEST']._serialized_end=485
   _globals['_SYSTEMXMLRESPONSE']._serialized_start=487
   _globals['_SYSTEMXMLRESPONSE']._serialized_end=519
-  _globals['_ENERGY']._serialized_start=522
-  _globals['_ENERGY']._serialized_end=758
+  _globals['_MDINFOREQUEST']._serialized_start=521
+  _globals['_MDINFOREQUEST']._serialized_end=536
+  _globals['_MDINFORESPONSE']._serialized_start=539
+  _globals['_MDINFORESPONSE']._serialized_end=998
+  _globals['_MDINFORESPONSE_PROPERTIESENTRY']._serialized_start=267
+  _globals['_MDINFORESPONSE_PROPERTIESENTRY']._serialized_end=316
+  _globals['_MINIMIZEREQUEST']._serialized_start=1000
+  _globals['_MINIMIZEREQUEST']._serialized_end=1060
+  _globals['_SETPOSITIONSREQUEST']._serialized_start=1062
+  _globals['_SETPOSITIONSREQUEST']._serialized_end=1102
+  _globals['_SETVELOCITIESREQUEST']._serialized_start=1104
+  _globals['_SETVELOCITIESREQUEST']._serialized_end=1163
+  _globals['_RUNREQUEST']._serialized_start=1165
+  _globals['_RUNREQUEST']._serialized_end=1265
+  _globals['_GETSTATEREQUEST']._serialized_start=1267
+  _globals['_GETSTATEREQUEST']._serialized_end=1309
+  _globals['_CREATECHECKPOINTREQUEST']._serialized_start=1311
+  _globals['_CREATECHECKPOINTREQUEST']._serialized_end=1336
+  _globals['_LOADCHECKPOINTREQUEST']._serialized_start=1338
+  _globals['_LOADCHECKPOINTREQUEST']._serialized_end=1381
+  _globals['_MDFRAME']._serialized_start=1384
+  _globals['_MDFRAME']._serialized_end=1533
+  _globals['_ENERGY']._serialized_start=1536
+  _globals['_ENERGY']._serialized_end=1772
+  _globals['_MD']._serialized_start=1775
+  _globals['_MD']._serialized_end=2380
 # @@protoc_insertion_point(module_scope)

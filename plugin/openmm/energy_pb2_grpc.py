@@ -187,3 +187,416 @@ class Energy:
             timeout,
             metadata,
             _registered_method=True)
+
+
+class MDStub:
+    """MD runs molecular dynamics in a worker started for it (server.py --md): its
+    Context holds a LangevinMiddleIntegrator whose temperature, friction, time
+    step and random seed, like the System's constraints and hydrogen masses,
+    are fixed when the worker starts. The Energy service's Info and SystemXML
+    work on such a worker; Evaluate is refused, because it would overwrite the
+    simulation's positions.
+
+    Calls are served one at a time (the worker holds one Context); a Run holds
+    the Context until its stream ends.
+    """
+
+    def __init__(self, channel):
+        """Constructor.
+
+        Args:
+            channel: A grpc.Channel.
+        """
+        self.MDInfo = channel.unary_unary(
+                '/gobg.energy.v1.MD/MDInfo',
+                request_serializer=energy__pb2.MDInfoRequest.SerializeToString,
+                response_deserializer=energy__pb2.MDInfoResponse.FromString,
+                _registered_method=True)
+        self.Minimize = channel.unary_unary(
+                '/gobg.energy.v1.MD/Minimize',
+                request_serializer=energy__pb2.MinimizeRequest.SerializeToString,
+                response_deserializer=energy__pb2.MDFrame.FromString,
+                _registered_method=True)
+        self.SetPositions = channel.unary_unary(
+                '/gobg.energy.v1.MD/SetPositions',
+                request_serializer=energy__pb2.SetPositionsRequest.SerializeToString,
+                response_deserializer=energy__pb2.MDFrame.FromString,
+                _registered_method=True)
+        self.SetVelocities = channel.unary_unary(
+                '/gobg.energy.v1.MD/SetVelocities',
+                request_serializer=energy__pb2.SetVelocitiesRequest.SerializeToString,
+                response_deserializer=energy__pb2.MDFrame.FromString,
+                _registered_method=True)
+        self.Run = channel.unary_stream(
+                '/gobg.energy.v1.MD/Run',
+                request_serializer=energy__pb2.RunRequest.SerializeToString,
+                response_deserializer=energy__pb2.MDFrame.FromString,
+                _registered_method=True)
+        self.GetState = channel.unary_unary(
+                '/gobg.energy.v1.MD/GetState',
+                request_serializer=energy__pb2.GetStateRequest.SerializeToString,
+                response_deserializer=energy__pb2.MDFrame.FromString,
+                _registered_method=True)
+        self.CreateCheckpoint = channel.unary_unary(
+                '/gobg.energy.v1.MD/CreateCheckpoint',
+                request_serializer=energy__pb2.CreateCheckpointRequest.SerializeToString,
+                response_deserializer=energy__pb2.MDFrame.FromString,
+                _registered_method=True)
+        self.LoadCheckpoint = channel.unary_unary(
+                '/gobg.energy.v1.MD/LoadCheckpoint',
+                request_serializer=energy__pb2.LoadCheckpointRequest.SerializeToString,
+                response_deserializer=energy__pb2.MDFrame.FromString,
+                _registered_method=True)
+
+
+class MDServicer:
+    """MD runs molecular dynamics in a worker started for it (server.py --md): its
+    Context holds a LangevinMiddleIntegrator whose temperature, friction, time
+    step and random seed, like the System's constraints and hydrogen masses,
+    are fixed when the worker starts. The Energy service's Info and SystemXML
+    work on such a worker; Evaluate is refused, because it would overwrite the
+    simulation's positions.
+
+    Calls are served one at a time (the worker holds one Context); a Run holds
+    the Context until its stream ends.
+    """
+
+    def MDInfo(self, request, context):
+        """MDInfo describes the simulation; the host checks md_protocol_version.
+        """
+        context.set_code(grpc.StatusCode.UNIMPLEMENTED)
+        context.set_details('Method not implemented!')
+        raise NotImplementedError('Method not implemented!')
+
+    def Minimize(self, request, context):
+        """Minimize runs OpenMM's LocalEnergyMinimizer on the current positions.
+        """
+        context.set_code(grpc.StatusCode.UNIMPLEMENTED)
+        context.set_details('Method not implemented!')
+        raise NotImplementedError('Method not implemented!')
+
+    def SetPositions(self, request, context):
+        """SetPositions replaces the positions (and applies the constraints).
+        """
+        context.set_code(grpc.StatusCode.UNIMPLEMENTED)
+        context.set_details('Method not implemented!')
+        raise NotImplementedError('Method not implemented!')
+
+    def SetVelocities(self, request, context):
+        """SetVelocities draws velocities from the Maxwell-Boltzmann distribution.
+        """
+        context.set_code(grpc.StatusCode.UNIMPLEMENTED)
+        context.set_details('Method not implemented!')
+        raise NotImplementedError('Method not implemented!')
+
+    def Run(self, request, context):
+        """Run integrates steps time steps and streams a frame after every
+        report_interval of them. When the caller cancels, the worker stops at
+        the next frame boundary; the Context may then be past the last frame the
+        caller received (restore a checkpoint to continue exactly).
+        """
+        context.set_code(grpc.StatusCode.UNIMPLEMENTED)
+        context.set_details('Method not implemented!')
+        raise NotImplementedError('Method not implemented!')
+
+    def GetState(self, request, context):
+        """GetState returns the current state as a frame, without stepping.
+        """
+        context.set_code(grpc.StatusCode.UNIMPLEMENTED)
+        context.set_details('Method not implemented!')
+        raise NotImplementedError('Method not implemented!')
+
+    def CreateCheckpoint(self, request, context):
+        """CreateCheckpoint returns OpenMM's checkpoint of the Context: positions,
+        velocities, step count, time and the integrator's random state.
+        """
+        context.set_code(grpc.StatusCode.UNIMPLEMENTED)
+        context.set_details('Method not implemented!')
+        raise NotImplementedError('Method not implemented!')
+
+    def LoadCheckpoint(self, request, context):
+        """LoadCheckpoint restores a checkpoint made by CreateCheckpoint on the same
+        System and platform; the answer is the restored state.
+        """
+        context.set_code(grpc.StatusCode.UNIMPLEMENTED)
+        context.set_details('Method not implemented!')
+        raise NotImplementedError('Method not implemented!')
+
+
+def add_MDServicer_to_server(servicer, server):
+    rpc_method_handlers = {
+            'MDInfo': grpc.unary_unary_rpc_method_handler(
+                    servicer.MDInfo,
+                    request_deserializer=energy__pb2.MDInfoRequest.FromString,
+                    response_serializer=energy__pb2.MDInfoResponse.SerializeToString,
+            ),
+            'Minimize': grpc.unary_unary_rpc_method_handler(
+                    servicer.Minimize,
+                    request_deserializer=energy__pb2.MinimizeRequest.FromString,
+                    response_serializer=energy__pb2.MDFrame.SerializeToString,
+            ),
+            'SetPositions': grpc.unary_unary_rpc_method_handler(
+                    servicer.SetPositions,
+                    request_deserializer=energy__pb2.SetPositionsRequest.FromString,
+                    response_serializer=energy__pb2.MDFrame.SerializeToString,
+            ),
+            'SetVelocities': grpc.unary_unary_rpc_method_handler(
+                    servicer.SetVelocities,
+                    request_deserializer=energy__pb2.SetVelocitiesRequest.FromString,
+                    response_serializer=energy__pb2.MDFrame.SerializeToString,
+            ),
+            'Run': grpc.unary_stream_rpc_method_handler(
+                    servicer.Run,
+                    request_deserializer=energy__pb2.RunRequest.FromString,
+                    response_serializer=energy__pb2.MDFrame.SerializeToString,
+            ),
+            'GetState': grpc.unary_unary_rpc_method_handler(
+                    servicer.GetState,
+                    request_deserializer=energy__pb2.GetStateRequest.FromString,
+                    response_serializer=energy__pb2.MDFrame.SerializeToString,
+            ),
+            'CreateCheckpoint': grpc.unary_unary_rpc_method_handler(
+                    servicer.CreateCheckpoint,
+                    request_deserializer=energy__pb2.CreateCheckpointRequest.FromString,
+                    response_serializer=energy__pb2.MDFrame.SerializeToString,
+            ),
+            'LoadCheckpoint': grpc.unary_unary_rpc_method_handler(
+                    servicer.LoadCheckpoint,
+                    request_deserializer=energy__pb2.LoadCheckpointRequest.FromString,
+                    response_serializer=energy__pb2.MDFrame.SerializeToString,
+            ),
+    }
+    generic_handler = grpc.method_handlers_generic_handler(
+            'gobg.energy.v1.MD', rpc_method_handlers)
+    server.add_generic_rpc_handlers((generic_handler,))
+    server.add_registered_method_handlers('gobg.energy.v1.MD', rpc_method_handlers)
+
+
+ # This class is part of an EXPERIMENTAL API.
+class MD:
+    """MD runs molecular dynamics in a worker started for it (server.py --md): its
+    Context holds a LangevinMiddleIntegrator whose temperature, friction, time
+    step and random seed, like the System's constraints and hydrogen masses,
+    are fixed when the worker starts. The Energy service's Info and SystemXML
+    work on such a worker; Evaluate is refused, because it would overwrite the
+    simulation's positions.
+
+    Calls are served one at a time (the worker holds one Context); a Run holds
+    the Context until its stream ends.
+    """
+
+    @staticmethod
+    def MDInfo(request,
+            target,
+            options=(),
+            channel_credentials=None,
+            call_credentials=None,
+            insecure=False,
+            compression=None,
+            wait_for_ready=None,
+            timeout=None,
+            metadata=None):
+        return grpc.experimental.unary_unary(
+            request,
+            target,
+            '/gobg.energy.v1.MD/MDInfo',
+            energy__pb2.MDInfoRequest.SerializeToString,
+            energy__pb2.MDInfoResponse.FromString,
+            options,
+            channel_credentials,
+            insecure,
+            call_credentials,
+            compression,
+            wait_for_ready,
+            timeout,
+            metadata,
+            _registered_method=True)
+
+    @staticmethod
+    def Minimize(request,
+            target,
+            options=(),
+            channel_credentials=None,
+            call_credentials=None,
+            insecure=False,
+            compression=None,
+            wait_for_ready=None,
+            timeout=None,
+            metadata=None):
+        return grpc.experimental.unary_unary(
+            request,
+            target,
+            '/gobg.energy.v1.MD/Minimize',
+            energy__pb2.MinimizeRequest.SerializeToString,
+            energy__pb2.MDFrame.FromString,
+            options,
+            channel_credentials,
+            insecure,
+            call_credentials,
+            compression,
+            wait_for_ready,
+            timeout,
+            metadata,
+            _registered_method=True)
+
+    @staticmethod
+    def SetPositions(request,
+            target,
+            options=(),
+            channel_credentials=None,
+            call_credentials=None,
+            insecure=False,
+            compression=None,
+            wait_for_ready=None,
+            timeout=None,
+            metadata=None):
+        return grpc.experimental.unary_unary(
+            request,
+            target,
+            '/gobg.energy.v1.MD/SetPositions',
+            energy__pb2.SetPositionsRequest.SerializeToString,
+            energy__pb2.MDFrame.FromString,
+            options,
+            channel_credentials,
+            insecure,
+            call_credentials,
+            compression,
+            wait_for_ready,
+            timeout,
+            metadata,
+            _registered_method=True)
+
+    @staticmethod
+    def SetVelocities(request,
+            target,
+            options=(),
+            channel_credentials=None,
+            call_credentials=None,
+            insecure=False,
+            compression=None,
+            wait_for_ready=None,
+            timeout=None,
+            metadata=None):
+        return grpc.experimental.unary_unary(
+            request,
+            target,
+            '/gobg.energy.v1.MD/SetVelocities',
+            energy__pb2.SetVelocitiesRequest.SerializeToString,
+            energy__pb2.MDFrame.FromString,
+            options,
+            channel_credentials,
+            insecure,
+            call_credentials,
+            compression,
+            wait_for_ready,
+            timeout,
+            metadata,
+            _registered_method=True)
+
+    @staticmethod
+    def Run(request,
+            target,
+            options=(),
+            channel_credentials=None,
+            call_credentials=None,
+            insecure=False,
+            compression=None,
+            wait_for_ready=None,
+            timeout=None,
+            metadata=None):
+        return grpc.experimental.unary_stream(
+            request,
+            target,
+            '/gobg.energy.v1.MD/Run',
+            energy__pb2.RunRequest.SerializeToString,
+            energy__pb2.MDFrame.FromString,
+            options,
+            channel_credentials,
+            insecure,
+            call_credentials,
+            compression,
+            wait_for_ready,
+            timeout,
+            metadata,
+            _registered_method=True)
+
+    @staticmethod
+    def GetState(request,
+            target,
+            options=(),
+            channel_credentials=None,
+            call_credentials=None,
+            insecure=False,
+            compression=None,
+            wait_for_ready=None,
+            timeout=None,
+            metadata=None):
+        return grpc.experimental.unary_unary(
+            request,
+            target,
+            '/gobg.energy.v1.MD/GetState',
+            energy__pb2.GetStateRequest.SerializeToString,
+            energy__pb2.MDFrame.FromString,
+            options,
+            channel_credentials,
+            insecure,
+            call_credentials,
+            compression,
+            wait_for_ready,
+            timeout,
+            metadata,
+            _registered_method=True)
+
+    @staticmethod
+    def CreateCheckpoint(request,
+            target,
+            options=(),
+            channel_credentials=None,
+            call_credentials=None,
+            insecure=False,
+            compression=None,
+            wait_for_ready=None,
+            timeout=None,
+            metadata=None):
+        return grpc.experimental.unary_unary(
+            request,
+            target,
+            '/gobg.energy.v1.MD/CreateCheckpoint',
+            energy__pb2.CreateCheckpointRequest.SerializeToString,
+            energy__pb2.MDFrame.FromString,
+            options,
+            channel_credentials,
+            insecure,
+            call_credentials,
+            compression,
+            wait_for_ready,
+            timeout,
+            metadata,
+            _registered_method=True)
+
+    @staticmethod
+    def LoadCheckpoint(request,
+            target,
+            options=(),
+            channel_credentials=None,
+            call_credentials=None,
+            insecure=False,
+            compression=None,
+            wait_for_ready=None,
+            timeout=None,
+            metadata=None):
+        return grpc.experimental.unary_unary(
+            request,
+            target,
+            '/gobg.energy.v1.MD/LoadCheckpoint',
+            energy__pb2.LoadCheckpointRequest.SerializeToString,
+            energy__pb2.MDFrame.FromString,
+            options,
+            channel_credentials,
+            insecure,
+            call_credentials,
+            compression,
+            wait_for_ready,
+            timeout,
+            metadata,
+            _registered_method=True)

@@ -4,7 +4,11 @@ The Go host (package github.com/gobg/gobg/plugin) starts this script as
 `python -u server.py ARGS`, with go-plugin's magic cookie in the environment.
 The worker builds one OpenMM System and one Context and then answers the
 gobg.energy.v1.Energy service (plugin/proto/energy.proto) until it is told to
-shut down, its parent goes away, or it is killed.
+shut down, its parent goes away, or it is killed. Started with --md, its
+Context holds a LangevinMiddleIntegrator instead and it also answers the
+gobg.energy.v1.MD service: minimisation, velocities, streamed runs and
+checkpoints (its Energy service then refuses Evaluate, which would overwrite
+the simulation's positions).
 
 go-plugin's side of the contract, which this file implements by hand because
 go-plugin has no Python library:
@@ -37,6 +41,7 @@ _HANDSHAKE_OUT = sys.stdout
 sys.stdout = sys.stderr
 
 PROTOCOL_VERSION = 1  # gobg.energy.v1; must match plugin.ProtocolVersion in Go
+MD_PROTOCOL_VERSION = 1  # the MD service; must match plugin.MDProtocolVersion in Go
 APP_PROTOCOL_VERSION = 1  # go-plugin's HandshakeConfig.ProtocolVersion
 COOKIE_KEY = "GOBG_ENERGY_PLUGIN"
 COOKIE_VALUE = "b0ltzmann-openmm-energy"
@@ -79,12 +84,33 @@ def parse_args(argv):
                    help="CPU platform threads (0: OpenMM's default)")
     p.add_argument("--precision", default=_env_default("precision", ""),
                    help="Precision property of GPU platforms (single, mixed, double)")
+    p.add_argument("--hydrogen-mass", type=float, default=float(_env_default("hydrogen-mass", "0")),
+                   help="hydrogen mass in amu, the difference taken from the bonded heavy atom "
+                        "(hydrogen mass repartitioning; 0: the force field's masses)")
+    p.add_argument("--md", action="store_true", default=_env_default("md", "false") == "true",
+                   help="run molecular dynamics (the MD service) with a LangevinMiddleIntegrator")
+    p.add_argument("--temperature", type=float, default=float(_env_default("temperature", "300")),
+                   help="MD: heat-bath temperature in K")
+    p.add_argument("--friction", type=float, default=float(_env_default("friction", "1")),
+                   help="MD: friction coefficient in 1/ps")
+    p.add_argument("--timestep-ps", type=float, default=float(_env_default("timestep-ps", "0.002")),
+                   help="MD: time step in ps")
+    p.add_argument("--seed", type=int, default=int(_env_default("seed", "0")),
+                   help="MD: the integrator's random number seed (0: OpenMM picks one)")
     p.add_argument("--log-level", default=_env_default("log-level", "INFO"))
     p.add_argument("--host-pid", type=int, default=0,
                    help="exit when this process is no longer our parent (0: the parent at start)")
     args = p.parse_args(argv)
     if bool(args.pdb) == bool(args.system_xml):
         p.error("give exactly one of --pdb and --system-xml")
+    if args.md and not args.pdb:
+        p.error("--md needs --pdb: the simulation starts from its positions")
+    if args.hydrogen_mass < 0 or (args.hydrogen_mass > 0 and args.system_xml):
+        p.error("--hydrogen-mass must be >= 0 and needs --pdb")
+    if args.md and not (args.temperature > 0 and args.friction >= 0 and args.timestep_ps > 0):
+        p.error("--md needs --temperature > 0, --friction >= 0 and --timestep-ps > 0")
+    if not -(1 << 31) <= args.seed < (1 << 31):
+        p.error("--seed must fit a 32-bit integer")
     return args
 
 
@@ -96,8 +122,11 @@ class Worker:
     def __init__(self, args):
         import openmm
         import openmm.app as app
+        import openmm.unit as unit
 
         self.openmm = openmm
+        self.args = args
+        self.md = args.md
         self.force_field = []
         if args.system_xml:
             with open(args.system_xml) as f:
@@ -109,10 +138,13 @@ class Worker:
             ff = app.ForceField(*self.force_field)
             constraints = {"None": None, "HBonds": app.HBonds, "AllBonds": app.AllBonds,
                            "HAngles": app.HAngles}[args.constraints]
+            hmass = args.hydrogen_mass * unit.amu if args.hydrogen_mass > 0 else None
             self.system = ff.createSystem(pdb.topology, nonbondedMethod=app.NoCutoff,
                                           constraints=constraints,
-                                          rigidWater=args.rigid_water == "true")
+                                          rigidWater=args.rigid_water == "true",
+                                          hydrogenMass=hmass)
             self.source = args.pdb
+            self.initial_positions = pdb.positions
         self.n = self.system.getNumParticles()
 
         platform = openmm.Platform.getPlatformByName(args.platform)
@@ -121,13 +153,104 @@ class Worker:
             props["Threads"] = str(args.threads)
         if args.precision and args.platform in ("CUDA", "OpenCL", "HIP"):
             props["Precision"] = args.precision
-        # The integrator is never stepped; a Context needs one.
-        self.context = openmm.Context(self.system, openmm.VerletIntegrator(0.001), platform, props)
+        if self.md:
+            # Parameters in OpenMM's units: K, 1/ps, ps. The seed must be set
+            # before the Context exists: the platform reads it at creation.
+            self.integrator = openmm.LangevinMiddleIntegrator(args.temperature, args.friction, args.timestep_ps)
+            self.integrator.setRandomNumberSeed(args.seed)
+        else:
+            # The integrator is never stepped; a Context needs one.
+            self.integrator = openmm.VerletIntegrator(0.001)
+        self.context = openmm.Context(self.system, self.integrator, platform, props)
         self.platform = self.context.getPlatform().getName()
         self.properties = {name: self.context.getPlatform().getPropertyValue(self.context, name)
                            for name in self.context.getPlatform().getPropertyNames()}
         self.lock = threading.Lock()
         self._xml = None
+        if self.md:
+            self.context.setPositions(self.initial_positions)
+            self._apply_constraints()
+            self.dof = self._degrees_of_freedom()
+
+    def _apply_constraints(self):
+        if self.system.getNumConstraints() > 0:
+            self.context.applyConstraints(self.integrator.getConstraintTolerance())
+
+    def _degrees_of_freedom(self):
+        """What the kinetic energy is shared among: 3 per particle with mass,
+        less one per constraint, less 3 when the centre of mass is held."""
+        n = sum(3 for i in range(self.n) if self.system.getParticleMass(i)._value > 0)
+        n -= self.system.getNumConstraints()
+        if any(isinstance(self.system.getForce(i), self.openmm.CMMotionRemover)
+               for i in range(self.system.getNumForces())):
+            n -= 3
+        return n
+
+    def md_state(self, positions=True, velocities=False, checkpoint=False):
+        """The current state as a dict of MDFrame fields; call with the lock held."""
+        import numpy as np
+
+        state = self.context.getState(getPositions=positions, getVelocities=velocities, getEnergy=True)
+        f = dict(step=state.getStepCount(), time_ps=state.getTime()._value,
+                 potential_kj_mol=state.getPotentialEnergy()._value,
+                 kinetic_kj_mol=state.getKineticEnergy()._value)
+        if positions:
+            f["positions"] = np.asarray(state.getPositions(asNumpy=True)._value, dtype="<f8").tobytes()
+        if velocities:
+            f["velocities"] = np.asarray(state.getVelocities(asNumpy=True)._value, dtype="<f8").tobytes()
+        if checkpoint:
+            f["checkpoint"] = self.context.createCheckpoint()
+        return f
+
+    def minimize(self, tolerance, max_iterations):
+        with self.lock:
+            # OpenMM reads a bare number as kJ/mol/nm.
+            self.openmm.LocalEnergyMinimizer.minimize(self.context, tolerance if tolerance > 0 else 10.0,
+                                                      max(0, max_iterations))
+            return self.md_state()
+
+    def set_positions(self, x):
+        with self.lock:
+            self.context.setPositions(x)
+            self._apply_constraints()
+            return self.md_state()
+
+    def set_velocities(self, temperature, seed):
+        with self.lock:
+            self.context.setVelocitiesToTemperature(temperature, seed)
+            return self.md_state(positions=False)
+
+    def get_state(self, velocities):
+        with self.lock:
+            return self.md_state(velocities=velocities)
+
+    def create_checkpoint(self):
+        with self.lock:
+            return self.md_state(positions=False, checkpoint=True)
+
+    def load_checkpoint(self, data):
+        with self.lock:
+            self.context.loadCheckpoint(data)
+            return self.md_state()
+
+    def run(self, steps, interval, checkpoint_every, positions, is_active):
+        """Yields a frame dict after every `interval` steps. The lock is held
+        for the whole run; closing the generator (gRPC does when the caller
+        cancels) releases it. The caller's cancellation is seen between
+        frames, so the Context may end one frame past the last one sent."""
+        import numpy as np
+
+        with self.lock:
+            for k in range(steps // interval):
+                if not is_active():
+                    return
+                self.integrator.step(interval)
+                f = self.md_state(positions=positions,
+                                  checkpoint=checkpoint_every > 0 and (k + 1) % checkpoint_every == 0)
+                if not np.isfinite(f["potential_kj_mol"]) or not np.isfinite(f["kinetic_kj_mol"]):
+                    raise FloatingPointError("non-finite energy at step %d: potential %r, kinetic %r"
+                                             % (f["step"], f["potential_kj_mol"], f["kinetic_kj_mol"]))
+                yield f
 
     def system_xml(self):
         with self.lock:
@@ -226,6 +349,10 @@ def serve(args):
     worker = Worker(args)
     log.info("system from %s: %d atoms, platform %s %s", worker.source, worker.n,
              worker.platform, worker.properties)
+    if worker.md:
+        log.info("md: LangevinMiddle %g K, %g/ps, %g ps, seed %d, constraints %s, hydrogen mass %g amu",
+                 args.temperature, args.friction, args.timestep_ps, worker.integrator.getRandomNumberSeed(),
+                 args.constraints, args.hydrogen_mass)
     stopping = threading.Event()
 
     class Energy(pb_grpc.EnergyServicer):
@@ -237,6 +364,10 @@ def serve(args):
                 source=worker.source, properties=worker.properties)
 
         def Evaluate(self, request, context):
+            if worker.md:
+                context.abort(grpc.StatusCode.FAILED_PRECONDITION,
+                              "this worker runs MD (--md); evaluating would overwrite its positions: "
+                              "start an energy worker")
             b, n = request.batch_size, worker.n
             if b < 0 or len(request.positions) != b * n * 3 * 8:
                 context.abort(grpc.StatusCode.INVALID_ARGUMENT,
@@ -259,6 +390,7 @@ def serve(args):
         options=[("grpc.max_receive_message_length", MAX_MESSAGE),
                  ("grpc.max_send_message_length", MAX_MESSAGE)])
     pb_grpc.add_EnergyServicer_to_server(Energy(), server)
+    pb_grpc.add_MDServicer_to_server(_md_servicer(pb, pb_grpc, worker), server)
 
     hs = health.HealthServicer()
     hs.set(HEALTH_SERVICE, health_pb2.HealthCheckResponse.SERVING)
@@ -297,6 +429,104 @@ def serve(args):
     server.wait_for_termination()
     stopping.set()
     log.info("stopped")
+
+
+def _md_servicer(pb, pb_grpc, worker):
+    """The MD service of `worker`. OpenMM's errors (a checkpoint from another
+    System, a simulation that blew up) are reported to the caller with the
+    step they happened at, and the worker keeps serving."""
+    import grpc
+    import numpy as np
+
+    def guard(context):
+        if not worker.md:
+            context.abort(grpc.StatusCode.FAILED_PRECONDITION,
+                          "this worker evaluates energies; MD needs a worker started with --md")
+
+    def openmm_call(context, what, fn, *a):
+        try:
+            return fn(*a)
+        except Exception as e:  # OpenMMException and friends: the caller's to handle
+            context.abort(grpc.StatusCode.FAILED_PRECONDITION, "openmm: %s: %s" % (what, e))
+
+    def positions_of(context, data):
+        n = worker.n
+        if len(data) != n * 24:
+            context.abort(grpc.StatusCode.INVALID_ARGUMENT,
+                          "positions hold %d bytes; %d atoms x 3 x 8 needs %d" % (len(data), n, n * 24))
+        x = np.frombuffer(data, dtype="<f8").reshape(n, 3)
+        if not np.isfinite(x).all():
+            atom = int(np.argwhere(~np.isfinite(x).all(axis=1))[0][0])
+            context.abort(grpc.StatusCode.INVALID_ARGUMENT,
+                          "non-finite position (atom %d: %r)" % (atom, x[atom].tolist()))
+        return x
+
+    class MD(pb_grpc.MDServicer):
+        def MDInfo(self, request, context):
+            guard(context)
+            a = worker.args
+            return pb.MDInfoResponse(
+                md_protocol_version=MD_PROTOCOL_VERSION, num_atoms=worker.n,
+                num_constraints=worker.system.getNumConstraints(), degrees_of_freedom=worker.dof,
+                platform=worker.platform, openmm_version=worker.openmm.__version__, pid=os.getpid(),
+                constraints=a.constraints, hydrogen_mass_amu=a.hydrogen_mass, temperature_k=a.temperature,
+                friction_per_ps=a.friction, timestep_ps=a.timestep_ps,
+                seed=worker.integrator.getRandomNumberSeed(), properties=worker.properties,
+                force_field=worker.force_field, source=worker.source)
+
+        def Minimize(self, request, context):
+            guard(context)
+            return pb.MDFrame(**openmm_call(context, "minimize", worker.minimize,
+                                            request.tolerance, request.max_iterations))
+
+        def SetPositions(self, request, context):
+            guard(context)
+            x = positions_of(context, request.positions)
+            return pb.MDFrame(**openmm_call(context, "set positions", worker.set_positions, x))
+
+        def SetVelocities(self, request, context):
+            guard(context)
+            if not request.temperature_k > 0:
+                context.abort(grpc.StatusCode.INVALID_ARGUMENT,
+                              "temperature %r K is not positive" % request.temperature_k)
+            return pb.MDFrame(**openmm_call(context, "set velocities", worker.set_velocities,
+                                            request.temperature_k, request.seed))
+
+        def GetState(self, request, context):
+            guard(context)
+            return pb.MDFrame(**openmm_call(context, "get state", worker.get_state, request.want_velocities))
+
+        def CreateCheckpoint(self, request, context):
+            guard(context)
+            return pb.MDFrame(**openmm_call(context, "create checkpoint", worker.create_checkpoint))
+
+        def LoadCheckpoint(self, request, context):
+            guard(context)
+            if not request.checkpoint:
+                context.abort(grpc.StatusCode.INVALID_ARGUMENT, "empty checkpoint")
+            return pb.MDFrame(**openmm_call(context, "load checkpoint", worker.load_checkpoint,
+                                            request.checkpoint))
+
+        def Run(self, request, context):
+            guard(context)
+            steps, every = request.steps, request.report_interval
+            if steps <= 0 or every <= 0 or steps % every != 0 or request.checkpoint_every < 0:
+                context.abort(grpc.StatusCode.INVALID_ARGUMENT,
+                              "run %d steps reporting every %d: both must be positive and the "
+                              "interval must divide the steps (checkpoint_every %d >= 0)"
+                              % (steps, every, request.checkpoint_every))
+            frames = worker.run(steps, every, request.checkpoint_every, not request.no_positions,
+                                context.is_active)
+            try:
+                for f in frames:
+                    yield pb.MDFrame(**f)
+            except Exception as e:
+                log.warning("run failed: %s", e)
+                context.abort(grpc.StatusCode.FAILED_PRECONDITION, "openmm: run: %s" % e)
+            finally:
+                frames.close()  # release the Context now, also when the caller went away
+
+    return MD()
 
 
 def _watch_parent(host_pid, stopping, server):

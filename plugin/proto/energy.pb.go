@@ -1,5 +1,6 @@
-// The service between gobg's Go host (package plugin) and an energy worker
-// process (plugin/openmm/server.py) started through hashicorp/go-plugin.
+// The services between gobg's Go host (package plugin) and a worker process
+// (plugin/openmm/server.py) started through hashicorp/go-plugin: Energy
+// evaluates batches of conformations; MD runs a simulation.
 //
 // Arrays travel as raw little-endian float64 bytes, not as repeated doubles:
 // a batch of 256 conformations of 600 atoms is 3.7 MB either way, but bytes
@@ -379,6 +380,656 @@ func (x *SystemXMLResponse) GetXml() string {
 	return ""
 }
 
+type MDInfoRequest struct {
+	state         protoimpl.MessageState `protogen:"open.v1"`
+	unknownFields protoimpl.UnknownFields
+	sizeCache     protoimpl.SizeCache
+}
+
+func (x *MDInfoRequest) Reset() {
+	*x = MDInfoRequest{}
+	mi := &file_energy_proto_msgTypes[6]
+	ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
+	ms.StoreMessageInfo(mi)
+}
+
+func (x *MDInfoRequest) String() string {
+	return protoimpl.X.MessageStringOf(x)
+}
+
+func (*MDInfoRequest) ProtoMessage() {}
+
+func (x *MDInfoRequest) ProtoReflect() protoreflect.Message {
+	mi := &file_energy_proto_msgTypes[6]
+	if x != nil {
+		ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
+		if ms.LoadMessageInfo() == nil {
+			ms.StoreMessageInfo(mi)
+		}
+		return ms
+	}
+	return mi.MessageOf(x)
+}
+
+// Deprecated: Use MDInfoRequest.ProtoReflect.Descriptor instead.
+func (*MDInfoRequest) Descriptor() ([]byte, []int) {
+	return file_energy_proto_rawDescGZIP(), []int{6}
+}
+
+type MDInfoResponse struct {
+	state protoimpl.MessageState `protogen:"open.v1"`
+	// Version of the MD service's contract; bumped on incompatible changes.
+	MdProtocolVersion int32 `protobuf:"varint,1,opt,name=md_protocol_version,json=mdProtocolVersion,proto3" json:"md_protocol_version,omitempty"`
+	NumAtoms          int32 `protobuf:"varint,2,opt,name=num_atoms,json=numAtoms,proto3" json:"num_atoms,omitempty"`
+	NumConstraints    int32 `protobuf:"varint,3,opt,name=num_constraints,json=numConstraints,proto3" json:"num_constraints,omitempty"`
+	// 3 * (particles with mass) - constraints - 3 if the System removes the
+	// centre-of-mass motion: what the kinetic energy is shared among.
+	DegreesOfFreedom int32  `protobuf:"varint,4,opt,name=degrees_of_freedom,json=degreesOfFreedom,proto3" json:"degrees_of_freedom,omitempty"`
+	Platform         string `protobuf:"bytes,5,opt,name=platform,proto3" json:"platform,omitempty"`
+	OpenmmVersion    string `protobuf:"bytes,6,opt,name=openmm_version,json=openmmVersion,proto3" json:"openmm_version,omitempty"`
+	Pid              int64  `protobuf:"varint,7,opt,name=pid,proto3" json:"pid,omitempty"`
+	Constraints      string `protobuf:"bytes,8,opt,name=constraints,proto3" json:"constraints,omitempty"`
+	// Hydrogen mass in amu (0: the force field's masses).
+	HydrogenMassAmu float64 `protobuf:"fixed64,9,opt,name=hydrogen_mass_amu,json=hydrogenMassAmu,proto3" json:"hydrogen_mass_amu,omitempty"`
+	TemperatureK    float64 `protobuf:"fixed64,10,opt,name=temperature_k,json=temperatureK,proto3" json:"temperature_k,omitempty"`
+	FrictionPerPs   float64 `protobuf:"fixed64,11,opt,name=friction_per_ps,json=frictionPerPs,proto3" json:"friction_per_ps,omitempty"`
+	TimestepPs      float64 `protobuf:"fixed64,12,opt,name=timestep_ps,json=timestepPs,proto3" json:"timestep_ps,omitempty"`
+	// The integrator's random number seed as the worker set it.
+	Seed          int32             `protobuf:"varint,13,opt,name=seed,proto3" json:"seed,omitempty"`
+	Properties    map[string]string `protobuf:"bytes,14,rep,name=properties,proto3" json:"properties,omitempty" protobuf_key:"bytes,1,opt,name=key" protobuf_val:"bytes,2,opt,name=value"`
+	ForceField    []string          `protobuf:"bytes,15,rep,name=force_field,json=forceField,proto3" json:"force_field,omitempty"`
+	Source        string            `protobuf:"bytes,16,opt,name=source,proto3" json:"source,omitempty"`
+	unknownFields protoimpl.UnknownFields
+	sizeCache     protoimpl.SizeCache
+}
+
+func (x *MDInfoResponse) Reset() {
+	*x = MDInfoResponse{}
+	mi := &file_energy_proto_msgTypes[7]
+	ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
+	ms.StoreMessageInfo(mi)
+}
+
+func (x *MDInfoResponse) String() string {
+	return protoimpl.X.MessageStringOf(x)
+}
+
+func (*MDInfoResponse) ProtoMessage() {}
+
+func (x *MDInfoResponse) ProtoReflect() protoreflect.Message {
+	mi := &file_energy_proto_msgTypes[7]
+	if x != nil {
+		ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
+		if ms.LoadMessageInfo() == nil {
+			ms.StoreMessageInfo(mi)
+		}
+		return ms
+	}
+	return mi.MessageOf(x)
+}
+
+// Deprecated: Use MDInfoResponse.ProtoReflect.Descriptor instead.
+func (*MDInfoResponse) Descriptor() ([]byte, []int) {
+	return file_energy_proto_rawDescGZIP(), []int{7}
+}
+
+func (x *MDInfoResponse) GetMdProtocolVersion() int32 {
+	if x != nil {
+		return x.MdProtocolVersion
+	}
+	return 0
+}
+
+func (x *MDInfoResponse) GetNumAtoms() int32 {
+	if x != nil {
+		return x.NumAtoms
+	}
+	return 0
+}
+
+func (x *MDInfoResponse) GetNumConstraints() int32 {
+	if x != nil {
+		return x.NumConstraints
+	}
+	return 0
+}
+
+func (x *MDInfoResponse) GetDegreesOfFreedom() int32 {
+	if x != nil {
+		return x.DegreesOfFreedom
+	}
+	return 0
+}
+
+func (x *MDInfoResponse) GetPlatform() string {
+	if x != nil {
+		return x.Platform
+	}
+	return ""
+}
+
+func (x *MDInfoResponse) GetOpenmmVersion() string {
+	if x != nil {
+		return x.OpenmmVersion
+	}
+	return ""
+}
+
+func (x *MDInfoResponse) GetPid() int64 {
+	if x != nil {
+		return x.Pid
+	}
+	return 0
+}
+
+func (x *MDInfoResponse) GetConstraints() string {
+	if x != nil {
+		return x.Constraints
+	}
+	return ""
+}
+
+func (x *MDInfoResponse) GetHydrogenMassAmu() float64 {
+	if x != nil {
+		return x.HydrogenMassAmu
+	}
+	return 0
+}
+
+func (x *MDInfoResponse) GetTemperatureK() float64 {
+	if x != nil {
+		return x.TemperatureK
+	}
+	return 0
+}
+
+func (x *MDInfoResponse) GetFrictionPerPs() float64 {
+	if x != nil {
+		return x.FrictionPerPs
+	}
+	return 0
+}
+
+func (x *MDInfoResponse) GetTimestepPs() float64 {
+	if x != nil {
+		return x.TimestepPs
+	}
+	return 0
+}
+
+func (x *MDInfoResponse) GetSeed() int32 {
+	if x != nil {
+		return x.Seed
+	}
+	return 0
+}
+
+func (x *MDInfoResponse) GetProperties() map[string]string {
+	if x != nil {
+		return x.Properties
+	}
+	return nil
+}
+
+func (x *MDInfoResponse) GetForceField() []string {
+	if x != nil {
+		return x.ForceField
+	}
+	return nil
+}
+
+func (x *MDInfoResponse) GetSource() string {
+	if x != nil {
+		return x.Source
+	}
+	return ""
+}
+
+type MinimizeRequest struct {
+	state protoimpl.MessageState `protogen:"open.v1"`
+	// Convergence criterion: root-mean-square force in kJ/mol/nm (<= 0:
+	// OpenMM's default of 10).
+	Tolerance float64 `protobuf:"fixed64,1,opt,name=tolerance,proto3" json:"tolerance,omitempty"`
+	// 0: until converged.
+	MaxIterations int32 `protobuf:"varint,2,opt,name=max_iterations,json=maxIterations,proto3" json:"max_iterations,omitempty"`
+	unknownFields protoimpl.UnknownFields
+	sizeCache     protoimpl.SizeCache
+}
+
+func (x *MinimizeRequest) Reset() {
+	*x = MinimizeRequest{}
+	mi := &file_energy_proto_msgTypes[8]
+	ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
+	ms.StoreMessageInfo(mi)
+}
+
+func (x *MinimizeRequest) String() string {
+	return protoimpl.X.MessageStringOf(x)
+}
+
+func (*MinimizeRequest) ProtoMessage() {}
+
+func (x *MinimizeRequest) ProtoReflect() protoreflect.Message {
+	mi := &file_energy_proto_msgTypes[8]
+	if x != nil {
+		ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
+		if ms.LoadMessageInfo() == nil {
+			ms.StoreMessageInfo(mi)
+		}
+		return ms
+	}
+	return mi.MessageOf(x)
+}
+
+// Deprecated: Use MinimizeRequest.ProtoReflect.Descriptor instead.
+func (*MinimizeRequest) Descriptor() ([]byte, []int) {
+	return file_energy_proto_rawDescGZIP(), []int{8}
+}
+
+func (x *MinimizeRequest) GetTolerance() float64 {
+	if x != nil {
+		return x.Tolerance
+	}
+	return 0
+}
+
+func (x *MinimizeRequest) GetMaxIterations() int32 {
+	if x != nil {
+		return x.MaxIterations
+	}
+	return 0
+}
+
+type SetPositionsRequest struct {
+	state protoimpl.MessageState `protogen:"open.v1"`
+	// num_atoms * 3 little-endian float64 values in nm.
+	Positions     []byte `protobuf:"bytes,1,opt,name=positions,proto3" json:"positions,omitempty"`
+	unknownFields protoimpl.UnknownFields
+	sizeCache     protoimpl.SizeCache
+}
+
+func (x *SetPositionsRequest) Reset() {
+	*x = SetPositionsRequest{}
+	mi := &file_energy_proto_msgTypes[9]
+	ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
+	ms.StoreMessageInfo(mi)
+}
+
+func (x *SetPositionsRequest) String() string {
+	return protoimpl.X.MessageStringOf(x)
+}
+
+func (*SetPositionsRequest) ProtoMessage() {}
+
+func (x *SetPositionsRequest) ProtoReflect() protoreflect.Message {
+	mi := &file_energy_proto_msgTypes[9]
+	if x != nil {
+		ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
+		if ms.LoadMessageInfo() == nil {
+			ms.StoreMessageInfo(mi)
+		}
+		return ms
+	}
+	return mi.MessageOf(x)
+}
+
+// Deprecated: Use SetPositionsRequest.ProtoReflect.Descriptor instead.
+func (*SetPositionsRequest) Descriptor() ([]byte, []int) {
+	return file_energy_proto_rawDescGZIP(), []int{9}
+}
+
+func (x *SetPositionsRequest) GetPositions() []byte {
+	if x != nil {
+		return x.Positions
+	}
+	return nil
+}
+
+type SetVelocitiesRequest struct {
+	state        protoimpl.MessageState `protogen:"open.v1"`
+	TemperatureK float64                `protobuf:"fixed64,1,opt,name=temperature_k,json=temperatureK,proto3" json:"temperature_k,omitempty"`
+	// Seed of the velocity draw (0: OpenMM picks one).
+	Seed          int32 `protobuf:"varint,2,opt,name=seed,proto3" json:"seed,omitempty"`
+	unknownFields protoimpl.UnknownFields
+	sizeCache     protoimpl.SizeCache
+}
+
+func (x *SetVelocitiesRequest) Reset() {
+	*x = SetVelocitiesRequest{}
+	mi := &file_energy_proto_msgTypes[10]
+	ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
+	ms.StoreMessageInfo(mi)
+}
+
+func (x *SetVelocitiesRequest) String() string {
+	return protoimpl.X.MessageStringOf(x)
+}
+
+func (*SetVelocitiesRequest) ProtoMessage() {}
+
+func (x *SetVelocitiesRequest) ProtoReflect() protoreflect.Message {
+	mi := &file_energy_proto_msgTypes[10]
+	if x != nil {
+		ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
+		if ms.LoadMessageInfo() == nil {
+			ms.StoreMessageInfo(mi)
+		}
+		return ms
+	}
+	return mi.MessageOf(x)
+}
+
+// Deprecated: Use SetVelocitiesRequest.ProtoReflect.Descriptor instead.
+func (*SetVelocitiesRequest) Descriptor() ([]byte, []int) {
+	return file_energy_proto_rawDescGZIP(), []int{10}
+}
+
+func (x *SetVelocitiesRequest) GetTemperatureK() float64 {
+	if x != nil {
+		return x.TemperatureK
+	}
+	return 0
+}
+
+func (x *SetVelocitiesRequest) GetSeed() int32 {
+	if x != nil {
+		return x.Seed
+	}
+	return 0
+}
+
+type RunRequest struct {
+	state protoimpl.MessageState `protogen:"open.v1"`
+	Steps int64                  `protobuf:"varint,1,opt,name=steps,proto3" json:"steps,omitempty"`
+	// Steps between frames; must divide steps.
+	ReportInterval int64 `protobuf:"varint,2,opt,name=report_interval,json=reportInterval,proto3" json:"report_interval,omitempty"`
+	// Put a checkpoint into every checkpoint_every-th frame (0: none), so that
+	// the caller holds a consistent (frame, checkpoint) pair to restart from.
+	CheckpointEvery int64 `protobuf:"varint,3,opt,name=checkpoint_every,json=checkpointEvery,proto3" json:"checkpoint_every,omitempty"`
+	// Leave positions out of the frames (energies only).
+	NoPositions   bool `protobuf:"varint,4,opt,name=no_positions,json=noPositions,proto3" json:"no_positions,omitempty"`
+	unknownFields protoimpl.UnknownFields
+	sizeCache     protoimpl.SizeCache
+}
+
+func (x *RunRequest) Reset() {
+	*x = RunRequest{}
+	mi := &file_energy_proto_msgTypes[11]
+	ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
+	ms.StoreMessageInfo(mi)
+}
+
+func (x *RunRequest) String() string {
+	return protoimpl.X.MessageStringOf(x)
+}
+
+func (*RunRequest) ProtoMessage() {}
+
+func (x *RunRequest) ProtoReflect() protoreflect.Message {
+	mi := &file_energy_proto_msgTypes[11]
+	if x != nil {
+		ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
+		if ms.LoadMessageInfo() == nil {
+			ms.StoreMessageInfo(mi)
+		}
+		return ms
+	}
+	return mi.MessageOf(x)
+}
+
+// Deprecated: Use RunRequest.ProtoReflect.Descriptor instead.
+func (*RunRequest) Descriptor() ([]byte, []int) {
+	return file_energy_proto_rawDescGZIP(), []int{11}
+}
+
+func (x *RunRequest) GetSteps() int64 {
+	if x != nil {
+		return x.Steps
+	}
+	return 0
+}
+
+func (x *RunRequest) GetReportInterval() int64 {
+	if x != nil {
+		return x.ReportInterval
+	}
+	return 0
+}
+
+func (x *RunRequest) GetCheckpointEvery() int64 {
+	if x != nil {
+		return x.CheckpointEvery
+	}
+	return 0
+}
+
+func (x *RunRequest) GetNoPositions() bool {
+	if x != nil {
+		return x.NoPositions
+	}
+	return false
+}
+
+type GetStateRequest struct {
+	state          protoimpl.MessageState `protogen:"open.v1"`
+	WantVelocities bool                   `protobuf:"varint,1,opt,name=want_velocities,json=wantVelocities,proto3" json:"want_velocities,omitempty"`
+	unknownFields  protoimpl.UnknownFields
+	sizeCache      protoimpl.SizeCache
+}
+
+func (x *GetStateRequest) Reset() {
+	*x = GetStateRequest{}
+	mi := &file_energy_proto_msgTypes[12]
+	ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
+	ms.StoreMessageInfo(mi)
+}
+
+func (x *GetStateRequest) String() string {
+	return protoimpl.X.MessageStringOf(x)
+}
+
+func (*GetStateRequest) ProtoMessage() {}
+
+func (x *GetStateRequest) ProtoReflect() protoreflect.Message {
+	mi := &file_energy_proto_msgTypes[12]
+	if x != nil {
+		ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
+		if ms.LoadMessageInfo() == nil {
+			ms.StoreMessageInfo(mi)
+		}
+		return ms
+	}
+	return mi.MessageOf(x)
+}
+
+// Deprecated: Use GetStateRequest.ProtoReflect.Descriptor instead.
+func (*GetStateRequest) Descriptor() ([]byte, []int) {
+	return file_energy_proto_rawDescGZIP(), []int{12}
+}
+
+func (x *GetStateRequest) GetWantVelocities() bool {
+	if x != nil {
+		return x.WantVelocities
+	}
+	return false
+}
+
+type CreateCheckpointRequest struct {
+	state         protoimpl.MessageState `protogen:"open.v1"`
+	unknownFields protoimpl.UnknownFields
+	sizeCache     protoimpl.SizeCache
+}
+
+func (x *CreateCheckpointRequest) Reset() {
+	*x = CreateCheckpointRequest{}
+	mi := &file_energy_proto_msgTypes[13]
+	ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
+	ms.StoreMessageInfo(mi)
+}
+
+func (x *CreateCheckpointRequest) String() string {
+	return protoimpl.X.MessageStringOf(x)
+}
+
+func (*CreateCheckpointRequest) ProtoMessage() {}
+
+func (x *CreateCheckpointRequest) ProtoReflect() protoreflect.Message {
+	mi := &file_energy_proto_msgTypes[13]
+	if x != nil {
+		ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
+		if ms.LoadMessageInfo() == nil {
+			ms.StoreMessageInfo(mi)
+		}
+		return ms
+	}
+	return mi.MessageOf(x)
+}
+
+// Deprecated: Use CreateCheckpointRequest.ProtoReflect.Descriptor instead.
+func (*CreateCheckpointRequest) Descriptor() ([]byte, []int) {
+	return file_energy_proto_rawDescGZIP(), []int{13}
+}
+
+type LoadCheckpointRequest struct {
+	state         protoimpl.MessageState `protogen:"open.v1"`
+	Checkpoint    []byte                 `protobuf:"bytes,1,opt,name=checkpoint,proto3" json:"checkpoint,omitempty"`
+	unknownFields protoimpl.UnknownFields
+	sizeCache     protoimpl.SizeCache
+}
+
+func (x *LoadCheckpointRequest) Reset() {
+	*x = LoadCheckpointRequest{}
+	mi := &file_energy_proto_msgTypes[14]
+	ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
+	ms.StoreMessageInfo(mi)
+}
+
+func (x *LoadCheckpointRequest) String() string {
+	return protoimpl.X.MessageStringOf(x)
+}
+
+func (*LoadCheckpointRequest) ProtoMessage() {}
+
+func (x *LoadCheckpointRequest) ProtoReflect() protoreflect.Message {
+	mi := &file_energy_proto_msgTypes[14]
+	if x != nil {
+		ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
+		if ms.LoadMessageInfo() == nil {
+			ms.StoreMessageInfo(mi)
+		}
+		return ms
+	}
+	return mi.MessageOf(x)
+}
+
+// Deprecated: Use LoadCheckpointRequest.ProtoReflect.Descriptor instead.
+func (*LoadCheckpointRequest) Descriptor() ([]byte, []int) {
+	return file_energy_proto_rawDescGZIP(), []int{14}
+}
+
+func (x *LoadCheckpointRequest) GetCheckpoint() []byte {
+	if x != nil {
+		return x.Checkpoint
+	}
+	return nil
+}
+
+// MDFrame is the state of the simulation after a step count.
+type MDFrame struct {
+	state  protoimpl.MessageState `protogen:"open.v1"`
+	Step   int64                  `protobuf:"varint,1,opt,name=step,proto3" json:"step,omitempty"`
+	TimePs float64                `protobuf:"fixed64,2,opt,name=time_ps,json=timePs,proto3" json:"time_ps,omitempty"`
+	// num_atoms * 3 little-endian float64 values in nm (empty if not asked).
+	Positions      []byte  `protobuf:"bytes,3,opt,name=positions,proto3" json:"positions,omitempty"`
+	PotentialKjMol float64 `protobuf:"fixed64,4,opt,name=potential_kj_mol,json=potentialKjMol,proto3" json:"potential_kj_mol,omitempty"`
+	KineticKjMol   float64 `protobuf:"fixed64,5,opt,name=kinetic_kj_mol,json=kineticKjMol,proto3" json:"kinetic_kj_mol,omitempty"`
+	// OpenMM checkpoint bytes at this very step (empty unless asked).
+	Checkpoint []byte `protobuf:"bytes,6,opt,name=checkpoint,proto3" json:"checkpoint,omitempty"`
+	// num_atoms * 3 little-endian float64 values in nm/ps (GetState only).
+	Velocities    []byte `protobuf:"bytes,7,opt,name=velocities,proto3" json:"velocities,omitempty"`
+	unknownFields protoimpl.UnknownFields
+	sizeCache     protoimpl.SizeCache
+}
+
+func (x *MDFrame) Reset() {
+	*x = MDFrame{}
+	mi := &file_energy_proto_msgTypes[15]
+	ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
+	ms.StoreMessageInfo(mi)
+}
+
+func (x *MDFrame) String() string {
+	return protoimpl.X.MessageStringOf(x)
+}
+
+func (*MDFrame) ProtoMessage() {}
+
+func (x *MDFrame) ProtoReflect() protoreflect.Message {
+	mi := &file_energy_proto_msgTypes[15]
+	if x != nil {
+		ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
+		if ms.LoadMessageInfo() == nil {
+			ms.StoreMessageInfo(mi)
+		}
+		return ms
+	}
+	return mi.MessageOf(x)
+}
+
+// Deprecated: Use MDFrame.ProtoReflect.Descriptor instead.
+func (*MDFrame) Descriptor() ([]byte, []int) {
+	return file_energy_proto_rawDescGZIP(), []int{15}
+}
+
+func (x *MDFrame) GetStep() int64 {
+	if x != nil {
+		return x.Step
+	}
+	return 0
+}
+
+func (x *MDFrame) GetTimePs() float64 {
+	if x != nil {
+		return x.TimePs
+	}
+	return 0
+}
+
+func (x *MDFrame) GetPositions() []byte {
+	if x != nil {
+		return x.Positions
+	}
+	return nil
+}
+
+func (x *MDFrame) GetPotentialKjMol() float64 {
+	if x != nil {
+		return x.PotentialKjMol
+	}
+	return 0
+}
+
+func (x *MDFrame) GetKineticKjMol() float64 {
+	if x != nil {
+		return x.KineticKjMol
+	}
+	return 0
+}
+
+func (x *MDFrame) GetCheckpoint() []byte {
+	if x != nil {
+		return x.Checkpoint
+	}
+	return nil
+}
+
+func (x *MDFrame) GetVelocities() []byte {
+	if x != nil {
+		return x.Velocities
+	}
+	return nil
+}
+
 var File_energy_proto protoreflect.FileDescriptor
 
 const file_energy_proto_rawDesc = "" +
@@ -412,11 +1063,79 @@ const file_energy_proto_rawDesc = "" +
 	"\x06errors\x18\x03 \x03(\tR\x06errors\"\x12\n" +
 	"\x10SystemXMLRequest\"%\n" +
 	"\x11SystemXMLResponse\x12\x10\n" +
-	"\x03xml\x18\x01 \x01(\tR\x03xml2\xec\x01\n" +
+	"\x03xml\x18\x01 \x01(\tR\x03xml\"\x0f\n" +
+	"\rMDInfoRequest\"\xa1\x05\n" +
+	"\x0eMDInfoResponse\x12.\n" +
+	"\x13md_protocol_version\x18\x01 \x01(\x05R\x11mdProtocolVersion\x12\x1b\n" +
+	"\tnum_atoms\x18\x02 \x01(\x05R\bnumAtoms\x12'\n" +
+	"\x0fnum_constraints\x18\x03 \x01(\x05R\x0enumConstraints\x12,\n" +
+	"\x12degrees_of_freedom\x18\x04 \x01(\x05R\x10degreesOfFreedom\x12\x1a\n" +
+	"\bplatform\x18\x05 \x01(\tR\bplatform\x12%\n" +
+	"\x0eopenmm_version\x18\x06 \x01(\tR\ropenmmVersion\x12\x10\n" +
+	"\x03pid\x18\a \x01(\x03R\x03pid\x12 \n" +
+	"\vconstraints\x18\b \x01(\tR\vconstraints\x12*\n" +
+	"\x11hydrogen_mass_amu\x18\t \x01(\x01R\x0fhydrogenMassAmu\x12#\n" +
+	"\rtemperature_k\x18\n" +
+	" \x01(\x01R\ftemperatureK\x12&\n" +
+	"\x0ffriction_per_ps\x18\v \x01(\x01R\rfrictionPerPs\x12\x1f\n" +
+	"\vtimestep_ps\x18\f \x01(\x01R\n" +
+	"timestepPs\x12\x12\n" +
+	"\x04seed\x18\r \x01(\x05R\x04seed\x12N\n" +
+	"\n" +
+	"properties\x18\x0e \x03(\v2..gobg.energy.v1.MDInfoResponse.PropertiesEntryR\n" +
+	"properties\x12\x1f\n" +
+	"\vforce_field\x18\x0f \x03(\tR\n" +
+	"forceField\x12\x16\n" +
+	"\x06source\x18\x10 \x01(\tR\x06source\x1a=\n" +
+	"\x0fPropertiesEntry\x12\x10\n" +
+	"\x03key\x18\x01 \x01(\tR\x03key\x12\x14\n" +
+	"\x05value\x18\x02 \x01(\tR\x05value:\x028\x01\"V\n" +
+	"\x0fMinimizeRequest\x12\x1c\n" +
+	"\ttolerance\x18\x01 \x01(\x01R\ttolerance\x12%\n" +
+	"\x0emax_iterations\x18\x02 \x01(\x05R\rmaxIterations\"3\n" +
+	"\x13SetPositionsRequest\x12\x1c\n" +
+	"\tpositions\x18\x01 \x01(\fR\tpositions\"O\n" +
+	"\x14SetVelocitiesRequest\x12#\n" +
+	"\rtemperature_k\x18\x01 \x01(\x01R\ftemperatureK\x12\x12\n" +
+	"\x04seed\x18\x02 \x01(\x05R\x04seed\"\x99\x01\n" +
+	"\n" +
+	"RunRequest\x12\x14\n" +
+	"\x05steps\x18\x01 \x01(\x03R\x05steps\x12'\n" +
+	"\x0freport_interval\x18\x02 \x01(\x03R\x0ereportInterval\x12)\n" +
+	"\x10checkpoint_every\x18\x03 \x01(\x03R\x0fcheckpointEvery\x12!\n" +
+	"\fno_positions\x18\x04 \x01(\bR\vnoPositions\":\n" +
+	"\x0fGetStateRequest\x12'\n" +
+	"\x0fwant_velocities\x18\x01 \x01(\bR\x0ewantVelocities\"\x19\n" +
+	"\x17CreateCheckpointRequest\"7\n" +
+	"\x15LoadCheckpointRequest\x12\x1e\n" +
+	"\n" +
+	"checkpoint\x18\x01 \x01(\fR\n" +
+	"checkpoint\"\xe4\x01\n" +
+	"\aMDFrame\x12\x12\n" +
+	"\x04step\x18\x01 \x01(\x03R\x04step\x12\x17\n" +
+	"\atime_ps\x18\x02 \x01(\x01R\x06timePs\x12\x1c\n" +
+	"\tpositions\x18\x03 \x01(\fR\tpositions\x12(\n" +
+	"\x10potential_kj_mol\x18\x04 \x01(\x01R\x0epotentialKjMol\x12$\n" +
+	"\x0ekinetic_kj_mol\x18\x05 \x01(\x01R\fkineticKjMol\x12\x1e\n" +
+	"\n" +
+	"checkpoint\x18\x06 \x01(\fR\n" +
+	"checkpoint\x12\x1e\n" +
+	"\n" +
+	"velocities\x18\a \x01(\fR\n" +
+	"velocities2\xec\x01\n" +
 	"\x06Energy\x12A\n" +
 	"\x04Info\x12\x1b.gobg.energy.v1.InfoRequest\x1a\x1c.gobg.energy.v1.InfoResponse\x12M\n" +
 	"\bEvaluate\x12\x1f.gobg.energy.v1.EvaluateRequest\x1a .gobg.energy.v1.EvaluateResponse\x12P\n" +
-	"\tSystemXML\x12 .gobg.energy.v1.SystemXMLRequest\x1a!.gobg.energy.v1.SystemXMLResponseB,Z*github.com/gobg/gobg/plugin/proto;energypbb\x06proto3"
+	"\tSystemXML\x12 .gobg.energy.v1.SystemXMLRequest\x1a!.gobg.energy.v1.SystemXMLResponse2\xdd\x04\n" +
+	"\x02MD\x12G\n" +
+	"\x06MDInfo\x12\x1d.gobg.energy.v1.MDInfoRequest\x1a\x1e.gobg.energy.v1.MDInfoResponse\x12D\n" +
+	"\bMinimize\x12\x1f.gobg.energy.v1.MinimizeRequest\x1a\x17.gobg.energy.v1.MDFrame\x12L\n" +
+	"\fSetPositions\x12#.gobg.energy.v1.SetPositionsRequest\x1a\x17.gobg.energy.v1.MDFrame\x12N\n" +
+	"\rSetVelocities\x12$.gobg.energy.v1.SetVelocitiesRequest\x1a\x17.gobg.energy.v1.MDFrame\x12<\n" +
+	"\x03Run\x12\x1a.gobg.energy.v1.RunRequest\x1a\x17.gobg.energy.v1.MDFrame0\x01\x12D\n" +
+	"\bGetState\x12\x1f.gobg.energy.v1.GetStateRequest\x1a\x17.gobg.energy.v1.MDFrame\x12T\n" +
+	"\x10CreateCheckpoint\x12'.gobg.energy.v1.CreateCheckpointRequest\x1a\x17.gobg.energy.v1.MDFrame\x12P\n" +
+	"\x0eLoadCheckpoint\x12%.gobg.energy.v1.LoadCheckpointRequest\x1a\x17.gobg.energy.v1.MDFrameB,Z*github.com/gobg/gobg/plugin/proto;energypbb\x06proto3"
 
 var (
 	file_energy_proto_rawDescOnce sync.Once
@@ -430,29 +1149,57 @@ func file_energy_proto_rawDescGZIP() []byte {
 	return file_energy_proto_rawDescData
 }
 
-var file_energy_proto_msgTypes = make([]protoimpl.MessageInfo, 7)
+var file_energy_proto_msgTypes = make([]protoimpl.MessageInfo, 18)
 var file_energy_proto_goTypes = []any{
-	(*InfoRequest)(nil),       // 0: gobg.energy.v1.InfoRequest
-	(*InfoResponse)(nil),      // 1: gobg.energy.v1.InfoResponse
-	(*EvaluateRequest)(nil),   // 2: gobg.energy.v1.EvaluateRequest
-	(*EvaluateResponse)(nil),  // 3: gobg.energy.v1.EvaluateResponse
-	(*SystemXMLRequest)(nil),  // 4: gobg.energy.v1.SystemXMLRequest
-	(*SystemXMLResponse)(nil), // 5: gobg.energy.v1.SystemXMLResponse
-	nil,                       // 6: gobg.energy.v1.InfoResponse.PropertiesEntry
+	(*InfoRequest)(nil),             // 0: gobg.energy.v1.InfoRequest
+	(*InfoResponse)(nil),            // 1: gobg.energy.v1.InfoResponse
+	(*EvaluateRequest)(nil),         // 2: gobg.energy.v1.EvaluateRequest
+	(*EvaluateResponse)(nil),        // 3: gobg.energy.v1.EvaluateResponse
+	(*SystemXMLRequest)(nil),        // 4: gobg.energy.v1.SystemXMLRequest
+	(*SystemXMLResponse)(nil),       // 5: gobg.energy.v1.SystemXMLResponse
+	(*MDInfoRequest)(nil),           // 6: gobg.energy.v1.MDInfoRequest
+	(*MDInfoResponse)(nil),          // 7: gobg.energy.v1.MDInfoResponse
+	(*MinimizeRequest)(nil),         // 8: gobg.energy.v1.MinimizeRequest
+	(*SetPositionsRequest)(nil),     // 9: gobg.energy.v1.SetPositionsRequest
+	(*SetVelocitiesRequest)(nil),    // 10: gobg.energy.v1.SetVelocitiesRequest
+	(*RunRequest)(nil),              // 11: gobg.energy.v1.RunRequest
+	(*GetStateRequest)(nil),         // 12: gobg.energy.v1.GetStateRequest
+	(*CreateCheckpointRequest)(nil), // 13: gobg.energy.v1.CreateCheckpointRequest
+	(*LoadCheckpointRequest)(nil),   // 14: gobg.energy.v1.LoadCheckpointRequest
+	(*MDFrame)(nil),                 // 15: gobg.energy.v1.MDFrame
+	nil,                             // 16: gobg.energy.v1.InfoResponse.PropertiesEntry
+	nil,                             // 17: gobg.energy.v1.MDInfoResponse.PropertiesEntry
 }
 var file_energy_proto_depIdxs = []int32{
-	6, // 0: gobg.energy.v1.InfoResponse.properties:type_name -> gobg.energy.v1.InfoResponse.PropertiesEntry
-	0, // 1: gobg.energy.v1.Energy.Info:input_type -> gobg.energy.v1.InfoRequest
-	2, // 2: gobg.energy.v1.Energy.Evaluate:input_type -> gobg.energy.v1.EvaluateRequest
-	4, // 3: gobg.energy.v1.Energy.SystemXML:input_type -> gobg.energy.v1.SystemXMLRequest
-	1, // 4: gobg.energy.v1.Energy.Info:output_type -> gobg.energy.v1.InfoResponse
-	3, // 5: gobg.energy.v1.Energy.Evaluate:output_type -> gobg.energy.v1.EvaluateResponse
-	5, // 6: gobg.energy.v1.Energy.SystemXML:output_type -> gobg.energy.v1.SystemXMLResponse
-	4, // [4:7] is the sub-list for method output_type
-	1, // [1:4] is the sub-list for method input_type
-	1, // [1:1] is the sub-list for extension type_name
-	1, // [1:1] is the sub-list for extension extendee
-	0, // [0:1] is the sub-list for field type_name
+	16, // 0: gobg.energy.v1.InfoResponse.properties:type_name -> gobg.energy.v1.InfoResponse.PropertiesEntry
+	17, // 1: gobg.energy.v1.MDInfoResponse.properties:type_name -> gobg.energy.v1.MDInfoResponse.PropertiesEntry
+	0,  // 2: gobg.energy.v1.Energy.Info:input_type -> gobg.energy.v1.InfoRequest
+	2,  // 3: gobg.energy.v1.Energy.Evaluate:input_type -> gobg.energy.v1.EvaluateRequest
+	4,  // 4: gobg.energy.v1.Energy.SystemXML:input_type -> gobg.energy.v1.SystemXMLRequest
+	6,  // 5: gobg.energy.v1.MD.MDInfo:input_type -> gobg.energy.v1.MDInfoRequest
+	8,  // 6: gobg.energy.v1.MD.Minimize:input_type -> gobg.energy.v1.MinimizeRequest
+	9,  // 7: gobg.energy.v1.MD.SetPositions:input_type -> gobg.energy.v1.SetPositionsRequest
+	10, // 8: gobg.energy.v1.MD.SetVelocities:input_type -> gobg.energy.v1.SetVelocitiesRequest
+	11, // 9: gobg.energy.v1.MD.Run:input_type -> gobg.energy.v1.RunRequest
+	12, // 10: gobg.energy.v1.MD.GetState:input_type -> gobg.energy.v1.GetStateRequest
+	13, // 11: gobg.energy.v1.MD.CreateCheckpoint:input_type -> gobg.energy.v1.CreateCheckpointRequest
+	14, // 12: gobg.energy.v1.MD.LoadCheckpoint:input_type -> gobg.energy.v1.LoadCheckpointRequest
+	1,  // 13: gobg.energy.v1.Energy.Info:output_type -> gobg.energy.v1.InfoResponse
+	3,  // 14: gobg.energy.v1.Energy.Evaluate:output_type -> gobg.energy.v1.EvaluateResponse
+	5,  // 15: gobg.energy.v1.Energy.SystemXML:output_type -> gobg.energy.v1.SystemXMLResponse
+	7,  // 16: gobg.energy.v1.MD.MDInfo:output_type -> gobg.energy.v1.MDInfoResponse
+	15, // 17: gobg.energy.v1.MD.Minimize:output_type -> gobg.energy.v1.MDFrame
+	15, // 18: gobg.energy.v1.MD.SetPositions:output_type -> gobg.energy.v1.MDFrame
+	15, // 19: gobg.energy.v1.MD.SetVelocities:output_type -> gobg.energy.v1.MDFrame
+	15, // 20: gobg.energy.v1.MD.Run:output_type -> gobg.energy.v1.MDFrame
+	15, // 21: gobg.energy.v1.MD.GetState:output_type -> gobg.energy.v1.MDFrame
+	15, // 22: gobg.energy.v1.MD.CreateCheckpoint:output_type -> gobg.energy.v1.MDFrame
+	15, // 23: gobg.energy.v1.MD.LoadCheckpoint:output_type -> gobg.energy.v1.MDFrame
+	13, // [13:24] is the sub-list for method output_type
+	2,  // [2:13] is the sub-list for method input_type
+	2,  // [2:2] is the sub-list for extension type_name
+	2,  // [2:2] is the sub-list for extension extendee
+	0,  // [0:2] is the sub-list for field type_name
 }
 
 func init() { file_energy_proto_init() }
@@ -466,9 +1213,9 @@ func file_energy_proto_init() {
 			GoPackagePath: reflect.TypeOf(x{}).PkgPath(),
 			RawDescriptor: unsafe.Slice(unsafe.StringData(file_energy_proto_rawDesc), len(file_energy_proto_rawDesc)),
 			NumEnums:      0,
-			NumMessages:   7,
+			NumMessages:   18,
 			NumExtensions: 0,
-			NumServices:   1,
+			NumServices:   2,
 		},
 		GoTypes:           file_energy_proto_goTypes,
 		DependencyIndexes: file_energy_proto_depIdxs,

@@ -1,5 +1,6 @@
-// The service between gobg's Go host (package plugin) and an energy worker
-// process (plugin/openmm/server.py) started through hashicorp/go-plugin.
+// The services between gobg's Go host (package plugin) and a worker process
+// (plugin/openmm/server.py) started through hashicorp/go-plugin: Energy
+// evaluates batches of conformations; MD runs a simulation.
 //
 // Arrays travel as raw little-endian float64 bytes, not as repeated doubles:
 // a batch of 256 conformations of 600 atoms is 3.7 MB either way, but bytes
@@ -198,5 +199,408 @@ var Energy_ServiceDesc = grpc.ServiceDesc{
 		},
 	},
 	Streams:  []grpc.StreamDesc{},
+	Metadata: "energy.proto",
+}
+
+const (
+	MD_MDInfo_FullMethodName           = "/gobg.energy.v1.MD/MDInfo"
+	MD_Minimize_FullMethodName         = "/gobg.energy.v1.MD/Minimize"
+	MD_SetPositions_FullMethodName     = "/gobg.energy.v1.MD/SetPositions"
+	MD_SetVelocities_FullMethodName    = "/gobg.energy.v1.MD/SetVelocities"
+	MD_Run_FullMethodName              = "/gobg.energy.v1.MD/Run"
+	MD_GetState_FullMethodName         = "/gobg.energy.v1.MD/GetState"
+	MD_CreateCheckpoint_FullMethodName = "/gobg.energy.v1.MD/CreateCheckpoint"
+	MD_LoadCheckpoint_FullMethodName   = "/gobg.energy.v1.MD/LoadCheckpoint"
+)
+
+// MDClient is the client API for MD service.
+//
+// For semantics around ctx use and closing/ending streaming RPCs, please refer to https://pkg.go.dev/google.golang.org/grpc/?tab=doc#ClientConn.NewStream.
+type MDClient interface {
+	// MDInfo describes the simulation; the host checks md_protocol_version.
+	MDInfo(ctx context.Context, in *MDInfoRequest, opts ...grpc.CallOption) (*MDInfoResponse, error)
+	// Minimize runs OpenMM's LocalEnergyMinimizer on the current positions.
+	Minimize(ctx context.Context, in *MinimizeRequest, opts ...grpc.CallOption) (*MDFrame, error)
+	// SetPositions replaces the positions (and applies the constraints).
+	SetPositions(ctx context.Context, in *SetPositionsRequest, opts ...grpc.CallOption) (*MDFrame, error)
+	// SetVelocities draws velocities from the Maxwell-Boltzmann distribution.
+	SetVelocities(ctx context.Context, in *SetVelocitiesRequest, opts ...grpc.CallOption) (*MDFrame, error)
+	// Run integrates steps time steps and streams a frame after every
+	// report_interval of them. When the caller cancels, the worker stops at
+	// the next frame boundary; the Context may then be past the last frame the
+	// caller received (restore a checkpoint to continue exactly).
+	Run(ctx context.Context, in *RunRequest, opts ...grpc.CallOption) (MD_RunClient, error)
+	// GetState returns the current state as a frame, without stepping.
+	GetState(ctx context.Context, in *GetStateRequest, opts ...grpc.CallOption) (*MDFrame, error)
+	// CreateCheckpoint returns OpenMM's checkpoint of the Context: positions,
+	// velocities, step count, time and the integrator's random state.
+	CreateCheckpoint(ctx context.Context, in *CreateCheckpointRequest, opts ...grpc.CallOption) (*MDFrame, error)
+	// LoadCheckpoint restores a checkpoint made by CreateCheckpoint on the same
+	// System and platform; the answer is the restored state.
+	LoadCheckpoint(ctx context.Context, in *LoadCheckpointRequest, opts ...grpc.CallOption) (*MDFrame, error)
+}
+
+type mDClient struct {
+	cc grpc.ClientConnInterface
+}
+
+func NewMDClient(cc grpc.ClientConnInterface) MDClient {
+	return &mDClient{cc}
+}
+
+func (c *mDClient) MDInfo(ctx context.Context, in *MDInfoRequest, opts ...grpc.CallOption) (*MDInfoResponse, error) {
+	out := new(MDInfoResponse)
+	err := c.cc.Invoke(ctx, MD_MDInfo_FullMethodName, in, out, opts...)
+	if err != nil {
+		return nil, err
+	}
+	return out, nil
+}
+
+func (c *mDClient) Minimize(ctx context.Context, in *MinimizeRequest, opts ...grpc.CallOption) (*MDFrame, error) {
+	out := new(MDFrame)
+	err := c.cc.Invoke(ctx, MD_Minimize_FullMethodName, in, out, opts...)
+	if err != nil {
+		return nil, err
+	}
+	return out, nil
+}
+
+func (c *mDClient) SetPositions(ctx context.Context, in *SetPositionsRequest, opts ...grpc.CallOption) (*MDFrame, error) {
+	out := new(MDFrame)
+	err := c.cc.Invoke(ctx, MD_SetPositions_FullMethodName, in, out, opts...)
+	if err != nil {
+		return nil, err
+	}
+	return out, nil
+}
+
+func (c *mDClient) SetVelocities(ctx context.Context, in *SetVelocitiesRequest, opts ...grpc.CallOption) (*MDFrame, error) {
+	out := new(MDFrame)
+	err := c.cc.Invoke(ctx, MD_SetVelocities_FullMethodName, in, out, opts...)
+	if err != nil {
+		return nil, err
+	}
+	return out, nil
+}
+
+func (c *mDClient) Run(ctx context.Context, in *RunRequest, opts ...grpc.CallOption) (MD_RunClient, error) {
+	stream, err := c.cc.NewStream(ctx, &MD_ServiceDesc.Streams[0], MD_Run_FullMethodName, opts...)
+	if err != nil {
+		return nil, err
+	}
+	x := &mDRunClient{stream}
+	if err := x.ClientStream.SendMsg(in); err != nil {
+		return nil, err
+	}
+	if err := x.ClientStream.CloseSend(); err != nil {
+		return nil, err
+	}
+	return x, nil
+}
+
+type MD_RunClient interface {
+	Recv() (*MDFrame, error)
+	grpc.ClientStream
+}
+
+type mDRunClient struct {
+	grpc.ClientStream
+}
+
+func (x *mDRunClient) Recv() (*MDFrame, error) {
+	m := new(MDFrame)
+	if err := x.ClientStream.RecvMsg(m); err != nil {
+		return nil, err
+	}
+	return m, nil
+}
+
+func (c *mDClient) GetState(ctx context.Context, in *GetStateRequest, opts ...grpc.CallOption) (*MDFrame, error) {
+	out := new(MDFrame)
+	err := c.cc.Invoke(ctx, MD_GetState_FullMethodName, in, out, opts...)
+	if err != nil {
+		return nil, err
+	}
+	return out, nil
+}
+
+func (c *mDClient) CreateCheckpoint(ctx context.Context, in *CreateCheckpointRequest, opts ...grpc.CallOption) (*MDFrame, error) {
+	out := new(MDFrame)
+	err := c.cc.Invoke(ctx, MD_CreateCheckpoint_FullMethodName, in, out, opts...)
+	if err != nil {
+		return nil, err
+	}
+	return out, nil
+}
+
+func (c *mDClient) LoadCheckpoint(ctx context.Context, in *LoadCheckpointRequest, opts ...grpc.CallOption) (*MDFrame, error) {
+	out := new(MDFrame)
+	err := c.cc.Invoke(ctx, MD_LoadCheckpoint_FullMethodName, in, out, opts...)
+	if err != nil {
+		return nil, err
+	}
+	return out, nil
+}
+
+// MDServer is the server API for MD service.
+// All implementations must embed UnimplementedMDServer
+// for forward compatibility
+type MDServer interface {
+	// MDInfo describes the simulation; the host checks md_protocol_version.
+	MDInfo(context.Context, *MDInfoRequest) (*MDInfoResponse, error)
+	// Minimize runs OpenMM's LocalEnergyMinimizer on the current positions.
+	Minimize(context.Context, *MinimizeRequest) (*MDFrame, error)
+	// SetPositions replaces the positions (and applies the constraints).
+	SetPositions(context.Context, *SetPositionsRequest) (*MDFrame, error)
+	// SetVelocities draws velocities from the Maxwell-Boltzmann distribution.
+	SetVelocities(context.Context, *SetVelocitiesRequest) (*MDFrame, error)
+	// Run integrates steps time steps and streams a frame after every
+	// report_interval of them. When the caller cancels, the worker stops at
+	// the next frame boundary; the Context may then be past the last frame the
+	// caller received (restore a checkpoint to continue exactly).
+	Run(*RunRequest, MD_RunServer) error
+	// GetState returns the current state as a frame, without stepping.
+	GetState(context.Context, *GetStateRequest) (*MDFrame, error)
+	// CreateCheckpoint returns OpenMM's checkpoint of the Context: positions,
+	// velocities, step count, time and the integrator's random state.
+	CreateCheckpoint(context.Context, *CreateCheckpointRequest) (*MDFrame, error)
+	// LoadCheckpoint restores a checkpoint made by CreateCheckpoint on the same
+	// System and platform; the answer is the restored state.
+	LoadCheckpoint(context.Context, *LoadCheckpointRequest) (*MDFrame, error)
+	mustEmbedUnimplementedMDServer()
+}
+
+// UnimplementedMDServer must be embedded to have forward compatible implementations.
+type UnimplementedMDServer struct {
+}
+
+func (UnimplementedMDServer) MDInfo(context.Context, *MDInfoRequest) (*MDInfoResponse, error) {
+	return nil, status.Errorf(codes.Unimplemented, "method MDInfo not implemented")
+}
+func (UnimplementedMDServer) Minimize(context.Context, *MinimizeRequest) (*MDFrame, error) {
+	return nil, status.Errorf(codes.Unimplemented, "method Minimize not implemented")
+}
+func (UnimplementedMDServer) SetPositions(context.Context, *SetPositionsRequest) (*MDFrame, error) {
+	return nil, status.Errorf(codes.Unimplemented, "method SetPositions not implemented")
+}
+func (UnimplementedMDServer) SetVelocities(context.Context, *SetVelocitiesRequest) (*MDFrame, error) {
+	return nil, status.Errorf(codes.Unimplemented, "method SetVelocities not implemented")
+}
+func (UnimplementedMDServer) Run(*RunRequest, MD_RunServer) error {
+	return status.Errorf(codes.Unimplemented, "method Run not implemented")
+}
+func (UnimplementedMDServer) GetState(context.Context, *GetStateRequest) (*MDFrame, error) {
+	return nil, status.Errorf(codes.Unimplemented, "method GetState not implemented")
+}
+func (UnimplementedMDServer) CreateCheckpoint(context.Context, *CreateCheckpointRequest) (*MDFrame, error) {
+	return nil, status.Errorf(codes.Unimplemented, "method CreateCheckpoint not implemented")
+}
+func (UnimplementedMDServer) LoadCheckpoint(context.Context, *LoadCheckpointRequest) (*MDFrame, error) {
+	return nil, status.Errorf(codes.Unimplemented, "method LoadCheckpoint not implemented")
+}
+func (UnimplementedMDServer) mustEmbedUnimplementedMDServer() {}
+
+// UnsafeMDServer may be embedded to opt out of forward compatibility for this service.
+// Use of this interface is not recommended, as added methods to MDServer will
+// result in compilation errors.
+type UnsafeMDServer interface {
+	mustEmbedUnimplementedMDServer()
+}
+
+func RegisterMDServer(s grpc.ServiceRegistrar, srv MDServer) {
+	s.RegisterService(&MD_ServiceDesc, srv)
+}
+
+func _MD_MDInfo_Handler(srv interface{}, ctx context.Context, dec func(interface{}) error, interceptor grpc.UnaryServerInterceptor) (interface{}, error) {
+	in := new(MDInfoRequest)
+	if err := dec(in); err != nil {
+		return nil, err
+	}
+	if interceptor == nil {
+		return srv.(MDServer).MDInfo(ctx, in)
+	}
+	info := &grpc.UnaryServerInfo{
+		Server:     srv,
+		FullMethod: MD_MDInfo_FullMethodName,
+	}
+	handler := func(ctx context.Context, req interface{}) (interface{}, error) {
+		return srv.(MDServer).MDInfo(ctx, req.(*MDInfoRequest))
+	}
+	return interceptor(ctx, in, info, handler)
+}
+
+func _MD_Minimize_Handler(srv interface{}, ctx context.Context, dec func(interface{}) error, interceptor grpc.UnaryServerInterceptor) (interface{}, error) {
+	in := new(MinimizeRequest)
+	if err := dec(in); err != nil {
+		return nil, err
+	}
+	if interceptor == nil {
+		return srv.(MDServer).Minimize(ctx, in)
+	}
+	info := &grpc.UnaryServerInfo{
+		Server:     srv,
+		FullMethod: MD_Minimize_FullMethodName,
+	}
+	handler := func(ctx context.Context, req interface{}) (interface{}, error) {
+		return srv.(MDServer).Minimize(ctx, req.(*MinimizeRequest))
+	}
+	return interceptor(ctx, in, info, handler)
+}
+
+func _MD_SetPositions_Handler(srv interface{}, ctx context.Context, dec func(interface{}) error, interceptor grpc.UnaryServerInterceptor) (interface{}, error) {
+	in := new(SetPositionsRequest)
+	if err := dec(in); err != nil {
+		return nil, err
+	}
+	if interceptor == nil {
+		return srv.(MDServer).SetPositions(ctx, in)
+	}
+	info := &grpc.UnaryServerInfo{
+		Server:     srv,
+		FullMethod: MD_SetPositions_FullMethodName,
+	}
+	handler := func(ctx context.Context, req interface{}) (interface{}, error) {
+		return srv.(MDServer).SetPositions(ctx, req.(*SetPositionsRequest))
+	}
+	return interceptor(ctx, in, info, handler)
+}
+
+func _MD_SetVelocities_Handler(srv interface{}, ctx context.Context, dec func(interface{}) error, interceptor grpc.UnaryServerInterceptor) (interface{}, error) {
+	in := new(SetVelocitiesRequest)
+	if err := dec(in); err != nil {
+		return nil, err
+	}
+	if interceptor == nil {
+		return srv.(MDServer).SetVelocities(ctx, in)
+	}
+	info := &grpc.UnaryServerInfo{
+		Server:     srv,
+		FullMethod: MD_SetVelocities_FullMethodName,
+	}
+	handler := func(ctx context.Context, req interface{}) (interface{}, error) {
+		return srv.(MDServer).SetVelocities(ctx, req.(*SetVelocitiesRequest))
+	}
+	return interceptor(ctx, in, info, handler)
+}
+
+func _MD_Run_Handler(srv interface{}, stream grpc.ServerStream) error {
+	m := new(RunRequest)
+	if err := stream.RecvMsg(m); err != nil {
+		return err
+	}
+	return srv.(MDServer).Run(m, &mDRunServer{stream})
+}
+
+type MD_RunServer interface {
+	Send(*MDFrame) error
+	grpc.ServerStream
+}
+
+type mDRunServer struct {
+	grpc.ServerStream
+}
+
+func (x *mDRunServer) Send(m *MDFrame) error {
+	return x.ServerStream.SendMsg(m)
+}
+
+func _MD_GetState_Handler(srv interface{}, ctx context.Context, dec func(interface{}) error, interceptor grpc.UnaryServerInterceptor) (interface{}, error) {
+	in := new(GetStateRequest)
+	if err := dec(in); err != nil {
+		return nil, err
+	}
+	if interceptor == nil {
+		return srv.(MDServer).GetState(ctx, in)
+	}
+	info := &grpc.UnaryServerInfo{
+		Server:     srv,
+		FullMethod: MD_GetState_FullMethodName,
+	}
+	handler := func(ctx context.Context, req interface{}) (interface{}, error) {
+		return srv.(MDServer).GetState(ctx, req.(*GetStateRequest))
+	}
+	return interceptor(ctx, in, info, handler)
+}
+
+func _MD_CreateCheckpoint_Handler(srv interface{}, ctx context.Context, dec func(interface{}) error, interceptor grpc.UnaryServerInterceptor) (interface{}, error) {
+	in := new(CreateCheckpointRequest)
+	if err := dec(in); err != nil {
+		return nil, err
+	}
+	if interceptor == nil {
+		return srv.(MDServer).CreateCheckpoint(ctx, in)
+	}
+	info := &grpc.UnaryServerInfo{
+		Server:     srv,
+		FullMethod: MD_CreateCheckpoint_FullMethodName,
+	}
+	handler := func(ctx context.Context, req interface{}) (interface{}, error) {
+		return srv.(MDServer).CreateCheckpoint(ctx, req.(*CreateCheckpointRequest))
+	}
+	return interceptor(ctx, in, info, handler)
+}
+
+func _MD_LoadCheckpoint_Handler(srv interface{}, ctx context.Context, dec func(interface{}) error, interceptor grpc.UnaryServerInterceptor) (interface{}, error) {
+	in := new(LoadCheckpointRequest)
+	if err := dec(in); err != nil {
+		return nil, err
+	}
+	if interceptor == nil {
+		return srv.(MDServer).LoadCheckpoint(ctx, in)
+	}
+	info := &grpc.UnaryServerInfo{
+		Server:     srv,
+		FullMethod: MD_LoadCheckpoint_FullMethodName,
+	}
+	handler := func(ctx context.Context, req interface{}) (interface{}, error) {
+		return srv.(MDServer).LoadCheckpoint(ctx, req.(*LoadCheckpointRequest))
+	}
+	return interceptor(ctx, in, info, handler)
+}
+
+// MD_ServiceDesc is the grpc.ServiceDesc for MD service.
+// It's only intended for direct use with grpc.RegisterService,
+// and not to be introspected or modified (even as a copy)
+var MD_ServiceDesc = grpc.ServiceDesc{
+	ServiceName: "gobg.energy.v1.MD",
+	HandlerType: (*MDServer)(nil),
+	Methods: []grpc.MethodDesc{
+		{
+			MethodName: "MDInfo",
+			Handler:    _MD_MDInfo_Handler,
+		},
+		{
+			MethodName: "Minimize",
+			Handler:    _MD_Minimize_Handler,
+		},
+		{
+			MethodName: "SetPositions",
+			Handler:    _MD_SetPositions_Handler,
+		},
+		{
+			MethodName: "SetVelocities",
+			Handler:    _MD_SetVelocities_Handler,
+		},
+		{
+			MethodName: "GetState",
+			Handler:    _MD_GetState_Handler,
+		},
+		{
+			MethodName: "CreateCheckpoint",
+			Handler:    _MD_CreateCheckpoint_Handler,
+		},
+		{
+			MethodName: "LoadCheckpoint",
+			Handler:    _MD_LoadCheckpoint_Handler,
+		},
+	},
+	Streams: []grpc.StreamDesc{
+		{
+			StreamName:    "Run",
+			Handler:       _MD_Run_Handler,
+			ServerStreams: true,
+		},
+	},
 	Metadata: "energy.proto",
 }
