@@ -1,0 +1,334 @@
+package native
+
+import (
+	"context"
+	"encoding/binary"
+	"errors"
+	"math"
+	"os"
+	"path/filepath"
+	"strconv"
+	"strings"
+	"testing"
+
+	"github.com/gobg/gobg/energy"
+	"github.com/gobg/gobg/energy/forcefield"
+	"github.com/gobg/gobg/energy/molecule"
+	"github.com/gobg/gobg/internal/testenv"
+)
+
+// refData is a System with frames and OpenMM Reference-platform energies and
+// forces per force group (in Term order, then the total).
+type refData struct {
+	sys      *forcefield.System
+	pos      [][]molecule.Vec3
+	energies [][NumTerms + 1]float64
+	forces   [][NumTerms + 1][]molecule.Vec3
+}
+
+func readFloats(t testing.TB, path string) []float64 {
+	t.Helper()
+	b, err := os.ReadFile(path)
+	if err != nil {
+		t.Fatal(err)
+	}
+	v := make([]float64, len(b)/8)
+	for i := range v {
+		v[i] = math.Float64frombits(binary.LittleEndian.Uint64(b[8*i:]))
+	}
+	return v
+}
+
+func toVec3(v []float64) []molecule.Vec3 {
+	out := make([]molecule.Vec3, len(v)/3)
+	for i := range out {
+		out[i] = molecule.Vec3{v[3*i], v[3*i+1], v[3*i+2]}
+	}
+	return out
+}
+
+// reference runs testdata/reference.py for the MD data of one system.
+func reference(t testing.TB, system string, frames int, extra ...string) *refData {
+	t.Helper()
+	md := filepath.Join(testenv.SharedData(t), "md", system)
+	script, err := os.ReadFile(filepath.Join("testdata", "reference.py"))
+	if err != nil {
+		t.Fatal(err)
+	}
+	dir := t.TempDir()
+	args := append([]string{filepath.Join(md, "top.pdb"), filepath.Join(md, "traj.dcd"), strconv.Itoa(frames), dir}, extra...)
+	testenv.RunPython(t, string(script), args...)
+	shape, err := os.ReadFile(filepath.Join(dir, "shape.txt"))
+	if err != nil {
+		t.Fatal(err)
+	}
+	out := strings.Fields(string(shape))
+	if len(out) != 2 {
+		t.Fatalf("reference.py wrote shape %q, want frames and atoms", out)
+	}
+	nf, _ := strconv.Atoi(out[0])
+	n, _ := strconv.Atoi(out[1])
+	sys, err := forcefield.ReadSystemXMLFile(filepath.Join(dir, "system.xml"))
+	if err != nil {
+		t.Fatal(err)
+	}
+	if sys.NumParticles() != n {
+		t.Fatalf("system has %d particles, reference.py says %d", sys.NumParticles(), n)
+	}
+	pos := readFloats(t, filepath.Join(dir, "pos.bin"))
+	en := readFloats(t, filepath.Join(dir, "energies.bin"))
+	fo := readFloats(t, filepath.Join(dir, "forces.bin"))
+	const g = int(NumTerms) + 1
+	if len(pos) != nf*n*3 || len(en) != nf*g || len(fo) != nf*g*n*3 {
+		t.Fatalf("reference arrays have sizes %d, %d, %d for %d frames of %d atoms", len(pos), len(en), len(fo), nf, n)
+	}
+	d := &refData{sys: sys}
+	for k := range nf {
+		d.pos = append(d.pos, toVec3(pos[k*n*3:(k+1)*n*3]))
+		var e [g]float64
+		var f [g][]molecule.Vec3
+		for j := range g {
+			e[j] = en[k*g+j]
+			off := (k*g + j) * n * 3
+			f[j] = toVec3(fo[off : off+n*3])
+		}
+		d.energies = append(d.energies, e)
+		d.forces = append(d.forces, f)
+	}
+	return d
+}
+
+// relForceError is ||a - b|| / ||b|| over all atoms.
+func relForceError(a, b []molecule.Vec3) float64 {
+	var num, den float64
+	for i := range b {
+		for c := range 3 {
+			d := a[i][c] - b[i][c]
+			num += d * d
+			den += b[i][c] * b[i][c]
+		}
+	}
+	return math.Sqrt(num / den)
+}
+
+// relEnergyError is |a - b| / max(|b|, 1 kJ/mol).
+func relEnergyError(a, b float64) float64 {
+	return math.Abs(a-b) / max(math.Abs(b), 1)
+}
+
+func TestAgainstOpenMMReference(t *testing.T) {
+	frames := 50
+	if testing.Short() {
+		frames = 5
+	}
+	const maxEnergyErr, maxForceErr = 1e-6, 1e-4
+	cases := []struct {
+		name, system string
+		extra        []string
+	}{
+		{"ala2", "ala2", nil},
+		{"ala2-random-torsion-phases", "ala2", []string{"random-phases"}},
+		{"hp35", "hp35", nil},
+		{"protein_g", "protein_g", nil},
+	}
+	for _, c := range cases {
+		t.Run(c.name, func(t *testing.T) {
+			ref := reference(t, c.system, frames, c.extra...)
+			for _, v := range variants() {
+				t.Run(v.name, func(t *testing.T) { compareWithReference(t, ref, v.opts, maxEnergyErr, maxForceErr) })
+			}
+		})
+	}
+}
+
+// variants are the code paths of this build: the default one and, where
+// the AVX-512 loops are available, the portable one too.
+func variants() []variantType {
+	if simdAvailable {
+		return []variantType{{"avx512", Options{}}, {"scalar", Options{Scalar: true}}}
+	}
+	return []variantType{{"scalar", Options{}}}
+}
+
+// variantType is one code path to test.
+type variantType struct {
+	name string
+	opts Options
+}
+
+func compareWithReference(t *testing.T, ref *refData, opts Options, maxEnergyErr, maxForceErr float64) {
+	e, err := New(ref.sys, opts)
+	if err != nil {
+		t.Fatal(err)
+	}
+	res, err := e.Evaluate(context.Background(), ref.pos, true)
+	if err != nil {
+		t.Fatal(err)
+	}
+	var worstE, worstF [NumTerms + 1]float64
+	for k := range ref.pos {
+		if res.Errors[k] != nil {
+			t.Fatalf("frame %d: %v", k, res.Errors[k])
+		}
+		worstE[NumTerms] = max(worstE[NumTerms], relEnergyError(res.Energies[k], ref.energies[k][NumTerms]))
+		worstF[NumTerms] = max(worstF[NumTerms], relForceError(res.Forces[k], ref.forces[k][NumTerms]))
+		terms, err := e.EvaluateTerms(ref.pos[k], true)
+		if err != nil {
+			t.Fatal(err)
+		}
+		for term := range NumTerms {
+			worstE[term] = max(worstE[term], relEnergyError(terms.Energies[term], ref.energies[k][term]))
+			worstF[term] = max(worstF[term], relForceError(terms.Forces[term], ref.forces[k][term]))
+		}
+		if k == 0 {
+			t.Logf("frame 0: native %.6f kJ/mol, OpenMM Reference %.6f kJ/mol", res.Energies[k], ref.energies[k][NumTerms])
+		}
+	}
+	for term := range NumTerms + 1 {
+		name := "total"
+		if term < NumTerms {
+			name = Term(term).String()
+		}
+		t.Logf("%-22s max rel energy error %.2e, max rel RMS force error %.2e (%d frames)", name, worstE[term], worstF[term], len(ref.pos))
+		if worstE[term] > maxEnergyErr || worstF[term] > maxForceErr {
+			t.Errorf("%s: energy error %.3g (limit %g), force error %.3g (limit %g)", name, worstE[term], maxEnergyErr, worstF[term], maxForceErr)
+		}
+	}
+}
+
+// TestFiniteDifferences checks each term's forces against central
+// differences of the native energy of the same term.
+func TestFiniteDifferences(t *testing.T) {
+	ref := reference(t, "ala2", 2)
+	for _, v := range variants() {
+		t.Run(v.name, func(t *testing.T) { finiteDifferences(t, ref, v.opts) })
+	}
+}
+
+func finiteDifferences(t *testing.T, ref *refData, opts Options) {
+	e, err := New(ref.sys, opts)
+	if err != nil {
+		t.Fatal(err)
+	}
+	x := ref.pos[1]
+	an, err := e.EvaluateTerms(x, true)
+	if err != nil {
+		t.Fatal(err)
+	}
+	const h = 1e-6 // nm
+	fd := make([][]molecule.Vec3, NumTerms)
+	for term := range NumTerms {
+		fd[term] = make([]molecule.Vec3, len(x))
+	}
+	y := append([]molecule.Vec3(nil), x...)
+	for i := range y {
+		for c := range 3 {
+			y[i][c] = x[i][c] + h
+			plus, err := e.EvaluateTerms(y, false)
+			if err != nil {
+				t.Fatal(err)
+			}
+			y[i][c] = x[i][c] - h
+			minus, err := e.EvaluateTerms(y, false)
+			if err != nil {
+				t.Fatal(err)
+			}
+			y[i][c] = x[i][c]
+			for term := range NumTerms {
+				fd[term][i][c] = -(plus.Energies[term] - minus.Energies[term]) / (2 * h)
+			}
+		}
+	}
+	for term := range NumTerms {
+		err := relForceError(an.Forces[term], fd[term])
+		t.Logf("%-22s rel RMS difference analytic vs finite differences %.2e", Term(term), err)
+		if err > 1e-6 {
+			t.Errorf("%s: analytic forces differ from finite differences by %.3g (relative RMS)", Term(term), err)
+		}
+	}
+}
+
+func TestEvaluateSampleErrorsAndWorkers(t *testing.T) {
+	ref := reference(t, "ala2", 4)
+	one, err := New(ref.sys, Options{Workers: 1})
+	if err != nil {
+		t.Fatal(err)
+	}
+	three, err := New(ref.sys, Options{Workers: 3})
+	if err != nil {
+		t.Fatal(err)
+	}
+	batch := append([][]molecule.Vec3(nil), ref.pos...)
+	bad := append([]molecule.Vec3(nil), batch[2]...)
+	bad[5][1] = math.NaN()
+	batch[2] = bad
+	far := append([]molecule.Vec3(nil), batch[3]...)
+	far[0] = far[1] // two atoms on top of each other: infinite energy
+	batch[3] = far
+
+	r1, err := one.Evaluate(context.Background(), batch, true)
+	if err != nil {
+		t.Fatal(err)
+	}
+	r3, err := three.Evaluate(context.Background(), batch, true)
+	if err != nil {
+		t.Fatal(err)
+	}
+	for k := range batch {
+		if math.Float64bits(r1.Energies[k]) != math.Float64bits(r3.Energies[k]) {
+			t.Errorf("sample %d: 1 worker %v, 3 workers %v", k, r1.Energies[k], r3.Energies[k])
+		}
+	}
+	for k, wantErr := range []bool{false, false, true, true} {
+		got := r3.Errors[k]
+		if (got != nil) != wantErr {
+			t.Errorf("sample %d: error %v, want error: %v", k, got, wantErr)
+		}
+		if got != nil && !errors.Is(got, energy.ErrNonFinite) {
+			t.Errorf("sample %d: error %v does not wrap energy.ErrNonFinite", k, got)
+		}
+	}
+	if r3.Failed() != 2 || !math.IsNaN(r3.Energies[2]) {
+		t.Errorf("failed %d, energy of the NaN sample %v", r3.Failed(), r3.Energies[2])
+	}
+	for k := range 2 {
+		if d := relEnergyError(r3.Energies[k], ref.energies[k][NumTerms]); d > 1e-6 {
+			t.Errorf("sample %d next to failing ones: energy error %.3g", k, d)
+		}
+	}
+
+	if _, err := one.Evaluate(context.Background(), [][]molecule.Vec3{batch[0][:3]}, false); err == nil {
+		t.Error("a sample with 3 atoms was accepted")
+	}
+	ctx, cancel := context.WithCancel(context.Background())
+	cancel()
+	if _, err := three.Evaluate(ctx, ref.pos, false); !errors.Is(err, context.Canceled) {
+		t.Errorf("cancelled context: error %v", err)
+	}
+	r, err := one.Evaluate(context.Background(), ref.pos[:1], false)
+	if err != nil || r.Forces != nil || len(r.Energies) != 1 {
+		t.Errorf("energies only: forces %v, energies %v, error %v", r.Forces != nil, r.Energies, err)
+	}
+}
+
+// TestNoAllocations checks that evaluating a conformation (all terms, with
+// forces) allocates nothing once a worker has its workspace.
+func TestNoAllocations(t *testing.T) {
+	ref := reference(t, "ala2", 1)
+	for _, v := range variants() {
+		e, err := New(ref.sys, v.opts)
+		if err != nil {
+			t.Fatal(err)
+		}
+		w := e.pool.Get().(*workspace)
+		allocs := testing.AllocsPerRun(20, func() {
+			if err := w.load(ref.pos[0]); err != nil {
+				t.Fatal(err)
+			}
+			e.compute(w, allTerms, true)
+		})
+		if allocs != 0 {
+			t.Errorf("%s: %v allocations per conformation", v.name, allocs)
+		}
+	}
+}
