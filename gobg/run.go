@@ -3,28 +3,34 @@ package main
 import (
 	"bytes"
 	"context"
+	"encoding/json"
 	"fmt"
 	"math"
 	"os"
 	"path/filepath"
+	"strconv"
 	"time"
 
-	"github.com/gobg/gobg/energy"
 	"github.com/gobg/gobg/energy/molecule"
-	"github.com/gobg/gobg/examples"
-	"github.com/gobg/gobg/plugin"
+	"github.com/gobg/gobg/flow/ic"
+	"github.com/gobg/gobg/flow/model"
+	"github.com/gobg/gobg/flow/train"
 )
 
 func init() {
 	register(&command{
 		name:    "run",
-		summary: "the main job on the embedded default system (alanine dipeptide), no input needed",
-		usage: `Usage: gobg run [--out DIR] [--python PY] [--json]
+		summary: "the main job on the embedded default (alanine dipeptide): build, simulate, train, sample, evaluate",
+		usage: `Usage: gobg run [--out DIR] [--ns T] [--nll-steps N] [--kl-steps N] [--samples N] [--json]
 
-Runs gobg's pipeline end to end on alanine dipeptide, embedded in the binary:
-today that is topology and bonds, the OpenMM energy plugin (energies and
-forces of the structure), and the slices listed in docs/status.md. Results go
-to DIR; a summary is printed at the end.
+The whole pipeline on alanine dipeptide with no input file: builds ACE-ALA-NME
+from ideal Amber geometry, simulates it with OpenMM (amber99sbildn +
+amber99_obc, 300 K, 4 fs with hydrogen mass repartitioning), trains a
+Boltzmann generator on the frames (maximum likelihood, then with the
+reverse-KL energy term, exact native energies), samples from it and
+evaluates the samples against the MD (ESS, energies, clashes, free-energy
+profiles; plots in DIR/plots). Every step resumes: run it again after an
+interruption and it continues where it stopped.
 
 Example:
   gobg run --out out/default --json`,
@@ -33,23 +39,26 @@ Example:
 }
 
 type runSummary struct {
-	Out        string   `json:"out"`
-	System     string   `json:"system"`
-	Atoms      int      `json:"atoms"`
-	Residues   int      `json:"residues"`
-	Bonds      int      `json:"bonds"`
-	EnergyKJ   float64  `json:"openmm_energy_kj_mol"`
-	ForceRMS   float64  `json:"openmm_force_rms_kj_mol_nm"`
-	OpenMM     string   `json:"openmm_version"`
-	Platform   string   `json:"openmm_platform"`
-	Steps      []string `json:"steps"`
-	WallSecond float64  `json:"wall_s"`
+	Out        string      `json:"out"`
+	PDB        string      `json:"pdb"`
+	MDFrames   int         `json:"md_frames"`
+	NsPerDay   float64     `json:"md_ns_per_day"`
+	Model      string      `json:"model"`
+	TrainSteps int         `json:"train_steps"`
+	Skipped    int         `json:"train_skipped_steps"`
+	Eval       evalSummary `json:"eval"`
+	Plots      string      `json:"plots"`
+	WallSecond float64     `json:"wall_s"`
 }
 
 func runRun(ctx context.Context, env *cmdEnv, args []string) error {
 	c := commands["run"]
 	fs := newFlags(c, env)
 	out := fs.String("out", filepath.Join("out", "default"), "output `dir`ectory")
+	ns := fs.Float64("ns", 5, "MD length in `ns`")
+	nllSteps := fs.Int("nll-steps", 600, "maximum-likelihood training steps")
+	klSteps := fs.Int("kl-steps", 200, "training steps with the reverse-KL energy term")
+	samples := fs.Int("samples", 5000, "structures to generate for the evaluation")
 	python := fs.String("python", "", "Python interpreter with OpenMM (default: $GOBG_PYTHON, else the project's .venv)")
 	asJSON := fs.Bool("json", false, "print a JSON summary as the last line")
 	if err := parseFlags(fs, args); err != nil {
@@ -59,63 +68,114 @@ func runRun(ctx context.Context, env *cmdEnv, args []string) error {
 		*python = defaultPython()
 	}
 	start := time.Now()
-	s := runSummary{Out: *out, System: "alanine dipeptide (ACE-ALA-NME, embedded)"}
 	step := func(format string, a ...any) {
-		msg := fmt.Sprintf(format, a...)
-		s.Steps = append(s.Steps, msg)
-		fmt.Fprintf(env.stderr, "[%5.1fs] %s\n", time.Since(start).Seconds(), msg)
+		fmt.Fprintf(env.stderr, "\n== [%6.1fs] %s\n", time.Since(start).Seconds(), fmt.Sprintf(format, a...))
 	}
 	if err := os.MkdirAll(*out, 0o755); err != nil {
 		return fmt.Errorf("create output directory: %w", err)
 	}
+	s := runSummary{Out: *out, PDB: filepath.Join(*out, "ala2.pdb")}
 
-	pdb, err := molecule.ReadPDB(bytes.NewReader(examples.Ala2PDB), "embedded:ala2.pdb")
+	step("1/5 build alanine dipeptide (ACE-ALA-NME) from ideal amber99sb-ildn geometry")
+	top, pos, err := ic.Build("A", true, -80*math.Pi/180, 80*math.Pi/180)
 	if err != nil {
 		return err
 	}
-	top := pdb.Topology
-	s.Atoms, s.Residues, s.Bonds = len(top.Atoms), len(top.Residues), len(top.Bonds)
-	pdbPath := filepath.Join(*out, "ala2.pdb")
-	if err := molecule.WritePDBFile(pdbPath, top, pdb.Models[:1], pdb.Box); err != nil {
+	if err := molecule.WritePDBFile(s.PDB, top, [][]molecule.Vec3{pos}, nil); err != nil {
 		return err
 	}
-	step("topology: %d residues, %d atoms, %d bonds from templates; wrote %s", s.Residues, s.Atoms, s.Bonds, pdbPath)
 
-	pool, err := plugin.Start(ctx, plugin.Config{Python: *python, PDB: pdbPath, Workers: 1})
-	if err != nil {
-		return fmt.Errorf("start OpenMM plugin: %w", err)
+	step("2/5 simulate %.3g ns with OpenMM", *ns)
+	mdDir := filepath.Join(*out, "md")
+	var sim simSummary
+	if err := callJSON(ctx, env, "simulate", []string{"--pdb", s.PDB, "--ns", strconv.FormatFloat(*ns, 'g', -1, 64),
+		"--out", mdDir, "--timestep-fs", "4", "--hmr", "1.5", "--save-ps", "1", "--minimize", "--seed", "1",
+		"--python", *python}, &sim); err != nil {
+		return err
 	}
-	defer pool.Close()
-	info := pool.Info()
-	s.OpenMM, s.Platform = info.GetOpenmmVersion(), info.GetPlatform()
-	res, err := pool.Evaluate(ctx, [][]molecule.Vec3{pdb.Models[0]}, true)
-	if err != nil {
-		return fmt.Errorf("OpenMM energy: %w", err)
-	}
-	if res.Errors[0] != nil {
-		return fmt.Errorf("OpenMM energy of the embedded structure: %w", res.Errors[0])
-	}
-	s.EnergyKJ = res.Energies[0]
-	s.ForceRMS = rms(res.Forces[0])
-	step("OpenMM %s (%s): U = %.4f kJ/mol (%.3f kT at 300 K), force RMS %.3f kJ/mol/nm",
-		s.OpenMM, s.Platform, s.EnergyKJ, s.EnergyKJ/energy.KT(300), s.ForceRMS)
+	s.MDFrames, s.NsPerDay = sim.Frames, sim.NsPerDay
 
+	step("3/5 train a Boltzmann generator: %d NLL steps, then %d NLL+KL steps", *nllSteps, *klSteps)
+	cfgPath, err := writeDefaultTrainConfig(*out, sim, *nllSteps, *klSteps, *python)
+	if err != nil {
+		return err
+	}
+	trainArgs := []string{"--config", cfgPath}
+	if ck := filepath.Join(*out, "train", train.CheckpointFile); fileExists(ck) {
+		fmt.Fprintf(env.stderr, "resuming training from %s\n", ck)
+		trainArgs = append(trainArgs, "--resume")
+	}
+	var tr trainSummary
+	if err := callJSON(ctx, env, "train", trainArgs, &tr); err != nil {
+		return err
+	}
+	if tr.Summary != nil {
+		s.Model, s.TrainSteps, s.Skipped = tr.Model, tr.Steps, tr.Skipped
+	}
+	if s.Model == "" {
+		s.Model = filepath.Join(*out, "train", train.ModelFile)
+	}
+
+	step("4/5 and 5/5: sample %d structures and evaluate them against the MD", *samples)
+	s.Plots = filepath.Join(*out, "plots")
+	if err := callJSON(ctx, env, "eval", []string{"--model", s.Model, "--data", sim.Traj, "--n", strconv.Itoa(*samples),
+		"--plots", s.Plots, "--out", filepath.Join(*out, "eval.json"), "--python", *python}, &s.Eval); err != nil {
+		return err
+	}
 	s.WallSecond = time.Since(start).Seconds()
-	fmt.Fprintf(env.stderr, "done in %.1f s; results in %s\n", s.WallSecond, *out)
+
+	fmt.Fprintf(env.stderr, "\n== summary (%.0f s; everything is in %s)\n", s.WallSecond, *out)
+	fmt.Fprintf(env.stderr, "MD: %d frames at %.0f ns/day; model %s after %d steps (%d skipped)\n",
+		s.MDFrames, s.NsPerDay, s.Model, s.TrainSteps, s.Skipped)
+	printEvalSummary(env.stderr, &s.Eval)
 	if *asJSON {
 		return printJSON(env, s)
 	}
 	return nil
 }
 
-// rms is the root mean square of the per-atom vector norms.
-func rms(v []molecule.Vec3) float64 {
-	var sum float64
-	for _, f := range v {
-		sum += f[0]*f[0] + f[1]*f[1] + f[2]*f[2]
+// writeDefaultTrainConfig writes the embedded default's training
+// configuration beside the run, so that it can be read, changed and rerun
+// with `gobg train --config`.
+func writeDefaultTrainConfig(out string, sim simSummary, nllSteps, klSteps int, python string) (string, error) {
+	cfg := train.DefaultConfig()
+	cfg.Data.Topology, _ = filepath.Abs(sim.Top)
+	traj, _ := filepath.Abs(sim.Traj)
+	cfg.Data.Trajectories = []string{traj}
+	cfg.ICMode = "full"
+	cfg.Model = model.DefaultConfig(model.ArchNSF)
+	cfg.Model.Layers, cfg.Model.Hidden, cfg.Model.Bins = 6, []int{128, 128}, 8
+	cfg.Energy.Python = python
+	cfg.Stages = []train.Stage{
+		{Name: "nll", Steps: nllSteps, BatchSize: 128, LR: 2e-3, Schedule: train.ScheduleCosine, WarmupSteps: 20, MinLR: 2e-4, Weights: train.Weights{NLL: 1}},
+		{Name: "nll+kl", Steps: klSteps, BatchSize: 128, LR: 2e-4, Schedule: train.ScheduleConstant, Weights: train.Weights{NLL: 1, KL: 0.1}},
 	}
-	if len(v) == 0 {
-		return 0
+	cfg.Output, _ = filepath.Abs(filepath.Join(out, "train"))
+	cfg.CheckpointEvery = 100
+	b, err := json.MarshalIndent(cfg, "", "  ")
+	if err != nil {
+		return "", err
 	}
-	return math.Sqrt(sum / float64(len(v)))
+	path := filepath.Join(out, "train.json")
+	return path, writeFileAtomic(path, append(b, '\n'))
+}
+
+// callJSON runs another gobg command in-process with --json: its progress
+// goes to stderr, and its summary (the last line of its stdout) into v.
+func callJSON(ctx context.Context, env *cmdEnv, name string, args []string, v any) error {
+	var stdout bytes.Buffer
+	sub := &cmdEnv{stdout: &stdout, stderr: env.stderr}
+	if err := commands[name].run(ctx, sub, append(args, "--json")); err != nil {
+		return fmt.Errorf("%s: %w", name, err)
+	}
+	lines := bytes.Split(bytes.TrimSpace(stdout.Bytes()), []byte("\n"))
+	if err := json.Unmarshal(lines[len(lines)-1], v); err != nil {
+		return fmt.Errorf("%s: read its summary: %w", name, err)
+	}
+	return nil
+}
+
+func fileExists(path string) bool {
+	_, err := os.Stat(path)
+	return err == nil
 }

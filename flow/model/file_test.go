@@ -1,0 +1,197 @@
+package model
+
+import (
+	"bytes"
+	"compress/gzip"
+	"math/rand/v2"
+	"os"
+	"path/filepath"
+	"slices"
+	"strings"
+	"testing"
+
+	"github.com/gobg/gobg/flow/ic"
+	"github.com/gomlx/gomlx/pkg/core/dtypes"
+)
+
+// TestSaveLoad writes perturbed flows with their specs and reads them back:
+// the loaded flow must give bit-identical log-densities and samples, the
+// spec identical arrays and Z-matrix, and the directory no temporary files.
+func TestSaveLoad(t *testing.T) {
+	cases := []struct {
+		sys  string
+		mode ic.Mode
+		arch string
+		dt   dtypes.DType
+	}{
+		{"ala2", ic.Full, ArchSplitGAU, dtypes.Float64},
+		{"ala2", ic.Full, ArchNSF, dtypes.Float32},
+		{"hp35", ic.Reduced, ArchSplitMLP, dtypes.Float64},
+	}
+	for _, c := range cases {
+		t.Run(c.sys+"/"+c.arch+"/"+c.dt.String(), func(t *testing.T) {
+			s := loadSystem(t, c.sys, c.mode)
+			l, err := LayoutFromSpec(s.spec)
+			if err != nil {
+				t.Fatal(err)
+			}
+			f0 := perturbedFlow(t, smallConfig(c.arch), l, perturbScale)
+			f := f0
+			if c.dt != dtypes.Float64 {
+				if f, err = f0.WithDType(c.dt); err != nil {
+					t.Fatal(err)
+				}
+			}
+			dir := t.TempDir()
+			path := filepath.Join(dir, "model.gobg")
+			// Write twice: the second replaces the first.
+			for range 2 {
+				if err := Save(path, f, s.spec); err != nil {
+					t.Fatal(err)
+				}
+			}
+			entries, _ := os.ReadDir(dir)
+			if len(entries) != 1 {
+				t.Errorf("directory holds %d entries after saving, want 1", len(entries))
+			}
+			g, spec, err := Load(path, testBackend(t))
+			if err != nil {
+				t.Fatal(err)
+			}
+			if g.DType() != c.dt || g.NumParams() != f.NumParams() || g.Config().Arch != c.arch {
+				t.Errorf("loaded %s flow with %d params (%s), saved %s with %d", g.DType(), g.NumParams(), g.Config().Arch, c.dt, f.NumParams())
+			}
+			if spec == nil {
+				t.Fatal("no spec loaded")
+			}
+			if spec.Mode != s.spec.Mode || spec.Frames != s.spec.Frames || !slices.Equal(spec.Free, s.spec.Free) ||
+				!slices.Equal(spec.Ref, s.spec.Ref) || !slices.Equal(spec.Lo, s.spec.Lo) || !slices.Equal(spec.Hi, s.spec.Hi) ||
+				!slices.Equal(spec.Z.Entries, s.spec.Z.Entries) {
+				t.Errorf("loaded spec differs from the saved one")
+			}
+			for k, coord := range spec.Z.Coords() {
+				if coord != s.spec.Z.Coords()[k] {
+					t.Fatalf("coordinate %d: loaded %+v, saved %+v", k, coord, s.spec.Z.Coords()[k])
+				}
+			}
+			r1, _ := f.NewRunner(16)
+			r2, _ := g.NewRunner(16)
+			x1, lq1, err := r1.Sample(20, 4)
+			if err != nil {
+				t.Fatal(err)
+			}
+			x2, lq2, err := r2.Sample(20, 4)
+			if err != nil {
+				t.Fatal(err)
+			}
+			if !slices.Equal(x1, x2) || !slices.Equal(lq1, lq2) {
+				t.Errorf("loaded flow samples differently")
+			}
+			// Structures from the loaded spec equal those of the original.
+			z := make([]float64, s.spec.NumFree())
+			copy(z, x1[:len(z)])
+			p1, ld1, err := s.spec.ToCartesian(z)
+			if err != nil {
+				t.Fatal(err)
+			}
+			p2, ld2, err := spec.ToCartesian(z)
+			if err != nil {
+				t.Fatal(err)
+			}
+			if !slices.Equal(p1, p2) || ld1 != ld2 {
+				t.Errorf("loaded spec rebuilds structures differently")
+			}
+		})
+	}
+}
+
+// TestSaveLoadWithoutSpec: a flow on a plain layout round-trips too.
+func TestSaveLoadWithoutSpec(t *testing.T) {
+	var syn synthetic
+	f := perturbedFlow(t, smallConfig(ArchSplitGAU), syn.layout(), perturbScale)
+	path := filepath.Join(t.TempDir(), "synthetic.gobg")
+	if err := Save(path, f, nil); err != nil {
+		t.Fatal(err)
+	}
+	g, spec, err := Load(path, testBackend(t))
+	if err != nil {
+		t.Fatal(err)
+	}
+	if spec != nil {
+		t.Errorf("spec %v loaded from a file without one", spec)
+	}
+	x := syn.sample(rand.New(rand.NewPCG(1, 2)), 10)
+	r1, _ := f.NewRunner(10)
+	r2, _ := g.NewRunner(10)
+	a, _ := r1.LogProb(x)
+	b, _ := r2.LogProb(x)
+	if !slices.Equal(a, b) {
+		t.Errorf("log-densities differ after loading: %v vs %v", a, b)
+	}
+}
+
+// TestLoadCorrupt: damaged or foreign files give errors that name the
+// file.
+func TestLoadCorrupt(t *testing.T) {
+	var syn synthetic
+	f := perturbedFlow(t, smallConfig(ArchNSF), syn.layout(), perturbScale)
+	dir := t.TempDir()
+	good := filepath.Join(dir, "good.gobg")
+	if err := Save(good, f, nil); err != nil {
+		t.Fatal(err)
+	}
+	data, err := os.ReadFile(good)
+	if err != nil {
+		t.Fatal(err)
+	}
+	// Uncompressed archive, to damage entries selectively.
+	zr, err := gzip.NewReader(bytes.NewReader(data))
+	if err != nil {
+		t.Fatal(err)
+	}
+	var tarData bytes.Buffer
+	if _, err := tarData.ReadFrom(zr); err != nil {
+		t.Fatal(err)
+	}
+	regzip := func(b []byte) []byte {
+		var out bytes.Buffer
+		w := gzip.NewWriter(&out)
+		w.Write(b)
+		w.Close()
+		return out.Bytes()
+	}
+	flipWeights := bytes.Clone(tarData.Bytes())
+	idx := bytes.LastIndex(flipWeights, []byte("weights.bin"))
+	flipWeights[idx+600] ^= 0xff // inside the weights' data (header is 512 bytes)
+	badManifest := bytes.Replace(tarData.Bytes(), []byte(`"format": "gobg-flow"`), []byte(`"format": "gobg-flaw"`), 1)
+	flipped := bytes.Clone(data)
+	flipped[len(flipped)/2] ^= 0x55
+	cases := map[string][]byte{
+		"truncated":      data[:len(data)/2],
+		"flipped byte":   flipped,
+		"not gzip":       []byte("this is not a model file\n"),
+		"empty":          nil,
+		"weights":        regzip(flipWeights),
+		"format":         regzip(badManifest),
+		"no entries":     regzip(make([]byte, 1024)),
+		"plain tar data": tarData.Bytes(),
+	}
+	for name, content := range cases {
+		path := filepath.Join(dir, strings.ReplaceAll(name, " ", "_")+".gobg")
+		if err := os.WriteFile(path, content, 0o644); err != nil {
+			t.Fatal(err)
+		}
+		_, _, err := Load(path, testBackend(t))
+		if err == nil {
+			t.Errorf("%s: no error", name)
+			continue
+		}
+		t.Logf("%s: %v", name, err)
+		if !strings.Contains(err.Error(), path) {
+			t.Errorf("%s: error %q does not name the file", name, err)
+		}
+	}
+	if _, _, err := Load(filepath.Join(dir, "missing.gobg"), testBackend(t)); err == nil || !strings.Contains(err.Error(), "missing.gobg") {
+		t.Errorf("missing file: %v", err)
+	}
+}

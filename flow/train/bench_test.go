@@ -1,0 +1,56 @@
+package train
+
+import (
+	"context"
+	"path/filepath"
+	"runtime"
+	"testing"
+
+	"github.com/gobg/gobg/internal/testenv"
+)
+
+// BenchmarkStep times one step of each stage type on alanine dipeptide at
+// batch 256 with the configuration of examples/ala2/long.json (nsf, 8
+// layers, hidden 256×256, full mode, native energy).
+func BenchmarkStep(b *testing.B) {
+	cfg, err := ReadConfig(filepath.Join(testenv.Root(), "examples", "ala2", "long.json"))
+	if err != nil {
+		b.Fatal(err)
+	}
+	cfg.Data.MaxFrames = 2000
+	cfg.Output = b.TempDir()
+	base := cfg.Stages[0]
+	base.WarmupSteps, base.Schedule, base.Steps = 0, ScheduleConstant, 1000000
+	for _, tc := range []struct {
+		name string
+		w    Weights
+	}{
+		{"nll", Weights{NLL: 1}},
+		{"nll+w2", Weights{NLL: 1, W2: 10}},
+		{"nll+kl+w2", Weights{NLL: 1, W2: 10, KL: 0.5}},
+		{"nll+kl", Weights{NLL: 1, KL: 0.5}},
+	} {
+		b.Run(tc.name, func(b *testing.B) {
+			s := base
+			s.Weights = tc.w
+			c := cfg
+			c.Stages = []Stage{s}
+			tr, err := New(context.Background(), c, Options{Python: testenv.Python(b)})
+			if err != nil {
+				b.Fatal(err)
+			}
+			defer tr.Close()
+			if _, err := tr.step(context.Background(), s, 0); err != nil { // compile
+				b.Fatal(err)
+			}
+			b.ResetTimer()
+			for k := 1; k <= b.N; k++ {
+				if _, err := tr.step(context.Background(), s, k); err != nil {
+					b.Fatal(err)
+				}
+			}
+			b.ReportMetric(float64(b.N)/b.Elapsed().Seconds(), "steps/s")
+			b.ReportMetric(float64(runtime.NumCPU()), "cpus")
+		})
+	}
+}

@@ -1,0 +1,333 @@
+package train
+
+import (
+	"bytes"
+	"encoding/json"
+	"fmt"
+	"math"
+	"os"
+	"path/filepath"
+
+	"github.com/gobg/gobg/energy"
+	"github.com/gobg/gobg/flow/ic"
+	"github.com/gobg/gobg/flow/model"
+)
+
+// Config is a training run. It is read from JSON (ReadConfig), where lines
+// may carry "//" comments; relative paths are relative to the file's
+// directory. FieldDocs documents every field.
+type Config struct {
+	Data   DataConfig   `json:"data"`
+	ICMode string       `json:"ic_mode"`
+	Model  model.Config `json:"model"`
+	Energy EnergyConfig `json:"energy"`
+	Stages []Stage      `json:"stages"`
+	// Seed drives the data order and the base samples (see the package doc).
+	Seed            uint64  `json:"seed"`
+	Output          string  `json:"output"`
+	CheckpointEvery int     `json:"checkpoint_every"`
+	LogFile         string  `json:"log_file"`
+	LogEvery        int     `json:"log_every"`
+	ClipNorm        float64 `json:"clip_norm"`
+	ValMaxFrames    int     `json:"val_max_frames"`
+	Backend         string  `json:"backend"`
+}
+
+// DataConfig says which MD frames to train on.
+type DataConfig struct {
+	Topology     string   `json:"topology"`
+	Trajectories []string `json:"trajectories"`
+	Stride       int      `json:"stride"`
+	MaxFrames    int      `json:"max_frames"`
+	ValFraction  float64  `json:"val_fraction"`
+	ValBlocks    int      `json:"val_blocks"`
+}
+
+// EnergyConfig says how energies are computed for the KL term.
+type EnergyConfig struct {
+	Provider    string  `json:"provider"`
+	Temperature float64 `json:"temperature"`
+	Cut         float64 `json:"cut"`
+	Max         float64 `json:"max"`
+	Python      string  `json:"python"`
+	Workers     int     `json:"workers"`
+	Platform    string  `json:"platform"`
+}
+
+// Stage is one phase of the schedule.
+type Stage struct {
+	Name        string  `json:"name"`
+	Steps       int     `json:"steps"`
+	BatchSize   int     `json:"batch_size"`
+	LR          float64 `json:"lr"`
+	Schedule    string  `json:"schedule"`
+	WarmupSteps int     `json:"warmup_steps"`
+	MinLR       float64 `json:"min_lr"`
+	Weights     Weights `json:"weights"`
+}
+
+// Weights of the loss terms: total = NLL·nll + W2·w2 + KL·kl.
+type Weights struct {
+	NLL float64 `json:"nll"`
+	W2  float64 `json:"w2"`
+	KL  float64 `json:"kl"`
+}
+
+// Learning-rate schedules.
+const (
+	ScheduleConstant = "constant"
+	ScheduleCosine   = "cosine"
+	ScheduleWarmup   = "warmup"
+)
+
+// Energy providers.
+const (
+	ProviderNative = "native"
+	ProviderOpenMM = "openmm"
+)
+
+// FieldDocs describes every configuration field, in the order of
+// DefaultConfig's JSON (printed by `gobg train --print-config`).
+var FieldDocs = []struct{ Field, Doc string }{
+	{"data.topology", "PDB of the system (topology and atom order of the trajectories)"},
+	{"data.trajectories", "DCD files of MD frames, concatenated in order"},
+	{"data.stride", "keep every stride-th frame (1: all)"},
+	{"data.max_frames", "keep at most this many frames after striding (0: all)"},
+	{"data.val_fraction", "fraction of frames held out for validation NLL, taken as the end of each of val_blocks contiguous blocks (0: none)"},
+	{"data.val_blocks", "number of contiguous blocks the frames are cut into for the split"},
+	{"ic_mode", "internal coordinates: \"full\" (every coordinate free; densities on Cartesian space) or \"reduced\" (bonds and side-chain angles fixed)"},
+	{"model", "flow configuration (flow/model.Config): arch (nsf, split-gau, split-mlp), bins, layers, backbone_layers, sidechain_layers, hidden, embed, expansion, qk_dim, gau_layers, relpos_clip, spline minimums, torsion_base, kappa, learn_base, act_norm, interval_scale, seed"},
+	{"energy.provider", "\"native\" (the OpenMM plugin serialises the System once, then gobg's Go energy evaluates it) or \"openmm\" (a pool of OpenMM workers)"},
+	{"energy.temperature", "temperature in K (u = U/kT)"},
+	{"energy.cut, energy.max", "lin-log cut of the reduced energy u (kT): linear up to cut, logarithmic above, clipped at max"},
+	{"energy.python", "Python with OpenMM (empty: the command's default)"},
+	{"energy.workers", "OpenMM worker processes (openmm provider) or goroutines (native; 0: all CPUs)"},
+	{"energy.platform", "OpenMM platform of the openmm provider (CPU, Reference, CUDA, OpenCL)"},
+	{"stages[].name", "label of the stage in logs and the summary"},
+	{"stages[].steps", "optimizer steps of the stage"},
+	{"stages[].batch_size", "MD frames per NLL batch and flow samples per W2/KL batch"},
+	{"stages[].lr", "peak Adam learning rate"},
+	{"stages[].schedule", "\"constant\", \"cosine\" (from lr to min_lr over the stage, after warmup_steps of linear warm-up) or \"warmup\" (linear warm-up, then constant)"},
+	{"stages[].warmup_steps", "linear warm-up steps at the start of the stage"},
+	{"stages[].min_lr", "final learning rate of the cosine schedule"},
+	{"stages[].weights", "loss weights {nll, w2, kl}; a zero weight leaves the term out of the graph"},
+	{"seed", "random seed of the data order and the base samples"},
+	{"output", "output directory: model.gobg, checkpoint.ckpt, the log"},
+	{"checkpoint_every", "write a checkpoint every this many steps (and at each stage end; 0: stage ends only)"},
+	{"log_file", "JSON-lines log, one object per step (relative to output; empty: train.jsonl)"},
+	{"log_every", "progress line on stderr every this many steps"},
+	{"clip_norm", "global gradient-norm clip (0: none)"},
+	{"val_max_frames", "validation frames evaluated at each stage end (0: all)"},
+	{"backend", "GoMLX backend spec (empty: $GOMLX_BACKEND, else go:ops_sequential)"},
+}
+
+// DefaultConfig is the alanine-dipeptide schedule with the nsf flow.
+func DefaultConfig() Config {
+	m := model.DefaultConfig(model.ArchNSF)
+	return Config{
+		Data: DataConfig{
+			Topology: "top.pdb", Trajectories: []string{"traj.dcd"},
+			Stride: 1, ValFraction: 0.1, ValBlocks: 4,
+		},
+		ICMode: "full",
+		Model:  m,
+		Energy: EnergyConfig{Provider: ProviderNative, Temperature: 300, Cut: energy.DefaultLinLogCut.Cut, Max: energy.DefaultLinLogCut.Max, Workers: 0, Platform: "CPU"},
+		Stages: []Stage{
+			{Name: "nll", Steps: 2000, BatchSize: 256, LR: 1e-3, Schedule: ScheduleCosine, WarmupSteps: 50, MinLR: 1e-4, Weights: Weights{NLL: 1}},
+			{Name: "nll+w2", Steps: 500, BatchSize: 256, LR: 3e-4, Schedule: ScheduleConstant, Weights: Weights{NLL: 1, W2: 10}},
+			{Name: "nll+kl+w2", Steps: 500, BatchSize: 256, LR: 1e-4, Schedule: ScheduleConstant, Weights: Weights{NLL: 1, W2: 10, KL: 0.1}},
+			{Name: "nll+kl", Steps: 1000, BatchSize: 256, LR: 1e-4, Schedule: ScheduleCosine, MinLR: 1e-5, Weights: Weights{NLL: 1, KL: 0.1}},
+		},
+		Seed: 1, Output: "train-out", CheckpointEvery: 200, LogEvery: 10, ClipNorm: 100, ValMaxFrames: 2048,
+	}
+}
+
+// stripComments removes "//" comments outside JSON strings.
+func stripComments(b []byte) []byte {
+	var out bytes.Buffer
+	inStr, esc := false, false
+	for i := 0; i < len(b); i++ {
+		c := b[i]
+		if inStr {
+			out.WriteByte(c)
+			switch {
+			case esc:
+				esc = false
+			case c == '\\':
+				esc = true
+			case c == '"':
+				inStr = false
+			}
+			continue
+		}
+		if c == '"' {
+			inStr = true
+		} else if c == '/' && i+1 < len(b) && b[i+1] == '/' {
+			for i < len(b) && b[i] != '\n' {
+				i++
+			}
+			if i < len(b) {
+				out.WriteByte('\n')
+			}
+			continue
+		}
+		out.WriteByte(c)
+	}
+	return out.Bytes()
+}
+
+// ReadConfig reads a configuration: fields left out keep DefaultConfig's
+// values (the model block starts from the defaults of its arch), unknown
+// fields are errors, and relative paths become relative to the file.
+func ReadConfig(path string) (Config, error) {
+	b, err := os.ReadFile(path)
+	if err != nil {
+		return Config{}, fmt.Errorf("read config: %w", err)
+	}
+	b = stripComments(b)
+	// Read the arch first so the model block starts from its defaults.
+	var probe struct {
+		Model struct {
+			Arch string `json:"arch"`
+		} `json:"model"`
+	}
+	if err := json.Unmarshal(b, &probe); err != nil {
+		return Config{}, fmt.Errorf("config %s: %w", path, err)
+	}
+	cfg := DefaultConfig()
+	if probe.Model.Arch != "" {
+		cfg.Model = model.DefaultConfig(probe.Model.Arch)
+	}
+	var raw struct {
+		Stages json.RawMessage `json:"stages"`
+	}
+	_ = json.Unmarshal(b, &raw)
+	if raw.Stages != nil {
+		cfg.Stages = nil // a given schedule replaces the default one
+	}
+	dec := json.NewDecoder(bytes.NewReader(b))
+	dec.DisallowUnknownFields()
+	if err := dec.Decode(&cfg); err != nil {
+		return Config{}, fmt.Errorf("config %s: %w", path, err)
+	}
+	dir := filepath.Dir(path)
+	abs := func(p string) string {
+		if p == "" || filepath.IsAbs(p) {
+			return p
+		}
+		return filepath.Join(dir, p)
+	}
+	cfg.Data.Topology = abs(cfg.Data.Topology)
+	for i, t := range cfg.Data.Trajectories {
+		cfg.Data.Trajectories[i] = abs(t)
+	}
+	cfg.Output = abs(cfg.Output)
+	if err := cfg.Validate(); err != nil {
+		return Config{}, fmt.Errorf("config %s: %w", path, err)
+	}
+	return cfg, nil
+}
+
+// Validate checks the configuration.
+func (c *Config) Validate() error {
+	if c.Data.Topology == "" {
+		return fmt.Errorf("data.topology is required")
+	}
+	if len(c.Data.Trajectories) == 0 {
+		return fmt.Errorf("data.trajectories is empty")
+	}
+	if c.Data.Stride < 1 {
+		return fmt.Errorf("data.stride %d must be at least 1", c.Data.Stride)
+	}
+	if c.Data.MaxFrames < 0 {
+		return fmt.Errorf("data.max_frames %d is negative", c.Data.MaxFrames)
+	}
+	if !(c.Data.ValFraction >= 0 && c.Data.ValFraction < 1) {
+		return fmt.Errorf("data.val_fraction %g must be in [0, 1)", c.Data.ValFraction)
+	}
+	if c.Data.ValFraction > 0 && c.Data.ValBlocks < 1 {
+		return fmt.Errorf("data.val_blocks %d must be at least 1", c.Data.ValBlocks)
+	}
+	if _, err := ic.ParseMode(c.ICMode); err != nil {
+		return fmt.Errorf("ic_mode: %w", err)
+	}
+	if err := c.Model.Validate(); err != nil {
+		return fmt.Errorf("model: %w", err)
+	}
+	if len(c.Stages) == 0 {
+		return fmt.Errorf("no stages")
+	}
+	needEnergy := false
+	for i, s := range c.Stages {
+		if err := s.validate(); err != nil {
+			return fmt.Errorf("stages[%d] (%s): %w", i, s.Name, err)
+		}
+		needEnergy = needEnergy || s.Weights.KL != 0
+	}
+	if needEnergy {
+		switch c.Energy.Provider {
+		case ProviderNative, ProviderOpenMM:
+		default:
+			return fmt.Errorf("energy.provider %q: want %q or %q", c.Energy.Provider, ProviderNative, ProviderOpenMM)
+		}
+		if !(c.Energy.Temperature > 0) {
+			return fmt.Errorf("energy.temperature %g must be positive", c.Energy.Temperature)
+		}
+		if !(c.Energy.Max > c.Energy.Cut) {
+			return fmt.Errorf("energy.max %g must exceed energy.cut %g", c.Energy.Max, c.Energy.Cut)
+		}
+	}
+	if c.Output == "" {
+		return fmt.Errorf("output is required")
+	}
+	if c.CheckpointEvery < 0 || c.LogEvery < 0 || c.ValMaxFrames < 0 {
+		return fmt.Errorf("checkpoint_every, log_every and val_max_frames must not be negative")
+	}
+	if !(c.ClipNorm >= 0) {
+		return fmt.Errorf("clip_norm %g must not be negative", c.ClipNorm)
+	}
+	return nil
+}
+
+func (s Stage) validate() error {
+	if s.Steps < 1 || s.BatchSize < 2 {
+		return fmt.Errorf("steps %d and batch_size %d must be at least 1 and 2", s.Steps, s.BatchSize)
+	}
+	if !(s.LR > 0) || !(s.MinLR >= 0) {
+		return fmt.Errorf("lr %g must be positive and min_lr %g not negative", s.LR, s.MinLR)
+	}
+	switch s.Schedule {
+	case ScheduleConstant, ScheduleCosine, ScheduleWarmup, "":
+	default:
+		return fmt.Errorf("schedule %q: want constant, cosine or warmup", s.Schedule)
+	}
+	if s.WarmupSteps < 0 {
+		return fmt.Errorf("warmup_steps %d is negative", s.WarmupSteps)
+	}
+	w := s.Weights
+	for _, v := range []float64{w.NLL, w.W2, w.KL} {
+		if !(v >= 0) || math.IsInf(v, 0) {
+			return fmt.Errorf("weights must be finite and not negative, got %+v", w)
+		}
+	}
+	if w.NLL == 0 && w.W2 == 0 && w.KL == 0 {
+		return fmt.Errorf("all loss weights are zero")
+	}
+	return nil
+}
+
+// LearningRate is the stage's learning rate at step k (0-based).
+func (s Stage) LearningRate(k int) float64 {
+	if s.WarmupSteps > 0 && k < s.WarmupSteps {
+		return s.LR * float64(k+1) / float64(s.WarmupSteps)
+	}
+	if s.Schedule != ScheduleCosine {
+		return s.LR
+	}
+	n := s.Steps - s.WarmupSteps
+	if n <= 1 {
+		return s.LR
+	}
+	t := float64(k-s.WarmupSteps) / float64(n-1)
+	return s.MinLR + 0.5*(s.LR-s.MinLR)*(1+math.Cos(math.Pi*t))
+}

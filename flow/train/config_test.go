@@ -1,0 +1,94 @@
+package train
+
+import (
+	"math"
+	"os"
+	"path/filepath"
+	"strings"
+	"testing"
+)
+
+func TestLearningRate(t *testing.T) {
+	s := Stage{Steps: 11, LR: 1, MinLR: 0.1, Schedule: ScheduleCosine, WarmupSteps: 2}
+	for _, tc := range []struct {
+		k    int
+		want float64
+	}{
+		{0, 0.5},  // warm-up: (k+1)/warmup
+		{1, 1},    // end of warm-up
+		{2, 1},    // cosine starts at lr
+		{10, 0.1}, // and ends at min_lr
+		{6, 0.1 + 0.45*(1+math.Cos(math.Pi*4.0/8))}, // half way
+	} {
+		if got := s.LearningRate(tc.k); math.Abs(got-tc.want) > 1e-15 {
+			t.Errorf("cosine step %d: %g, want %g", tc.k, got, tc.want)
+		}
+	}
+	c := Stage{Steps: 5, LR: 0.3, Schedule: ScheduleConstant}
+	if got := c.LearningRate(4); got != 0.3 {
+		t.Errorf("constant: %g", got)
+	}
+}
+
+func TestReadConfig(t *testing.T) {
+	dir := t.TempDir()
+	write := func(name, text string) string {
+		p := filepath.Join(dir, name)
+		if err := os.WriteFile(p, []byte(text), 0o644); err != nil {
+			t.Fatal(err)
+		}
+		return p
+	}
+	good := write("good.json", `// a comment
+{
+  "data": {"topology": "sys/top.pdb", "trajectories": ["sys/a.dcd", "/abs/b.dcd"]}, // trailing comment
+  "model": {"arch": "split-mlp", "hidden": [8]},
+  "stages": [{"name": "x // not a comment", "steps": 3, "batch_size": 4, "lr": 0.1, "weights": {"nll": 1}}]
+}`)
+	cfg, err := ReadConfig(good)
+	if err != nil {
+		t.Fatal(err)
+	}
+	if cfg.Data.Topology != filepath.Join(dir, "sys/top.pdb") || cfg.Data.Trajectories[1] != "/abs/b.dcd" {
+		t.Errorf("paths: %q %q", cfg.Data.Topology, cfg.Data.Trajectories)
+	}
+	if cfg.Model.Arch != "split-mlp" || cfg.Model.BackboneLayers != 6 || len(cfg.Model.Hidden) != 1 {
+		t.Errorf("model block did not start from the arch defaults: %+v", cfg.Model)
+	}
+	if len(cfg.Stages) != 1 || cfg.Stages[0].Name != "x // not a comment" {
+		t.Errorf("stages: %+v", cfg.Stages)
+	}
+	for _, tc := range []struct{ name, text, want string }{
+		{"unknown", `{"data": {"topology": "a", "trajectories": ["b"]}, "bogus": 1}`, "bogus"},
+		{"weights", `{"data": {"topology": "a", "trajectories": ["b"]}, "stages": [{"steps": 1, "batch_size": 4, "lr": 1, "weights": {}}]}`, "all loss weights are zero"},
+		{"schedule", `{"data": {"topology": "a", "trajectories": ["b"]}, "stages": [{"steps": 1, "batch_size": 4, "lr": 1, "schedule": "step", "weights": {"nll": 1}}]}`, "schedule"},
+		{"mode", `{"data": {"topology": "a", "trajectories": ["b"]}, "ic_mode": "half"}`, "ic_mode"},
+	} {
+		_, err := ReadConfig(write(tc.name+".json", tc.text))
+		if err == nil || !strings.Contains(err.Error(), tc.want) {
+			t.Errorf("%s: error %v, want one mentioning %q", tc.name, err, tc.want)
+		}
+	}
+}
+
+func TestBatchIndicesCoverEachEpoch(t *testing.T) {
+	const n = 10
+	seen := map[int]int{}
+	for c := int64(0); c < 2*n; c += 4 {
+		for _, i := range batchIndices(5, c, n, 4) {
+			seen[i]++
+		}
+	}
+	for i := range n {
+		if seen[i] != 2 { // 20 draws: exactly two epochs
+			t.Errorf("frame %d drawn %d times in 20 draws", i, seen[i])
+		}
+	}
+	a := batchIndices(5, 7, n, 6)
+	b := append(batchIndices(5, 7, n, 3), batchIndices(5, 10, n, 3)...)
+	for i := range a {
+		if a[i] != b[i] {
+			t.Fatalf("batches depend on how the draws are cut: %v vs %v", a, b)
+		}
+	}
+}

@@ -1,0 +1,64 @@
+// Package train trains gobg's Boltzmann generators with the staged
+// schedule of Kim et al. (2024): maximum likelihood (NLL) on MD frames,
+// then NLL plus a 2-Wasserstein term on backbone distances, then NLL plus
+// the energy-based reverse KL divergence (with and without W2).
+//
+// # Losses (all per batch of B samples)
+//
+//   - NLL: -mean log p(x) of MD frames x, in Cartesian terms: the flow's
+//     log-density of the frames' free internal coordinates z plus
+//     log|dz/dx| of the internal-coordinate map (ic.Spec.ToInternal). The
+//     frames' z and log|dz/dx| are computed once on the host; the second
+//     term does not depend on the weights, so it changes the value
+//     reported, not the gradient.
+//   - W2: the mean over backbone atom pairs of the squared 1-D
+//     2-Wasserstein distance between the distribution of that pair's
+//     distance in B flow samples and in B MD frames (nm²), computed
+//     exactly from sorted samples: W2²_p = mean_k (a_(k) - b_(k))². The
+//     flow samples are sorted on the host (argsort) and the graph gathers
+//     its own distances in that order, so the gradient flows through the
+//     sorted flow values (sorting is piecewise a permutation). Why not the
+//     Gaussian closed form: it needs a matrix square root (no
+//     eigendecomposition on GoMLX's pure-Go backend), and distance
+//     marginals of flexible proteins are often multimodal, which a
+//     Gaussian fit cannot see. Backbone atoms are the C-alpha atoms when
+//     there are at least 4, else every N, CA and C (dipeptides).
+//   - KL: the reverse KL divergence up to log Z, E_z[f(u(x)) + log q(x)]
+//     with x = T(F(z)) (flow F, internal-to-Cartesian map T), u = U/kT and
+//     f the lin-log cut (energy.LinLogCut). Energies and forces come from
+//     an energy.Energy on the host for a first, forward-only pass over the
+//     base samples; the training graph then recomputes x and uses the
+//     surrogate sum_b sum_i stop_gradient(-F_bi/kT · f'(u_b))·x_bi - log|det
+//     ∂x/∂z|, whose gradient is that of the KL. The base samples are not
+//     reparameterised (von Mises rejection sampling), so the KL gradient
+//     does not reach the base distribution's parameters; they learn from
+//     the NLL term, which every stage of the schedule keeps.
+//
+// A sample without a finite energy makes the KL non-finite, and the step
+// is skipped; so is a step whose total loss or gradient norm is not finite
+// (checked in the graph). A skipped step changes neither the weights nor
+// the optimizer's state.
+//
+// # Optimiser
+//
+// Adam (β = 0.9, 0.999, ε = 1e-8) with global-norm gradient clipping, as
+// graph code written here rather than GoMLX's optimizers.Adam: every
+// variable update (weights, both moments, the step count) is guarded by
+// Where(step is finite, new, old), which GoMLX's Adam cannot do (it would
+// still decay its moments on a zeroed gradient). The tests check it
+// against optimizers.Adam step by step.
+//
+// # Determinism and checkpoints
+//
+// All randomness of step s (the base samples) comes from a PCG generator
+// seeded with (seed, s), and the MD batches from a per-epoch permutation
+// seeded with (seed, epoch) read at a data cursor; so the state to save is
+// the step, the cursor and the variables. Checkpoints (see checkpoint.go)
+// hold every variable of the flow's context (weights and Adam moments and
+// step), the stage index and step within it, the global step, the data
+// cursor, the skip counts and the stage summaries so far. They are written
+// to a temporary file, synced and renamed over the previous one, so a
+// crash leaves the last complete checkpoint. Resuming rebuilds the flow
+// from the same data and configuration and loads the variables; the run
+// then continues bit for bit as if it had not stopped.
+package train

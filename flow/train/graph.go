@@ -1,0 +1,183 @@
+package train
+
+import (
+	"fmt"
+
+	"github.com/gobg/gobg/flow/ic"
+	"github.com/gobg/gobg/flow/model"
+	"github.com/gobg/gobg/flow/nn"
+	"github.com/gomlx/gomlx/pkg/core/dtypes"
+	. "github.com/gomlx/gomlx/pkg/core/graph"
+	"github.com/gomlx/gomlx/pkg/ml/context"
+)
+
+// AdamScope holds the optimizer's variables: the moments of trainable
+// variable v under AdamScope+"/m"+v.Scope() and "/v"+v.Scope() with v's
+// name, and the step count as AdamScope/step.
+const AdamScope = "/train/adam"
+
+// Adam hyperparameters (the usual ones).
+const (
+	adamBeta1 = 0.9
+	adamBeta2 = 0.999
+	adamEps   = 1e-8
+)
+
+// terms says which loss terms a step graph contains.
+type terms struct{ nll, w2, kl bool }
+
+func (t terms) key() string { return fmt.Sprintf("nll=%v,w2=%v,kl=%v", t.nll, t.w2, t.kl) }
+
+func termsOf(w Weights) terms { return terms{nll: w.NLL != 0, w2: w.W2 != 0, kl: w.KL != 0} }
+
+// stepOutputs are the step graph's outputs, in order.
+const (
+	outTotal = iota // graph loss (KL as its surrogate)
+	outNLL          // -mean log q(z) of the MD batch (no ic log-det)
+	outW2
+	outKLSurrogate
+	outGradNorm // before clipping
+	outOK       // 1 if the update was applied
+	numOutputs
+)
+
+// pairIndex lists the atom pairs (positions into the backbone list) in
+// PairDistances order.
+func pairIndex(nb int) (ia, ib []int) {
+	for a := range nb {
+		for b := a + 1; b < nb; b++ {
+			ia = append(ia, a)
+			ib = append(ib, b)
+		}
+	}
+	return ia, ib
+}
+
+// DistancesGraph returns the backbone pair distances [B, P] of positions
+// x [B, N, 3], pairs in PairDistances order.
+func DistancesGraph(x *Node, backbone []int) *Node {
+	xb := nn.GatherAxis(x, 1, backbone)
+	ia, ib := pairIndex(len(backbone))
+	diff := Sub(nn.GatherAxis(xb, 1, ia), nn.GatherAxis(xb, 1, ib))
+	return Sqrt(ReduceSum(Square(diff), -1))
+}
+
+// W2Graph is the W2 term: d [B, P] are the flow's distances, order [P·B]
+// (int32) holds, for each pair p, the flat indices p·B + k of its samples
+// in increasing order of distance (host argsort), and ref [P, B] the MD
+// distances sorted per pair. The result is mean_p mean_k (d_(k) - ref_k)².
+func W2Graph(d, order, ref *Node) *Node {
+	b, p := d.Shape().Dimensions[0], d.Shape().Dimensions[1]
+	flat := Reshape(Transpose(d, 0, 1), p*b)
+	sorted := Reshape(Gather(flat, Reshape(order, p*b, 1)), p, b)
+	return ReduceAllMean(Square(Sub(sorted, ref)))
+}
+
+// KLSurrogate is the reverse-KL surrogate: mean_b [Σ stop(g_b)·x_b] -
+// mean_b logDet_b, where g = -F/kT · f'(u) (the gradient of the
+// regularised reduced energy with respect to x, computed on the host) and
+// logDet = log|det ∂x/∂z| of the whole map. Its gradient is that of
+// E[f(u(x)) - log|det ∂x/∂z|].
+func KLSurrogate(x, g, logDet *Node) *Node {
+	b := x.Shape().Dimensions[0]
+	return Sub(DivScalar(ReduceAllSum(Mul(StopGradient(g), x)), float64(b)), ReduceAllMean(logDet))
+}
+
+// sampleGraph maps base samples to Cartesian positions and their log q(x)
+// (the density of positions on the map's image).
+func sampleGraph(f *model.Flow, tr *ic.Transform) func(ctx *context.Context, z *Node) []*Node {
+	return func(ctx *context.Context, z *Node) []*Node {
+		x, logQ := f.SampleGraph(ctx, z)
+		pos, ldT := tr.ToCartesian(x)
+		return []*Node{pos, Sub(logQ, ldT)}
+	}
+}
+
+// stepGraph builds one training step for the given terms. Inputs: lr,
+// w_nll, w_w2, w_kl, clip (scalars), then zData [B, D] (nll), zBase
+// [B, D] (w2 or kl), order [P·B] and ref [P, B] (w2), g [B, N, 3] (kl).
+func stepGraph(f *model.Flow, tr *ic.Transform, backbone []int, t terms) func(ctx *context.Context, in []*Node) []*Node {
+	return func(ctx *context.Context, in []*Node) []*Node {
+		g := in[0].Graph()
+		lr, wN, wW, wK, clip := in[0], in[1], in[2], in[3], in[4]
+		in = in[5:]
+		zero := ScalarZero(g, dtypes.Float64)
+		total, nll, w2, sur := zero, zero, zero, zero
+		if t.nll {
+			nll = f.NLL(ctx, in[0])
+			total = Add(total, Mul(wN, nll))
+			in = in[1:]
+		}
+		if t.w2 || t.kl {
+			x, ldF := f.Forward(ctx, in[0])
+			pos, ldT := tr.ToCartesian(x)
+			in = in[1:]
+			if t.w2 {
+				w2 = W2Graph(DistancesGraph(pos, backbone), in[0], in[1])
+				total = Add(total, Mul(wW, w2))
+				in = in[2:]
+			}
+			if t.kl {
+				sur = KLSurrogate(pos, in[0], Add(ldF, ldT))
+				total = Add(total, Mul(wK, sur))
+			}
+		}
+		gnorm, ok := adamUpdate(ctx, total, lr, clip)
+		return []*Node{total, nll, w2, sur, gnorm, ConvertDType(ok, dtypes.Float64)}
+	}
+}
+
+// adamUpdate adds the guarded Adam update of every trainable variable the
+// loss uses: gradients clipped to global norm clip (when clip > 0), and
+// nothing changed unless the loss and the gradient norm are finite.
+func adamUpdate(ctx *context.Context, loss, lr, clip *Node) (gnorm, ok *Node) {
+	g := loss.Graph()
+	var vars []*context.Variable
+	for v := range ctx.IterVariables() {
+		if v.Trainable && v.InUseByGraph(g) {
+			vars = append(vars, v)
+		}
+	}
+	grads := ctx.BuildTrainableVariablesGradientsGraph(loss)
+	if len(grads) != len(vars) {
+		panic(fmt.Errorf("train: %d gradients for %d trainable variables", len(grads), len(vars)))
+	}
+	sq := ScalarZero(g, dtypes.Float64)
+	for _, gr := range grads {
+		sq = Add(sq, ReduceAllSum(Square(gr)))
+	}
+	gnorm = Sqrt(sq)
+	ok = LogicalAnd(IsFinite(loss), IsFinite(gnorm))
+	one := ScalarOne(g, dtypes.Float64)
+	// scale = min(1, clip/gnorm) when clip > 0 and gnorm > 0.
+	safe := Where(GreaterThan(gnorm, ScalarZero(g, dtypes.Float64)), gnorm, one)
+	scale := Where(GreaterThan(clip, ScalarZero(g, dtypes.Float64)), Min(one, Div(clip, safe)), one)
+	actx := ctx.InAbsPath(AdamScope).Checked(false)
+	stepVar := actx.VariableWithValue("step", 0.0).SetTrainable(false)
+	step := stepVar.ValueGraph(g)
+	newStep := Add(step, one)
+	b1 := Scalar(g, dtypes.Float64, adamBeta1)
+	b2 := Scalar(g, dtypes.Float64, adamBeta2)
+	debias1 := Reciprocal(OneMinus(Pow(b1, newStep)))
+	debias2 := Reciprocal(OneMinus(Pow(b2, newStep)))
+	for i, v := range vars {
+		gr := Mul(grads[i], scale)
+		mVar := actx.InAbsPath(AdamScope+"/m"+v.Scope()).Checked(false).VariableWithValue(v.Name(), zerosLike(v)).SetTrainable(false)
+		vVar := actx.InAbsPath(AdamScope+"/v"+v.Scope()).Checked(false).VariableWithValue(v.Name(), zerosLike(v)).SetTrainable(false)
+		m, s := mVar.ValueGraph(g), vVar.ValueGraph(g)
+		m2 := Add(Mul(b1, m), Mul(OneMinus(b1), gr))
+		s2 := Add(Mul(b2, s), Mul(OneMinus(b2), Square(gr)))
+		w := v.ValueGraph(g)
+		upd := Div(Mul(lr, Mul(m2, debias1)), AddScalar(Sqrt(Mul(s2, debias2)), adamEps))
+		w2 := Sub(w, upd)
+		mVar.SetValueGraph(Where(ok, m2, m))
+		vVar.SetValueGraph(Where(ok, s2, s))
+		v.SetValueGraph(Where(ok, w2, w))
+	}
+	stepVar.SetValueGraph(Where(ok, newStep, step))
+	return gnorm, ok
+}
+
+func zerosLike(v *context.Variable) any {
+	return tensorsZeros(v.Shape().Dimensions)
+}

@@ -1,0 +1,660 @@
+package train
+
+import (
+	"context"
+	"encoding/json"
+	"fmt"
+	"io"
+	"math"
+	"math/rand/v2"
+	"os"
+	"path/filepath"
+	"slices"
+	"strings"
+	"time"
+
+	"github.com/gobg/gobg/energy"
+	"github.com/gobg/gobg/energy/forcefield"
+	"github.com/gobg/gobg/energy/molecule"
+	"github.com/gobg/gobg/energy/native"
+	"github.com/gobg/gobg/flow/ic"
+	"github.com/gobg/gobg/flow/model"
+	"github.com/gobg/gobg/flow/nn"
+	"github.com/gobg/gobg/plugin"
+	"github.com/gomlx/gomlx/pkg/core/dtypes"
+	"github.com/gomlx/gomlx/pkg/core/tensors"
+	gctx "github.com/gomlx/gomlx/pkg/ml/context"
+)
+
+// File names in the output directory.
+const (
+	ModelFile      = "model.gobg"
+	CheckpointFile = "checkpoint.ckpt"
+	DefaultLogFile = "train.jsonl"
+)
+
+// Options are the parts of a run that are not in its configuration.
+type Options struct {
+	// Python runs the OpenMM plugin when Config.Energy.Python is empty.
+	Python string
+	// Progress receives the progress lines (nil: none).
+	Progress io.Writer
+	// Resume continues from the output directory's checkpoint.
+	Resume bool
+	// Energy, if not nil, replaces the configured provider (tests use it
+	// to inject failures).
+	Energy energy.Energy
+	// StopAfter ends the run after this global step, with a checkpoint,
+	// as if it had been interrupted there (0: run to the end).
+	StopAfter int
+}
+
+// Record is one line of the JSON-lines log. JSON has no NaN: non-finite
+// values are written as 0 (or left out), and Skipped says why.
+type Record struct {
+	Stage      int     `json:"stage"`
+	StageName  string  `json:"stage_name"`
+	StageStep  int     `json:"stage_step"`
+	Step       int     `json:"step"`
+	LR         float64 `json:"lr"`
+	Loss       float64 `json:"loss"`
+	NLL        float64 `json:"nll,omitempty"`
+	W2         float64 `json:"w2,omitempty"`
+	KL         float64 `json:"kl,omitempty"`
+	GradNorm   float64 `json:"grad_norm"`
+	Skipped    bool    `json:"skipped"`
+	SkipReason string  `json:"skip_reason,omitempty"`
+	EnergyFail int     `json:"energy_failed,omitempty"`
+	MeanEnergy float64 `json:"mean_energy_kj_mol,omitempty"`
+	Wall       float64 `json:"wall_s"`
+}
+
+// MarshalJSON keeps non-finite values encodable.
+func (r Record) MarshalJSON() ([]byte, error) {
+	type plain Record
+	fix := func(v *float64) {
+		if math.IsNaN(*v) || math.IsInf(*v, 0) {
+			*v = 0
+		}
+	}
+	p := plain(r)
+	for _, v := range []*float64{&p.Loss, &p.NLL, &p.W2, &p.KL, &p.GradNorm, &p.MeanEnergy} {
+		fix(v)
+	}
+	return json.Marshal(p)
+}
+
+// StageSummary is what a finished stage reports. Final losses are means
+// over the stage's last (up to) 10 applied steps.
+type StageSummary struct {
+	Name     string  `json:"name"`
+	Steps    int     `json:"steps"`
+	Skipped  int     `json:"skipped"`
+	Loss     float64 `json:"loss"`
+	NLL      float64 `json:"nll"`
+	W2       float64 `json:"w2"`
+	KL       float64 `json:"kl"`
+	FirstNLL float64 `json:"first_nll"`
+	ValNLL   float64 `json:"val_nll,omitempty"` // 0 without validation frames
+	Wall     float64 `json:"wall_s"`
+	StepsPS  float64 `json:"steps_per_s"`
+}
+
+// Summary is the result of Run.
+type Summary struct {
+	Stages    []StageSummary `json:"stages"`
+	Steps     int            `json:"steps"`
+	Skipped   int            `json:"skipped"`
+	Wall      float64        `json:"wall_s"`
+	Model     string         `json:"model,omitempty"`
+	Params    int            `json:"params"`
+	Dim       int            `json:"dim"`
+	Train     int            `json:"train_frames"`
+	Val       int            `json:"val_frames"`
+	Stopped   bool           `json:"stopped,omitempty"`
+	Resumed   int            `json:"resumed_at,omitempty"`
+	Losses    []float64      `json:"-"` // total loss of every step run by this process, for tests
+	StepFirst int            `json:"-"` // global step of Losses[0]
+}
+
+// state is the progress saved in checkpoints.
+type state struct {
+	Stage     int            `json:"stage"`
+	StageStep int            `json:"stage_step"`
+	Step      int            `json:"step"`
+	Cursor    int64          `json:"cursor"`
+	Skipped   int            `json:"skipped"`
+	Done      []StageSummary `json:"done"`
+	Current   stageAcc       `json:"current"`
+	Wall      float64        `json:"wall_s"`
+	Config    string         `json:"config_fingerprint"`
+}
+
+// stageAcc accumulates the current stage's summary.
+type stageAcc struct {
+	Skipped  int          `json:"skipped"`
+	Last     [][4]float64 `json:"last"` // loss, nll, w2, kl of the last applied steps
+	FirstNLL float64      `json:"first_nll"`
+	Wall     float64      `json:"wall_s"`
+}
+
+// Trainer runs a configuration.
+type Trainer struct {
+	cfg    Config
+	opts   Options
+	data   *Data
+	flow   *model.Flow
+	tr     *ic.Transform
+	en     energy.Energy
+	closer func()
+	cut    energy.LinLogCut
+	kt     float64
+	execs  map[string]*gctx.Exec
+	sample *gctx.Exec
+	st     state
+	log    *os.File
+}
+
+// New loads the data, builds the flow (or restores it from the checkpoint
+// with opts.Resume) and starts the energy provider if a stage needs one.
+func New(ctx context.Context, cfg Config, opts Options) (*Trainer, error) {
+	if err := cfg.Validate(); err != nil {
+		return nil, err
+	}
+	mode, _ := ic.ParseMode(cfg.ICMode)
+	data, err := LoadData(ctx, cfg.Data, mode)
+	if err != nil {
+		return nil, err
+	}
+	backend, err := nn.NewBackend(cfg.Backend)
+	if err != nil {
+		return nil, err
+	}
+	layout, err := model.LayoutFromSpec(data.Spec)
+	if err != nil {
+		return nil, err
+	}
+	f, err := model.New(backend, cfg.Model, layout, dtypes.Float64)
+	if err != nil {
+		return nil, err
+	}
+	if err := f.InitFromData(data.TrainZ, len(data.Train)); err != nil {
+		return nil, err
+	}
+	tr, err := ic.NewTransform(data.Spec, dtypes.Float64)
+	if err != nil {
+		return nil, err
+	}
+	t := &Trainer{cfg: cfg, opts: opts, data: data, flow: f, tr: tr, execs: map[string]*gctx.Exec{},
+		cut: energy.LinLogCut{Cut: cfg.Energy.Cut, Max: cfg.Energy.Max}, kt: energy.KT(cfg.Energy.Temperature)}
+	t.st.Config = fingerprint(cfg)
+	if err := os.MkdirAll(cfg.Output, 0o755); err != nil {
+		return nil, fmt.Errorf("output: %w", err)
+	}
+	if opts.Resume {
+		if err := t.loadCheckpoint(filepath.Join(cfg.Output, CheckpointFile)); err != nil {
+			return nil, err
+		}
+	}
+	needEnergy := slices.ContainsFunc(cfg.Stages[t.st.Stage:], func(s Stage) bool { return s.Weights.KL != 0 })
+	if needEnergy {
+		if err := t.startEnergy(ctx); err != nil {
+			t.Close()
+			return nil, err
+		}
+	}
+	logPath := cfg.LogFile
+	if logPath == "" {
+		logPath = DefaultLogFile
+	}
+	if !filepath.IsAbs(logPath) {
+		logPath = filepath.Join(cfg.Output, logPath)
+	}
+	flags := os.O_CREATE | os.O_WRONLY | os.O_TRUNC
+	if opts.Resume {
+		flags = os.O_CREATE | os.O_WRONLY | os.O_APPEND
+	}
+	if t.log, err = os.OpenFile(logPath, flags, 0o644); err != nil {
+		t.Close()
+		return nil, fmt.Errorf("log: %w", err)
+	}
+	return t, nil
+}
+
+// fingerprint identifies the parts of a configuration a checkpoint must
+// agree with.
+func fingerprint(cfg Config) string {
+	b, _ := json.Marshal(struct {
+		Data   DataConfig
+		ICMode string
+		Model  model.Config
+		Stages []Stage
+		Seed   uint64
+		Clip   float64
+	}{cfg.Data, cfg.ICMode, cfg.Model, cfg.Stages, cfg.Seed, cfg.ClipNorm})
+	return string(b)
+}
+
+func (t *Trainer) startEnergy(ctx context.Context) error {
+	if t.opts.Energy != nil {
+		t.en = t.opts.Energy
+		return nil
+	}
+	e := t.cfg.Energy
+	python := e.Python
+	if python == "" {
+		python = t.opts.Python
+	}
+	switch e.Provider {
+	case ProviderOpenMM:
+		pool, err := plugin.Start(ctx, plugin.Config{Python: python, PDB: t.cfg.Data.Topology, Workers: max(e.Workers, 1), Platform: e.Platform})
+		if err != nil {
+			return fmt.Errorf("energy: %w", err)
+		}
+		t.en, t.closer = pool, func() { _ = pool.Close() }
+	default:
+		pool, err := plugin.Start(ctx, plugin.Config{Python: python, PDB: t.cfg.Data.Topology, Workers: 1})
+		if err != nil {
+			return fmt.Errorf("energy: %w", err)
+		}
+		xml, err := pool.SystemXML(ctx)
+		_ = pool.Close()
+		if err != nil {
+			return fmt.Errorf("energy: system XML: %w", err)
+		}
+		sys, err := forcefield.ParseSystemXML(strings.NewReader(xml))
+		if err != nil {
+			return fmt.Errorf("energy: %w", err)
+		}
+		n, err := native.New(sys, native.Options{Workers: e.Workers})
+		if err != nil {
+			return fmt.Errorf("energy: %w", err)
+		}
+		t.en = n
+	}
+	if t.en.NumAtoms() != len(t.data.Top.Atoms) {
+		return fmt.Errorf("energy: the system has %d atoms, the topology %d", t.en.NumAtoms(), len(t.data.Top.Atoms))
+	}
+	return nil
+}
+
+// Flow is the flow being trained.
+func (t *Trainer) Flow() *model.Flow { return t.flow }
+
+// Data are the run's frames.
+func (t *Trainer) Data() *Data { return t.data }
+
+// Close releases executors, the energy provider and the log.
+func (t *Trainer) Close() {
+	for _, e := range t.execs {
+		e.Finalize()
+	}
+	t.execs = map[string]*gctx.Exec{}
+	if t.sample != nil {
+		t.sample.Finalize()
+		t.sample = nil
+	}
+	if t.closer != nil {
+		t.closer()
+		t.closer = nil
+	}
+	if t.log != nil {
+		_ = t.log.Close()
+		t.log = nil
+	}
+}
+
+// Step runs global step t.st.Step of stage s (stage step k) and advances
+// the state.
+func (t *Trainer) step(ctx context.Context, s Stage, k int) (Record, error) {
+	d := t.flow.Dim()
+	b := s.BatchSize
+	tm := termsOf(s.Weights)
+	lr := s.LearningRate(k)
+	rec := Record{Stage: t.st.Stage, StageName: s.Name, StageStep: k, Step: t.st.Step, LR: lr}
+	args := []any{scalarF64(lr), scalarF64(s.Weights.NLL), scalarF64(s.Weights.W2), scalarF64(s.Weights.KL), scalarF64(t.cfg.ClipNorm)}
+	var ldMean float64
+	if tm.nll {
+		idx := batchIndices(t.cfg.Seed, t.st.Cursor, len(t.data.Train), b)
+		z := make([]float64, 0, b*d)
+		for _, i := range idx {
+			z = append(z, t.data.TrainZ[i*d:(i+1)*d]...)
+			ldMean += t.data.TrainL[i] / float64(b)
+		}
+		args = append(args, tensorF64(z, b, d))
+	}
+	var klValue float64
+	hostBad := ""
+	if tm.w2 || tm.kl {
+		r := rand.New(rand.NewPCG(t.cfg.Seed, uint64(t.st.Step)))
+		zb, err := t.flow.SampleBase(r, b)
+		if err != nil {
+			return rec, err
+		}
+		args = append(args, tensorF64(zb, b, d))
+		pos, logQ, err := t.sampleCartesian(zb, b)
+		if err != nil {
+			return rec, err
+		}
+		if tm.w2 {
+			order, ref := t.w2Inputs(pos, t.st.Cursor, b)
+			args = append(args, order, ref)
+		}
+		if tm.kl {
+			res, err := t.en.Evaluate(ctx, pos, true)
+			if err != nil {
+				return rec, fmt.Errorf("step %d: energy: %w", t.st.Step, err)
+			}
+			rec.EnergyFail = res.Failed()
+			n := len(t.data.Top.Atoms)
+			g := make([]float64, b*n*3)
+			var sumF, sumE, sumLQ float64
+			for i := range b {
+				e := res.Energies[i]
+				if i < len(res.Errors) && res.Errors[i] != nil {
+					e = math.NaN()
+				}
+				sumE += e
+				fv, df := t.cut.Value(e / t.kt)
+				sumF += fv
+				sumLQ += logQ[i]
+				for a := range n {
+					for c := range 3 {
+						g[(i*n+a)*3+c] = -res.Forces[i][a][c] / t.kt * df
+					}
+				}
+			}
+			rec.MeanEnergy = sumE / float64(b)
+			klValue = (sumF + sumLQ) / float64(b)
+			if rec.EnergyFail > 0 || math.IsNaN(sumE) {
+				klValue = math.NaN()
+				hostBad = fmt.Sprintf("%d samples without a finite energy", max(rec.EnergyFail, 1))
+			}
+			args = append(args, tensorF64(g, b, n, 3))
+		}
+	}
+	// The data cursor and step advance whether or not the update is applied.
+	if tm.nll || tm.w2 {
+		t.st.Cursor += int64(b)
+	}
+	t.st.Step++
+	if hostBad != "" {
+		rec.Skipped, rec.SkipReason = true, hostBad
+		rec.Loss, rec.KL = math.NaN(), math.NaN()
+		return rec, nil
+	}
+	exec, err := t.stepExec(tm)
+	if err != nil {
+		return rec, err
+	}
+	out, err := exec.Exec(args...)
+	if err != nil {
+		return rec, fmt.Errorf("step %d: %w", rec.Step, err)
+	}
+	vals := make([]float64, numOutputs)
+	for i, o := range out {
+		vals[i] = floats(o)[0]
+	}
+	rec.GradNorm = vals[outGradNorm]
+	if tm.nll {
+		rec.NLL = vals[outNLL] - ldMean
+	}
+	rec.W2 = vals[outW2]
+	rec.KL = klValue
+	rec.Loss = s.Weights.NLL*rec.NLL + s.Weights.W2*rec.W2 + s.Weights.KL*rec.KL
+	if vals[outOK] != 1 {
+		rec.Skipped, rec.SkipReason = true, "non-finite loss or gradient"
+	}
+	return rec, nil
+}
+
+func (t *Trainer) stepExec(tm terms) (*gctx.Exec, error) {
+	if e, ok := t.execs[tm.key()]; ok {
+		return e, nil
+	}
+	e, err := gctx.NewExecAny(t.flow.Backend(), t.flow.Context(), stepGraph(t.flow, t.tr, t.data.Backbone, tm))
+	if err != nil {
+		return nil, fmt.Errorf("train: step graph: %w", err)
+	}
+	t.execs[tm.key()] = e
+	return e, nil
+}
+
+// sampleCartesian maps base samples to positions and log q(x).
+func (t *Trainer) sampleCartesian(zb []float64, b int) ([][]molecule.Vec3, []float64, error) {
+	if t.sample == nil {
+		e, err := gctx.NewExecAny(t.flow.Backend(), t.flow.Context(), sampleGraph(t.flow, t.tr))
+		if err != nil {
+			return nil, nil, fmt.Errorf("train: sample graph: %w", err)
+		}
+		t.sample = e
+	}
+	out, err := t.sample.Exec(tensorF64(zb, b, t.flow.Dim()))
+	if err != nil {
+		return nil, nil, fmt.Errorf("train: sample: %w", err)
+	}
+	x, lq := floats(out[0]), floats(out[1])
+	n := len(t.data.Top.Atoms)
+	pos := make([][]molecule.Vec3, b)
+	for i := range b {
+		pos[i] = make([]molecule.Vec3, n)
+		for a := range n {
+			copy(pos[i][a][:], x[(i*n+a)*3:(i*n+a)*3+3])
+		}
+	}
+	return pos, lq, nil
+}
+
+// w2Inputs returns the argsort of the flow samples' distances (flat
+// indices p·B + k, per pair in increasing order) and the sorted distances
+// of the MD batch at cursor.
+func (t *Trainer) w2Inputs(pos [][]molecule.Vec3, cursor int64, b int) (order, ref *tensors.Tensor) {
+	bb := t.data.Backbone
+	p := len(bb) * (len(bb) - 1) / 2
+	flow := make([][]float64, b)
+	for i := range b {
+		flow[i] = PairDistances(pos[i], bb)
+	}
+	idx := batchIndices(t.cfg.Seed, cursor, len(t.data.Train), b)
+	md := make([][]float64, b)
+	for i, j := range idx {
+		md[i] = t.data.TrainDist[j*p : (j+1)*p]
+	}
+	o, r := SortedPairs(flow, md)
+	return tensorI32(o, p*b), tensorF64(r, p, b)
+}
+
+// SortedPairs returns, for flow distances flow[k][p] and reference
+// distances ref[k][p] (B samples each), the flat indices p·B + k of the
+// flow samples in increasing order of distance per pair, and the sorted
+// reference distances [P, B].
+func SortedPairs(flow, ref [][]float64) ([]int32, []float64) {
+	b := len(flow)
+	p := len(flow[0])
+	order := make([]int32, 0, p*b)
+	sorted := make([]float64, 0, p*b)
+	ks := make([]int, b)
+	col := make([]float64, b)
+	for q := range p {
+		for k := range b {
+			ks[k] = k
+			col[k] = ref[k][q]
+		}
+		slices.SortStableFunc(ks, func(i, j int) int { return cmpFloat(flow[i][q], flow[j][q]) })
+		for _, k := range ks {
+			order = append(order, int32(q*b+k))
+		}
+		slices.Sort(col)
+		sorted = append(sorted, col...)
+	}
+	return order, sorted
+}
+
+func cmpFloat(a, b float64) int {
+	switch {
+	case a < b:
+		return -1
+	case a > b:
+		return 1
+	}
+	return 0
+}
+
+// valNLL is the validation NLL (Cartesian terms) on up to ValMaxFrames
+// held-out frames; 0 without validation frames.
+func (t *Trainer) valNLL() (float64, error) {
+	n := len(t.data.Val)
+	if t.cfg.ValMaxFrames > 0 {
+		n = min(n, t.cfg.ValMaxFrames)
+	}
+	if n == 0 {
+		return 0, nil
+	}
+	r, err := t.flow.NewRunner(min(n, 256))
+	if err != nil {
+		return 0, err
+	}
+	defer r.Close()
+	d := t.flow.Dim()
+	lp, err := r.LogProb(t.data.ValZ[:n*d])
+	if err != nil {
+		return 0, err
+	}
+	var s float64
+	for i, v := range lp {
+		s += v + t.data.ValL[i]
+	}
+	return -s / float64(n), nil
+}
+
+// Run trains through the remaining stages, writing checkpoints, the log,
+// and at the end the model file.
+func (t *Trainer) Run(ctx context.Context) (*Summary, error) {
+	sum := &Summary{Params: t.flow.NumParams(), Dim: t.flow.Dim(), Train: len(t.data.Train), Val: len(t.data.Val), StepFirst: t.st.Step}
+	if t.opts.Resume {
+		sum.Resumed = t.st.Step
+		t.writeLog(map[string]any{"event": "resume", "step": t.st.Step})
+	}
+	total := 0
+	for _, s := range t.cfg.Stages {
+		total += s.Steps
+	}
+	wallStart := time.Now()
+	wall0 := t.st.Wall
+	for t.st.Stage < len(t.cfg.Stages) {
+		s := t.cfg.Stages[t.st.Stage]
+		stageStart := time.Now()
+		acc0 := t.st.Current.Wall
+		runStart, runStep := time.Now(), t.st.StageStep
+		for t.st.StageStep < s.Steps {
+			if err := ctx.Err(); err != nil {
+				return nil, err
+			}
+			k := t.st.StageStep
+			rec, err := t.step(ctx, s, k)
+			if err != nil {
+				return nil, err
+			}
+			t.st.StageStep++
+			t.st.Current.Wall = acc0 + time.Since(stageStart).Seconds()
+			t.st.Wall = wall0 + time.Since(wallStart).Seconds()
+			rec.Wall = t.st.Wall
+			sum.Losses = append(sum.Losses, rec.Loss)
+			if rec.Skipped {
+				t.st.Skipped++
+				t.st.Current.Skipped++
+			} else {
+				if len(t.st.Current.Last) == 0 && k == 0 {
+					t.st.Current.FirstNLL = rec.NLL
+				}
+				t.st.Current.Last = append(t.st.Current.Last, [4]float64{rec.Loss, rec.NLL, rec.W2, rec.KL})
+				if len(t.st.Current.Last) > 10 {
+					t.st.Current.Last = t.st.Current.Last[1:]
+				}
+			}
+			t.writeLog(rec)
+			if w := t.opts.Progress; w != nil && (t.cfg.LogEvery > 0 && (k+1)%t.cfg.LogEvery == 0 || k+1 == s.Steps || rec.Skipped) {
+				el := time.Since(runStart).Seconds()
+				rate := float64(k+1-runStep) / el
+				left := float64(total-t.st.Step) / rate
+				fmt.Fprintf(w, "stage %d %s step %d/%d (%d/%d): loss %.4g nll %.4g w2 %.4g kl %.4g |g| %.3g lr %.3g%s  %.1f samples/s  ETA %s\n",
+					t.st.Stage, s.Name, k+1, s.Steps, t.st.Step, total, rec.Loss, rec.NLL, rec.W2, rec.KL, rec.GradNorm, rec.LR,
+					skipNote(rec), rate*float64(s.BatchSize), (time.Duration(left) * time.Second).Round(time.Second))
+			}
+			last := t.st.StageStep == s.Steps
+			stop := t.opts.StopAfter > 0 && t.st.Step >= t.opts.StopAfter
+			if last {
+				v, err := t.valNLL()
+				if err != nil {
+					return nil, err
+				}
+				t.st.Done = append(t.st.Done, t.finishStage(s, v))
+				t.st.Stage++
+				t.st.StageStep = 0
+				t.st.Current = stageAcc{}
+			}
+			if last || stop || t.cfg.CheckpointEvery > 0 && t.st.Step%t.cfg.CheckpointEvery == 0 {
+				if err := t.saveCheckpoint(filepath.Join(t.cfg.Output, CheckpointFile)); err != nil {
+					return nil, err
+				}
+			}
+			if stop {
+				sum.Stopped = true
+				t.fill(sum)
+				return sum, nil
+			}
+			if last {
+				break
+			}
+		}
+	}
+	path := filepath.Join(t.cfg.Output, ModelFile)
+	if err := model.Save(path, t.flow, t.data.Spec); err != nil {
+		return nil, err
+	}
+	sum.Model = path
+	t.fill(sum)
+	return sum, nil
+}
+
+func skipNote(r Record) string {
+	if r.Skipped {
+		return " SKIPPED (" + r.SkipReason + ")"
+	}
+	return ""
+}
+
+func (t *Trainer) fill(sum *Summary) {
+	sum.Stages = t.st.Done
+	sum.Steps = t.st.Step
+	sum.Skipped = t.st.Skipped
+	sum.Wall = t.st.Wall
+}
+
+func (t *Trainer) finishStage(s Stage, val float64) StageSummary {
+	a := t.st.Current
+	ss := StageSummary{Name: s.Name, Steps: s.Steps, Skipped: a.Skipped, FirstNLL: a.FirstNLL, ValNLL: val, Wall: a.Wall}
+	if a.Wall > 0 {
+		ss.StepsPS = float64(s.Steps) / a.Wall
+	}
+	if n := len(a.Last); n > 0 {
+		for _, l := range a.Last {
+			ss.Loss += l[0] / float64(n)
+			ss.NLL += l[1] / float64(n)
+			ss.W2 += l[2] / float64(n)
+			ss.KL += l[3] / float64(n)
+		}
+	}
+	return ss
+}
+
+func (t *Trainer) writeLog(v any) {
+	if t.log == nil {
+		return
+	}
+	b, err := json.Marshal(v)
+	if err != nil {
+		return
+	}
+	_, _ = t.log.Write(append(b, '\n'))
+}

@@ -1,0 +1,326 @@
+package train
+
+import (
+	"context"
+	"math"
+	"os"
+	"path/filepath"
+	"testing"
+
+	"github.com/gobg/gobg/energy"
+	"github.com/gobg/gobg/energy/molecule"
+	"github.com/gobg/gobg/flow/model"
+	"github.com/gobg/gobg/internal/testenv"
+	"github.com/gomlx/gomlx/pkg/core/dtypes"
+	. "github.com/gomlx/gomlx/pkg/core/graph"
+	gctx "github.com/gomlx/gomlx/pkg/ml/context"
+	"github.com/gomlx/gomlx/pkg/ml/train/optimizers"
+)
+
+func newTrainer(t *testing.T, cfg Config, opts Options) *Trainer {
+	t.Helper()
+	if opts.Python == "" {
+		opts.Python = testenv.Python(t)
+	}
+	tr, err := New(context.Background(), cfg, opts)
+	if err != nil {
+		t.Fatal(err)
+	}
+	t.Cleanup(tr.Close)
+	return tr
+}
+
+// snapshot copies every variable of a context, by scope and name.
+func snapshot(t *testing.T, ctx *gctx.Context) map[string][]float64 {
+	t.Helper()
+	out := map[string][]float64{}
+	for v := range ctx.IterVariables() {
+		if v.DType() != dtypes.Float64 {
+			continue
+		}
+		tv, err := v.Value()
+		if err != nil {
+			t.Fatal(err)
+		}
+		tv.MustConstFlatData(func(flat any) { out[v.ScopeAndName()] = append([]float64(nil), flat.([]float64)...) })
+	}
+	return out
+}
+
+// maxDiff is the largest absolute difference between the variables of a
+// and b under the given scope prefix (and the number compared).
+func maxDiff(a, b map[string][]float64, prefix string) (float64, int) {
+	worst, n := 0.0, 0
+	for k, va := range a {
+		if len(k) < len(prefix) || k[:len(prefix)] != prefix {
+			continue
+		}
+		vb, ok := b[k]
+		if !ok || len(vb) != len(va) {
+			return math.Inf(1), n
+		}
+		for i := range va {
+			worst = max(worst, math.Abs(va[i]-vb[i]))
+		}
+		n++
+	}
+	return worst, n
+}
+
+// TestAdamMatchesGoMLX runs NLL steps with the trainer's guarded Adam and
+// with GoMLX's optimizers.Adam (fed the same clipped gradients) on
+// identical flows and batches; the weights must agree to rounding.
+func TestAdamMatchesGoMLX(t *testing.T) {
+	for _, clip := range []float64{0, 30} {
+		cfg := tinyConfig(t, 4, 0)
+		cfg.ClipNorm = clip
+		tr := newTrainer(t, cfg, Options{})
+		f2, err := model.New(tr.flow.Backend(), cfg.Model, tr.flow.Layout(), dtypes.Float64)
+		if err != nil {
+			t.Fatal(err)
+		}
+		if err := f2.InitFromData(tr.data.TrainZ, len(tr.data.Train)); err != nil {
+			t.Fatal(err)
+		}
+		opt := optimizers.Adam().LearningRate(cfg.Stages[0].LR).Epsilon(adamEps).Done()
+		exec, err := gctx.NewExecAny(f2.Backend(), f2.Context(), func(ctx *gctx.Context, z *Node) []*Node {
+			loss := f2.NLL(ctx, z)
+			grads := ctx.BuildTrainableVariablesGradientsGraph(loss)
+			sq := ScalarZero(z.Graph(), dtypes.Float64)
+			for _, g := range grads {
+				sq = Add(sq, ReduceAllSum(Square(g)))
+			}
+			norm := Sqrt(sq)
+			if clip > 0 {
+				s := Min(ScalarOne(z.Graph(), dtypes.Float64), DivScalar(Reciprocal(norm), 1/clip))
+				for i := range grads {
+					grads[i] = Mul(grads[i], s)
+				}
+			}
+			opt.(interface {
+				UpdateGraphWithGradients(*gctx.Context, []*Node, dtypes.DType)
+			}).UpdateGraphWithGradients(ctx, grads, dtypes.Float64)
+			return []*Node{loss, norm}
+		})
+		if err != nil {
+			t.Fatal(err)
+		}
+		d := tr.flow.Dim()
+		b := cfg.Stages[0].BatchSize
+		clipped := 0
+		for k := range 4 {
+			idx := batchIndices(cfg.Seed, tr.st.Cursor, len(tr.data.Train), b)
+			var z []float64
+			for _, i := range idx {
+				z = append(z, tr.data.TrainZ[i*d:(i+1)*d]...)
+			}
+			rec, err := tr.step(context.Background(), cfg.Stages[0], k)
+			if err != nil {
+				t.Fatal(err)
+			}
+			out, err := exec.Exec(tensorF64(z, b, d))
+			if err != nil {
+				t.Fatal(err)
+			}
+			loss, norm := floats(out[0])[0], floats(out[1])[0]
+			if clip > 0 && norm > clip {
+				clipped++
+			}
+			if math.Abs(norm-rec.GradNorm) > 1e-9*norm {
+				t.Errorf("clip %g step %d: gradient norm %.15g, GoMLX %.15g", clip, k, rec.GradNorm, norm)
+			}
+			_ = loss
+		}
+		diff, n := maxDiff(snapshot(t, tr.flow.Context()), snapshot(t, f2.Context()), model.RootScope)
+		t.Logf("clip %g (%d of 4 steps clipped): largest weight difference to GoMLX's Adam after 4 steps: %.3g over %d variables", clip, clipped, diff, n)
+		if n == 0 || diff > 1e-12 {
+			t.Errorf("clip %g: weights differ from GoMLX's Adam by %.3g (%d variables)", clip, diff, n)
+		}
+		if clip > 0 && clipped == 0 {
+			t.Errorf("clip %g never clipped: the test does not exercise clipping", clip)
+		}
+	}
+}
+
+// faultyEnergy wraps a real energy and breaks chosen calls: "energy" makes
+// the first sample's energy NaN (reported as a per-sample error, as
+// providers do), "force" makes a force NaN without reporting it (a
+// provider bug that only the graph's check can catch).
+type faultyEnergy struct {
+	energy.Energy
+	calls  int
+	faults map[int]string
+}
+
+func (f *faultyEnergy) Evaluate(ctx context.Context, pos [][]molecule.Vec3, forces bool) (energy.Result, error) {
+	r, err := f.Energy.Evaluate(ctx, pos, forces)
+	f.calls++
+	switch f.faults[f.calls] {
+	case "energy":
+		r.Energies[0] = math.NaN()
+		r.Errors[0] = &energy.SampleError{Index: 0, Reason: "injected NaN"}
+	case "force":
+		r.Forces[0][0][0] = math.NaN()
+	}
+	return r, err
+}
+
+// TestNonFiniteStepsAreSkipped injects a NaN energy and a NaN force and
+// checks that those steps change no variable (weights, Adam moments and
+// step), are counted, and that the healthy steps around them do change
+// the weights.
+func TestNonFiniteStepsAreSkipped(t *testing.T) {
+	cfg := tinyConfig(t, 1, 4)
+	e, _ := nativeAla2(t)
+	fe := &faultyEnergy{Energy: e, faults: map[int]string{2: "energy", 3: "force"}}
+	tr := newTrainer(t, cfg, Options{Energy: fe})
+	s := cfg.Stages[1]
+	ctx := context.Background()
+	want := []bool{false, true, true, false}
+	for k := range 4 {
+		before := snapshot(t, tr.flow.Context())
+		rec, err := tr.step(ctx, s, k)
+		if err != nil {
+			t.Fatal(err)
+		}
+		after := snapshot(t, tr.flow.Context())
+		diff, n := maxDiff(before, after, "/")
+		t.Logf("step %d: skipped %v (%s), largest variable change %.3g over %d variables, loss %.6g", k, rec.Skipped, rec.SkipReason, diff, n, rec.Loss)
+		if rec.Skipped != want[k] {
+			t.Errorf("step %d: skipped = %v, want %v", k, rec.Skipped, want[k])
+		}
+		if want[k] && diff != 0 {
+			t.Errorf("step %d was skipped but variables changed by %.3g", k, diff)
+		}
+		if !want[k] && !(diff > 0) {
+			t.Errorf("step %d was applied but no variable changed", k)
+		}
+	}
+}
+
+// TestResumeIsExact trains 3 NLL and 5 NLL+KL steps in one go, and again
+// stopping after step 4 and resuming from the checkpoint in a new
+// trainer; the losses and the final weights must be identical.
+func TestResumeIsExact(t *testing.T) {
+	cfg := tinyConfig(t, 3, 5)
+	a := newTrainer(t, cfg, Options{})
+	sa, err := a.Run(context.Background())
+	if err != nil {
+		t.Fatal(err)
+	}
+	cfg.Output = t.TempDir()
+	b1 := newTrainer(t, cfg, Options{StopAfter: 4})
+	s1, err := b1.Run(context.Background())
+	if err != nil {
+		t.Fatal(err)
+	}
+	if !s1.Stopped || s1.Steps != 4 {
+		t.Fatalf("first half: stopped %v after %d steps", s1.Stopped, s1.Steps)
+	}
+	b1.Close()
+	b2 := newTrainer(t, cfg, Options{Resume: true})
+	s2, err := b2.Run(context.Background())
+	if err != nil {
+		t.Fatal(err)
+	}
+	got := append(append([]float64(nil), s1.Losses...), s2.Losses...)
+	if len(got) != len(sa.Losses) {
+		t.Fatalf("%d losses with resume, %d without", len(got), len(sa.Losses))
+	}
+	for i := range got {
+		if got[i] != sa.Losses[i] {
+			t.Errorf("step %d: loss %.17g with resume, %.17g without", i, got[i], sa.Losses[i])
+		}
+	}
+	diff, n := maxDiff(snapshot(t, a.flow.Context()), snapshot(t, b2.flow.Context()), "/")
+	if n == 0 || diff != 0 {
+		t.Errorf("final variables differ by %.3g (%d variables)", diff, n)
+	}
+	t.Logf("losses %v; identical with resume at step 4; final variables identical (%d)", sa.Losses, n)
+	if _, _, err := model.Load(filepath.Join(cfg.Output, ModelFile), a.flow.Backend()); err != nil {
+		t.Errorf("model file: %v", err)
+	}
+}
+
+// TestCheckpointRefusesCorruption flips one byte of a checkpoint's data and
+// expects resume to refuse it, and checks no temporary file is left.
+func TestCheckpointRefusesCorruption(t *testing.T) {
+	cfg := tinyConfig(t, 2, 0)
+	tr := newTrainer(t, cfg, Options{StopAfter: 1})
+	if _, err := tr.Run(context.Background()); err != nil {
+		t.Fatal(err)
+	}
+	tr.Close()
+	path := filepath.Join(cfg.Output, CheckpointFile)
+	b, err := os.ReadFile(path)
+	if err != nil {
+		t.Fatal(err)
+	}
+	ents, _ := os.ReadDir(cfg.Output)
+	for _, e := range ents {
+		if filepath.Ext(e.Name()) != ".ckpt" && filepath.Ext(e.Name()) != ".jsonl" {
+			t.Errorf("unexpected file %s in the output directory", e.Name())
+		}
+	}
+	b[len(b)-3] ^= 0x40
+	if err := os.WriteFile(path, b, 0o644); err != nil {
+		t.Fatal(err)
+	}
+	_, err = New(context.Background(), cfg, Options{Resume: true, Python: testenv.Python(t)})
+	if err == nil {
+		t.Fatal("resume accepted a corrupt checkpoint")
+	}
+	t.Logf("corrupt checkpoint refused: %v", err)
+	cfg2 := cfg
+	cfg2.Seed++
+	b[len(b)-3] ^= 0x40
+	_ = os.WriteFile(path, b, 0o644)
+	if _, err := New(context.Background(), cfg2, Options{Resume: true, Python: testenv.Python(t)}); err == nil {
+		t.Error("resume accepted a checkpoint of another configuration")
+	}
+}
+
+// TestNLLAgainstRunner checks the step's reported NLL (Cartesian terms,
+// before the update) against the flow's own log-density (model.Runner)
+// plus log|dz/dx| from the graph transform on the batch's positions, an
+// independent code path from the host Spec.ToInternal used in training.
+func TestNLLAgainstRunner(t *testing.T) {
+	cfg := tinyConfig(t, 1, 0)
+	tr := newTrainer(t, cfg, Options{})
+	if err := tr.flow.Perturb(0.2, 7); err != nil {
+		t.Fatal(err)
+	}
+	b := cfg.Stages[0].BatchSize
+	idx := batchIndices(cfg.Seed, tr.st.Cursor, len(tr.data.Train), b)
+	n := len(tr.data.Top.Atoms)
+	pos := make([]float64, 0, b*n*3)
+	for _, i := range idx {
+		for _, p := range tr.data.Train[i] {
+			pos = append(pos, p[:]...)
+		}
+	}
+	exec, err := gctx.NewExecAny(tr.flow.Backend(), tr.flow.Context(), func(ctx *gctx.Context, x *Node) []*Node {
+		z, ld := tr.tr.ToInternal(x)
+		return []*Node{Add(tr.flow.LogProb(ctx, z), ld)}
+	})
+	if err != nil {
+		t.Fatal(err)
+	}
+	defer exec.Finalize()
+	out, err := exec.Exec(tensorF64(pos, b, n, 3))
+	if err != nil {
+		t.Fatal(err)
+	}
+	var want float64
+	for _, v := range floats(out[0]) {
+		want -= v / float64(b)
+	}
+	rec, err := tr.step(context.Background(), cfg.Stages[0], 0)
+	if err != nil {
+		t.Fatal(err)
+	}
+	t.Logf("NLL: step %.15g, graph transform + LogProb %.15g", rec.NLL, want)
+	if math.Abs(rec.NLL-want) > 1e-9*math.Abs(want) {
+		t.Errorf("NLL %.15g, want %.15g", rec.NLL, want)
+	}
+}

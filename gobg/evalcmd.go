@@ -1,0 +1,280 @@
+package main
+
+import (
+	"context"
+	"fmt"
+	"math"
+	"path/filepath"
+
+	"github.com/gobg/gobg/energy/molecule"
+	"github.com/gobg/gobg/flow/eval"
+	"github.com/gobg/gobg/flow/ic"
+	"github.com/gobg/gobg/flow/model"
+)
+
+func init() {
+	register(&command{
+		name:    "eval",
+		summary: "evaluate a trained Boltzmann generator against MD: NLL, ESS, energies, clashes, ΔD, RMSF, free energies",
+		usage: `Usage: gobg eval --model M --data DCD ... [--n N] [--seed S] [--temperature K]
+                 [--energy native|openmm] [--md-frames F] [--plots DIR] [--out REPORT.json] [--json]
+
+Compares the model with MD frames (DCDs of the model's topology): the test
+NLL of the frames under the model (nats per structure and per free
+coordinate; a density of Cartesian structures up to rigid motion in full
+mode, of the free coordinates' marginal in reduced mode); for N generated
+structures the Kish effective sample size of the importance weights against
+the Boltzmann distribution at K, energy quantiles against MD and the mean
+of the lower half, the fraction with clashes, the backbone distance
+distortion ΔD, per-residue C-alpha RMSF, and for dipeptides the phi/psi
+free-energy profiles from MD, raw samples and reweighted samples (RMSE in
+kT over bins with at least 50 MD frames). With --plots, PNG figures.
+
+Example:
+  gobg eval --model examples/ala2/model.gobg --data ../shared/data/md/ala2/traj.dcd --n 10000 --plots out/plots --json`,
+		run: runEval,
+	})
+}
+
+type evalSummary struct {
+	Model          string     `json:"model"`
+	MDFrames       int        `json:"md_frames"`
+	Samples        int        `json:"samples"`
+	Temperature    float64    `json:"temperature_K"`
+	NLL            eval.Float `json:"test_nll"`
+	NLLPerDim      eval.Float `json:"test_nll_per_dim"`
+	ESS            eval.Float `json:"ess"`
+	ESSFraction    eval.Float `json:"ess_fraction"`
+	LowerHalfMean  eval.Float `json:"sample_energy_lower_half_mean_kj_mol"`
+	MDLowerHalf    eval.Float `json:"md_energy_lower_half_mean_kj_mol"`
+	ClashFraction  eval.Float `json:"clash_fraction"`
+	DeltaD         eval.Float `json:"delta_d_nm"`
+	PhiRMSERaw     eval.Float `json:"phi_rmse_raw_kt"`
+	PhiRMSEReweigh eval.Float `json:"phi_rmse_reweighted_kt"`
+	PsiRMSERaw     eval.Float `json:"psi_rmse_raw_kt"`
+	PsiRMSEReweigh eval.Float `json:"psi_rmse_reweighted_kt"`
+	Report         string     `json:"report"`
+	Plots          string     `json:"plots,omitempty"`
+	Notes          []string   `json:"notes,omitempty"`
+}
+
+func runEval(ctx context.Context, env *cmdEnv, args []string) error {
+	c := commands["eval"]
+	fs := newFlags(c, env)
+	modelPath := fs.String("model", "", "model `file` written by gobg train")
+	var data stringList
+	fs.Var(&data, "data", "MD trajectory `DCD` of the model's topology (repeatable)")
+	n := fs.Int("n", 10000, "number of generated structures")
+	seed := fs.Uint64("seed", 1, "random seed")
+	temperature := fs.Float64("temperature", 300, "temperature in K")
+	energyName := fs.String("energy", "native", "energy provider: native or openmm")
+	mdFrames := fs.Int("md-frames", 5000, "use at most `F` MD frames, evenly strided")
+	plots := fs.String("plots", "", "write PNG plots to `dir`")
+	reportPath := fs.String("out", "", "write the full report as JSON to `file` (default: beside the model)")
+	batch := fs.Int("batch", 256, "batch size of the flow graphs")
+	python := fs.String("python", "", "Python interpreter with OpenMM (default: $GOBG_PYTHON, else the project's .venv)")
+	backendSpec := fs.String("backend", "", "GoMLX backend (default: $GOMLX_BACKEND, else go:ops_sequential)")
+	asJSON := fs.Bool("json", false, "print a JSON summary as the last line")
+	if err := parseFlags(fs, args); err != nil {
+		return err
+	}
+	if *modelPath == "" || len(data) == 0 {
+		return fmt.Errorf("%w: --model and --data are required", errUsage)
+	}
+	f, ms, err := loadModel(*modelPath, *backendSpec)
+	if err != nil {
+		return err
+	}
+	spec := ms.spec
+	top := spec.Z.Top
+	md, err := readStrided(ctx, data, *modelPath, len(top.Atoms), *mdFrames)
+	if err != nil {
+		return err
+	}
+	fmt.Fprintf(env.stderr, "eval: %d MD frames, %d samples, %s energy at %g K\n", len(md), *n, *energyName, *temperature)
+
+	nll, err := testNLL(f, spec, md, *batch)
+	if err != nil {
+		return err
+	}
+	e, stop, err := startEnergy(ctx, *energyName, top, md[0], *python)
+	if err != nil {
+		return err
+	}
+	defer stop()
+	g, err := drawSamples(ctx, env, f, ms, *n, *batch, *seed, e)
+	if err != nil {
+		return err
+	}
+	mdRes, err := e.Evaluate(ctx, md, false)
+	if err != nil {
+		return fmt.Errorf("energies of MD frames: %w", err)
+	}
+	for i, err := range mdRes.Errors {
+		if err != nil {
+			return fmt.Errorf("MD frame %d: %w", i, err)
+		}
+	}
+	rep, err := eval.Evaluate(top, g.positions, g.logQ, g.energies, md, mdRes.Energies, *temperature, eval.Options{})
+	if err != nil {
+		return err
+	}
+	s := evalSummary{Model: *modelPath, MDFrames: len(md), Samples: *n, Temperature: *temperature,
+		NLL: eval.Float(nll), NLLPerDim: eval.Float(nll / float64(spec.NumFree())), Notes: rep.Notes}
+	fillEvalSummary(&s, rep)
+	s.Report = *reportPath
+	if s.Report == "" {
+		s.Report = trimExt(*modelPath) + ".eval.json"
+	}
+	if err := rep.WriteJSON(s.Report); err != nil {
+		return err
+	}
+	if *plots != "" {
+		if err := eval.WritePlots(*plots, rep); err != nil {
+			return err
+		}
+		s.Plots = *plots
+	}
+	w := env.stdout
+	if *asJSON {
+		w = env.stderr
+	}
+	printEvalSummary(w, &s)
+	if *asJSON {
+		return printJSON(env, s)
+	}
+	return nil
+}
+
+func fillEvalSummary(s *evalSummary, rep *eval.Report) {
+	nan := eval.Float(math.NaN())
+	s.ESS, s.ESSFraction = nan, nan
+	if rep.Weights != nil {
+		s.ESS, s.ESSFraction = eval.Float(rep.Weights.ESS), eval.Float(rep.Weights.ESSFraction)
+	}
+	s.LowerHalfMean, s.MDLowerHalf = nan, nan
+	if rep.SampleEnergy != nil {
+		s.LowerHalfMean = rep.SampleEnergy.LowerHalfMean
+	}
+	if rep.MDEnergy != nil {
+		s.MDLowerHalf = rep.MDEnergy.LowerHalfMean
+	}
+	if rep.SampleClashes != nil {
+		s.ClashFraction = eval.Float(rep.SampleClashes.Fraction)
+	}
+	s.DeltaD = nan
+	if rep.Structure != nil {
+		s.DeltaD = eval.Float(rep.Structure.DeltaD)
+	}
+	s.PhiRMSERaw, s.PhiRMSEReweigh, s.PsiRMSERaw, s.PsiRMSEReweigh = nan, nan, nan, nan
+	if t := rep.Torsions; t != nil {
+		s.PhiRMSERaw, s.PhiRMSEReweigh = comparisonRMSE(t.Phi.SamplesVsMD), comparisonRMSE(t.Phi.ReweightedVsMD)
+		s.PsiRMSERaw, s.PsiRMSEReweigh = comparisonRMSE(t.Psi.SamplesVsMD), comparisonRMSE(t.Psi.ReweightedVsMD)
+	}
+}
+
+func comparisonRMSE(c *eval.ProfileComparison) eval.Float {
+	if c == nil {
+		return eval.Float(math.NaN())
+	}
+	return c.RMSE
+}
+
+func printEvalSummary(w interface{ Write([]byte) (int, error) }, s *evalSummary) {
+	fmt.Fprintf(w, "test NLL: %.3f nats per structure (%.4f per free coordinate) on %d MD frames\n", s.NLL, s.NLLPerDim, s.MDFrames)
+	fmt.Fprintf(w, "Kish ESS: %.1f of %d samples (%.2f%%)\n", s.ESS, s.Samples, 100*float64(s.ESSFraction))
+	fmt.Fprintf(w, "energy, mean of the lower half: samples %.2f kJ/mol, MD %.2f kJ/mol\n", s.LowerHalfMean, s.MDLowerHalf)
+	fmt.Fprintf(w, "clashes: %.2f%% of samples; backbone ΔD %.4f nm\n", 100*float64(s.ClashFraction), s.DeltaD)
+	if !math.IsNaN(float64(s.PhiRMSERaw)) {
+		fmt.Fprintf(w, "free energy RMSE vs MD (kT): phi raw %.3f, reweighted %.3f; psi raw %.3f, reweighted %.3f\n",
+			s.PhiRMSERaw, s.PhiRMSEReweigh, s.PsiRMSERaw, s.PsiRMSEReweigh)
+	}
+	for _, n := range s.Notes {
+		fmt.Fprintf(w, "note: %s\n", n)
+	}
+	fmt.Fprintf(w, "report: %s\n", s.Report)
+	if s.Plots != "" {
+		fmt.Fprintf(w, "plots: %s\n", s.Plots)
+	}
+}
+
+// testNLL is -mean log q(x) of MD frames under the model, with q(x) =
+// q(z) |dz/dx|: the free vector z of each frame from the CPU transform,
+// log q(z) from the flow.
+func testNLL(f *model.Flow, spec *ic.Spec, frames [][]molecule.Vec3, batch int) (float64, error) {
+	run, err := f.NewRunner(batch)
+	if err != nil {
+		return 0, err
+	}
+	defer run.Close()
+	d := spec.NumFree()
+	zs := make([]float64, 0, len(frames)*d)
+	lds := make([]float64, len(frames))
+	for i, x := range frames {
+		z, ld, err := spec.ToInternal(x)
+		if err != nil {
+			return 0, fmt.Errorf("MD frame %d: %w", i, err)
+		}
+		zs = append(zs, z...)
+		lds[i] = ld
+	}
+	lq, err := run.LogProb(zs)
+	if err != nil {
+		return 0, err
+	}
+	var sum float64
+	for i := range frames {
+		sum += lq[i] + lds[i]
+	}
+	return -sum / float64(len(frames)), nil
+}
+
+// readStrided reads at most limit frames, evenly strided over all the DCDs,
+// streaming so that only the kept frames are held in memory.
+func readStrided(ctx context.Context, paths []string, what string, atoms, limit int) ([][]molecule.Vec3, error) {
+	readers := make([]*molecule.DCDReader, 0, len(paths))
+	defer func() {
+		for _, r := range readers {
+			r.Close()
+		}
+	}()
+	total := 0
+	for _, p := range paths {
+		r, err := molecule.OpenDCD(p)
+		if err != nil {
+			return nil, err
+		}
+		readers = append(readers, r)
+		if err := r.CheckAtoms(what, atoms); err != nil {
+			return nil, err
+		}
+		total += r.NumFrames()
+	}
+	if total == 0 {
+		return nil, fmt.Errorf("no frames in %v", paths)
+	}
+	stride := max(1, (total+limit-1)/limit)
+	var frames [][]molecule.Vec3
+	k := 0
+	for _, r := range readers {
+		for i := 0; i < r.NumFrames(); i, k = i+1, k+1 {
+			if k%stride != 0 {
+				continue
+			}
+			if err := ctx.Err(); err != nil {
+				return nil, err
+			}
+			if err := r.Seek(i); err != nil {
+				return nil, err
+			}
+			f, err := r.Next()
+			if err != nil {
+				return nil, err
+			}
+			frames = append(frames, f.Positions)
+		}
+	}
+	return frames, nil
+}
+
+func trimExt(p string) string { return p[:len(p)-len(filepath.Ext(p))] }

@@ -1,0 +1,115 @@
+package main
+
+import (
+	"context"
+	"encoding/json"
+	"fmt"
+	"path/filepath"
+
+	"github.com/gobg/gobg/flow/train"
+)
+
+func init() {
+	register(&command{
+		name:    "train",
+		summary: "train a Boltzmann generator with the staged NLL → W2 → KL schedule",
+		usage: `Usage: gobg train --config FILE [--resume] [--stop-after N] [--output DIR] [--python PATH] [--json]
+       gobg train --print-config
+
+Trains a normalizing flow on the internal coordinates of MD frames, stage by
+stage as the configuration says (each stage: steps, batch size, learning rate
+and schedule, and the weights of the NLL, W2 and reverse-KL terms; see
+package flow/train for the losses). Progress goes to stderr, one JSON object
+per step to the log file in the output directory, checkpoints to
+DIR/checkpoint.ckpt (atomically: every checkpoint_every steps and at each
+stage end), and the trained flow to DIR/model.gobg. --resume continues from
+the checkpoint exactly as if the run had not stopped.
+
+The configuration is JSON; lines may carry // comments, fields left out keep
+their defaults, and relative paths are relative to the configuration file.
+--print-config prints the complete default configuration on stdout and the
+description of every field on stderr.
+
+Example:
+  gobg train --print-config > my.json 2> fields.txt
+  gobg train --config examples/ala2/long.json --json`,
+		run: runTrain,
+	})
+}
+
+type trainSummary struct {
+	Config string `json:"config"`
+	*train.Summary
+}
+
+func runTrain(ctx context.Context, env *cmdEnv, args []string) error {
+	c := commands["train"]
+	fs := newFlags(c, env)
+	configPath := fs.String("config", "", "training configuration `file` (JSON)")
+	resume := fs.Bool("resume", false, "continue from the checkpoint in the output directory")
+	output := fs.String("output", "", "output `dir`ectory (overrides the configuration's)")
+	python := fs.String("python", "", "Python interpreter with OpenMM (default: $GOBG_PYTHON, else the project's .venv)")
+	stopAfter := fs.Int("stop-after", 0, "stop after global step `N` with a checkpoint (continue later with --resume; 0: run to the end)")
+	printConfig := fs.Bool("print-config", false, "print the default configuration (stdout) and its field descriptions (stderr)")
+	asJSON := fs.Bool("json", false, "print a JSON summary as the last line")
+	if err := parseFlags(fs, args); err != nil {
+		return err
+	}
+	if *printConfig {
+		b, err := json.MarshalIndent(train.DefaultConfig(), "", "  ")
+		if err != nil {
+			return err
+		}
+		fmt.Fprintln(env.stdout, string(b))
+		fmt.Fprintln(env.stderr, "Fields (paths relative to the configuration file; // comments allowed):")
+		for _, d := range train.FieldDocs {
+			fmt.Fprintf(env.stderr, "  %-24s %s\n", d.Field, d.Doc)
+		}
+		return nil
+	}
+	if *configPath == "" {
+		return fmt.Errorf("%w: --config is required", errUsage)
+	}
+	if *stopAfter < 0 {
+		return fmt.Errorf("%w: --stop-after must not be negative", errUsage)
+	}
+	cfg, err := train.ReadConfig(*configPath)
+	if err != nil {
+		return err
+	}
+	if *output != "" {
+		cfg.Output = *output
+	}
+	py := *python
+	if py == "" {
+		py = defaultPython()
+	}
+	tr, err := train.New(ctx, cfg, train.Options{Python: py, Progress: env.stderr, Resume: *resume, StopAfter: *stopAfter})
+	if err != nil {
+		return err
+	}
+	defer tr.Close()
+	fmt.Fprintf(env.stderr, "training %s (%s mode): D = %d, %d parameters, %d training and %d validation frames\n",
+		cfg.Model.Arch, cfg.ICMode, tr.Flow().Dim(), tr.Flow().NumParams(), len(tr.Data().Train), len(tr.Data().Val))
+	sum, err := tr.Run(ctx)
+	if err != nil {
+		return err
+	}
+	w := env.stdout
+	if *asJSON {
+		w = env.stderr
+	}
+	for _, s := range sum.Stages {
+		fmt.Fprintf(w, "stage %-12s %6d steps  loss %.5g  nll %.5g (first %.5g, validation %.5g)  w2 %.4g  kl %.5g  skipped %d  %.1f s (%.2f steps/s)\n",
+			s.Name, s.Steps, s.Loss, s.NLL, s.FirstNLL, s.ValNLL, s.W2, s.KL, s.Skipped, s.Wall, s.StepsPS)
+	}
+	if sum.Stopped {
+		fmt.Fprintf(w, "stopped after step %d (%d skipped, %.1f s); continue with --resume\n", sum.Steps, sum.Skipped, sum.Wall)
+	} else {
+		fmt.Fprintf(w, "%d steps, %d skipped, %.1f s; model %s\n", sum.Steps, sum.Skipped, sum.Wall, filepath.Clean(sum.Model))
+	}
+	if *asJSON {
+		return printJSON(env, trainSummary{Config: *configPath, Summary: sum})
+	}
+	return nil
+}
