@@ -25,7 +25,9 @@ func init() {
 
 The whole pipeline on alanine dipeptide with no input file: builds ACE-ALA-NME
 from ideal Amber geometry, simulates it with OpenMM (amber99sbildn +
-amber99_obc, 300 K, 4 fs with hydrogen mass repartitioning), trains a
+amber99_obc, 300 K, no constraints so that the frames sample the same
+ensemble as the energy the generator is weighted with; 2 fs with hydrogen
+mass repartitioning), trains a
 Boltzmann generator on the frames (maximum likelihood, then with the
 reverse-KL energy term, exact native energies), samples from it and
 evaluates the samples against the MD (ESS, energies, clashes, free-energy
@@ -55,7 +57,7 @@ func runRun(ctx context.Context, env *cmdEnv, args []string) error {
 	c := commands["run"]
 	fs := newFlags(c, env)
 	out := fs.String("out", filepath.Join("out", "default"), "output `dir`ectory")
-	ns := fs.Float64("ns", 5, "MD length in `ns`")
+	ns := fs.Float64("ns", 4, "MD length in `ns`")
 	nllSteps := fs.Int("nll-steps", 600, "maximum-likelihood training steps")
 	klSteps := fs.Int("kl-steps", 200, "training steps with the reverse-KL energy term")
 	samples := fs.Int("samples", 5000, "structures to generate for the evaluation")
@@ -89,7 +91,7 @@ func runRun(ctx context.Context, env *cmdEnv, args []string) error {
 	mdDir := filepath.Join(*out, "md")
 	var sim simSummary
 	if err := callJSON(ctx, env, "simulate", []string{"--pdb", s.PDB, "--ns", strconv.FormatFloat(*ns, 'g', -1, 64),
-		"--out", mdDir, "--timestep-fs", "4", "--hmr", "1.5", "--save-ps", "1", "--minimize", "--seed", "1",
+		"--out", mdDir, "--constraints", "None", "--timestep-fs", "2", "--hmr", "3", "--save-ps", "1", "--minimize", "--seed", "1",
 		"--python", *python}, &sim); err != nil {
 		return err
 	}

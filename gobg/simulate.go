@@ -160,6 +160,7 @@ func runSimulate(ctx context.Context, env *cmdEnv, args []string) error {
 	friction := fs.Float64("friction", 1, "Langevin friction in `1/ps`")
 	hmr := fs.Float64("hmr", 0, "hydrogen `mass` in amu (hydrogen mass repartitioning; 0: off)")
 	minimize := fs.Bool("minimize", false, "minimise the energy before the run")
+	constraints := fs.String("constraints", "HBonds", "OpenMM `constraints`: HBonds or None (None samples the same ensemble as the unconstrained energy a flow is weighted with)")
 	seed := fs.Int64("seed", 0, "random `seed` of velocities and integrator (default: random, recorded)")
 	platform := fs.String("platform", "CPU", "OpenMM `platform` (CPU, Reference, CUDA, OpenCL)")
 	threads := fs.Int("threads", 1, "CPU platform `threads` (1: reproducible)")
@@ -211,7 +212,7 @@ func runSimulate(ctx context.Context, env *cmdEnv, args []string) error {
 	sum := sha256.Sum256(pdbBytes)
 	want := simSettings{
 		Source: filepath.Base(*pdbPath), SourceSHA256: hex.EncodeToString(sum[:]),
-		ForceField: plugin.DefaultForceField, Nonbonded: "NoCutoff", Constraints: "HBonds",
+		ForceField: plugin.DefaultForceField, Nonbonded: "NoCutoff", Constraints: *constraints,
 		Integrator: "LangevinMiddle", TimestepPS: timestepPS, FrictionPerPS: *friction,
 		TemperatureK: *temperature, Minimized: *minimize, Seed: int32(*seed), Platform: *platform,
 		SaveIntervalPS: *savePS, StepsPerFrame: int64(spf),
