@@ -1,0 +1,139 @@
+package main
+
+import (
+	"path/filepath"
+	"strconv"
+	"strings"
+	"testing"
+
+	"github.com/gobg/gobg/internal/testenv"
+)
+
+// TestEnergyCheck runs `gobg energy check` on MD frames of alanine
+// dipeptide and HP35 and asserts the issue's limits for the float64 paths
+// (native CPU and GoMLX graph): relative energy error ≤ 1e-6 and relative
+// RMS force error ≤ 1e-4 against OpenMM's Reference platform. float32 gets
+// loose limits (1e-4, 1e-3) that only a broken graph exceeds: rounding the
+// positions to float32 alone moves the forces by a few 1e-5.
+func TestEnergyCheck(t *testing.T) {
+	py := testenv.Python(t)
+	data := testenv.SharedData(t)
+	cases := []struct {
+		system      string
+		short, long int
+	}{
+		{"ala2", 10, 50},
+		{"hp35", 3, 50},
+	}
+	for _, c := range cases {
+		t.Run(c.system, func(t *testing.T) {
+			n := c.long
+			if testing.Short() {
+				n = c.short
+			}
+			md := filepath.Join(data, "md", c.system)
+			code, stdout, stderr := runCLI(t, "energy", "check", "--pdb", filepath.Join(md, "top.pdb"),
+				"--traj", filepath.Join(md, "traj.dcd"), "--n", strconv.Itoa(n), "--python", py, "--json")
+			if code != 0 {
+				t.Fatalf("exit %d: %s", code, stderr)
+			}
+			var s energyCheckSummary
+			lastJSON(t, stdout, &s)
+			if s.Frames != n || s.Atoms == 0 {
+				t.Fatalf("checked %d frames of %d atoms, want %d frames", s.Frames, s.Atoms, n)
+			}
+			limits := map[string][2]float64{
+				"openmm-reference": {0, 0},
+				"native-cpu":       {1e-6, 1e-4},
+				"graph-f64":        {1e-6, 1e-4},
+				"graph-f32":        {1e-4, 1e-3},
+			}
+			seen := map[string]bool{}
+			for _, p := range s.Paths {
+				lim, ok := limits[p.Path]
+				if !ok {
+					t.Errorf("unexpected path %q", p.Path)
+					continue
+				}
+				seen[p.Path] = true
+				t.Logf("%-16s energy %.2e, force %.2e, %.2f s", p.Path, p.EnergyError, p.ForceError, p.Seconds)
+				if p.Failed != 0 || p.EnergyError > lim[0] || p.ForceError > lim[1] {
+					t.Errorf("%s: energy error %.3g (limit %g), force error %.3g (limit %g), %d failed frames",
+						p.Path, p.EnergyError, lim[0], p.ForceError, lim[1], p.Failed)
+				}
+			}
+			if len(seen) != len(limits) {
+				t.Errorf("paths %v, want %d paths", seen, len(limits))
+			}
+		})
+	}
+}
+
+// TestEnergyBench runs `gobg energy bench` on a small alanine dipeptide
+// batch: every path answers with a positive rate, ratios refer to OpenMM
+// from Python, and --paths selects rows.
+func TestEnergyBench(t *testing.T) {
+	py := testenv.Python(t)
+	md := filepath.Join(testenv.SharedData(t), "md", "ala2")
+	args := []string{"energy", "bench", "--pdb", filepath.Join(md, "top.pdb"), "--traj", filepath.Join(md, "traj.dcd"),
+		"--batch", "8", "--python", py, "--json"}
+	code, stdout, stderr := runCLI(t, args...)
+	if code != 0 {
+		t.Fatalf("exit %d: %s", code, stderr)
+	}
+	var s energyBenchSummary
+	lastJSON(t, stdout, &s)
+	if s.Batch != 8 || s.Atoms != 22 || s.NumCPU < 1 || s.CPU == "" {
+		t.Errorf("summary %+v", s)
+	}
+	got := map[string]benchPath{}
+	for _, p := range s.Paths {
+		got[p.Path] = p
+		if !(p.ConfPerS > 0) || !(p.MsPerCon > 0) {
+			t.Errorf("%s: %v conf/s, %v ms/conf", p.Path, p.ConfPerS, p.MsPerCon)
+		}
+	}
+	for _, name := range []string{"native-cpu", "graph-f32", "graph-f64", "openmm-plugin-1w", "openmm-plugin-2w", "openmm-python"} {
+		if _, ok := got[name]; !ok {
+			t.Errorf("path %s missing from %v", name, s.Paths)
+		}
+	}
+	if r := got["openmm-python"].VsOpenMM; r != 1 {
+		t.Errorf("openmm-python relative to itself: %v", r)
+	}
+	if want := got["native-cpu"].ConfPerS / got["openmm-python"].ConfPerS; s.NativeOverOpenMM != want {
+		t.Errorf("native over OpenMM %v, want %v", s.NativeOverOpenMM, want)
+	}
+
+	code, stdout, stderr = runCLI(t, append(args, "--paths", "native-cpu,graph-f64")...)
+	if code != 0 {
+		t.Fatalf("--paths: exit %d: %s", code, stderr)
+	}
+	s = energyBenchSummary{}
+	lastJSON(t, stdout, &s)
+	if len(s.Paths) != 2 || s.Paths[0].Path != "native-cpu" || s.Paths[1].Path != "graph-f64" || s.NativeOverOpenMM != 0 {
+		t.Errorf("--paths native-cpu,graph-f64 gave %+v (native over OpenMM %v)", s.Paths, s.NativeOverOpenMM)
+	}
+}
+
+func TestEnergyUsageErrors(t *testing.T) {
+	md := filepath.Join(testenv.Root(), "..", "shared", "data", "md", "ala2")
+	for _, c := range []struct {
+		name string
+		args []string
+		want string
+	}{
+		{"no subcommand", []string{"energy"}, "subcommand"},
+		{"unknown subcommand", []string{"energy", "frobnicate"}, "unknown subcommand"},
+		{"check without traj", []string{"energy", "check", "--pdb", filepath.Join(md, "top.pdb")}, "--traj"},
+		{"bench unknown path", []string{"energy", "bench", "--pdb", "x.pdb", "--traj", "x.dcd", "--paths", "gpu"}, "unknown path"},
+		{"bench zero batch", []string{"energy", "bench", "--pdb", "x.pdb", "--traj", "x.dcd", "--batch", "0"}, "at least 1"},
+	} {
+		t.Run(c.name, func(t *testing.T) {
+			code, _, stderr := runCLI(t, c.args...)
+			if code != 2 || !strings.Contains(stderr, c.want) {
+				t.Errorf("exit %d, stderr %q; want exit 2 mentioning %q", code, stderr, c.want)
+			}
+		})
+	}
+}
