@@ -93,7 +93,7 @@ func newEnergySetup(ctx context.Context, pdbPath, trajPath, python, platform str
 	if err != nil {
 		return nil, err
 	}
-	frames, err := spreadFrames(trajPath, pdbPath, len(pdb.Topology.Atoms), n)
+	frames, err := readSpread(ctx, []string{trajPath}, pdbPath, len(pdb.Topology.Atoms), n)
 	if err != nil {
 		return nil, err
 	}
@@ -116,43 +116,6 @@ func newEnergySetup(ctx context.Context, pdbPath, trajPath, python, platform str
 		return nil, fmt.Errorf("the plugin's System has %d particles, %s has %d atoms", sys.NumParticles(), pdbPath, len(pdb.Topology.Atoms))
 	}
 	return &energySetup{frames: frames, pool: pool, sys: sys}, nil
-}
-
-// spreadFrames reads n frames spaced evenly from the first to the last frame
-// of a DCD (all of them when it has fewer).
-func spreadFrames(trajPath, pdbPath string, atoms, n int) ([][]molecule.Vec3, error) {
-	if n < 1 {
-		return nil, fmt.Errorf("%w: the number of frames must be at least 1, got %d", errUsage, n)
-	}
-	r, err := molecule.OpenDCD(trajPath)
-	if err != nil {
-		return nil, err
-	}
-	defer r.Close()
-	if err := r.CheckAtoms(pdbPath, atoms); err != nil {
-		return nil, err
-	}
-	total := r.NumFrames()
-	if total == 0 {
-		return nil, fmt.Errorf("%s has no complete frame", trajPath)
-	}
-	n = min(n, total)
-	frames := make([][]molecule.Vec3, 0, n)
-	for k := range n {
-		idx := 0
-		if n > 1 {
-			idx = int(math.Round(float64(k) * float64(total-1) / float64(n-1)))
-		}
-		if err := r.Seek(idx); err != nil {
-			return nil, err
-		}
-		f, err := r.Next()
-		if err != nil {
-			return nil, err
-		}
-		frames = append(frames, f.Positions)
-	}
-	return frames, nil
 }
 
 // energyPathError is one path's agreement with OpenMM's Reference platform.

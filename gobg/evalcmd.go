@@ -68,7 +68,7 @@ func runEval(ctx context.Context, env *cmdEnv, args []string) error {
 	seed := fs.Uint64("seed", 1, "random seed")
 	temperature := fs.Float64("temperature", 300, "temperature in K")
 	energyName := fs.String("energy", "native", "energy provider: native or openmm")
-	mdFrames := fs.Int("md-frames", 5000, "use at most `F` MD frames, evenly strided")
+	mdFrames := fs.Int("md-frames", 5000, "use at most `F` MD frames, spread evenly over the trajectories")
 	plots := fs.String("plots", "", "write PNG plots to `dir`")
 	reportPath := fs.String("out", "", "write the full report as JSON to `file` (default: beside the model)")
 	batch := fs.Int("batch", 256, "batch size of the flow graphs")
@@ -87,7 +87,7 @@ func runEval(ctx context.Context, env *cmdEnv, args []string) error {
 	}
 	spec := ms.spec
 	top := spec.Z.Top
-	md, err := readStrided(ctx, data, *modelPath, len(top.Atoms), *mdFrames)
+	md, err := readSpread(ctx, data, *modelPath, len(top.Atoms), *mdFrames)
 	if err != nil {
 		return err
 	}
@@ -227,54 +227,6 @@ func testNLL(f *model.Flow, spec *ic.Spec, frames [][]molecule.Vec3, batch int) 
 		sum += lq[i] + lds[i]
 	}
 	return -sum / float64(len(frames)), nil
-}
-
-// readStrided reads at most limit frames, evenly strided over all the DCDs,
-// streaming so that only the kept frames are held in memory.
-func readStrided(ctx context.Context, paths []string, what string, atoms, limit int) ([][]molecule.Vec3, error) {
-	readers := make([]*molecule.DCDReader, 0, len(paths))
-	defer func() {
-		for _, r := range readers {
-			r.Close()
-		}
-	}()
-	total := 0
-	for _, p := range paths {
-		r, err := molecule.OpenDCD(p)
-		if err != nil {
-			return nil, err
-		}
-		readers = append(readers, r)
-		if err := r.CheckAtoms(what, atoms); err != nil {
-			return nil, err
-		}
-		total += r.NumFrames()
-	}
-	if total == 0 {
-		return nil, fmt.Errorf("no frames in %v", paths)
-	}
-	stride := max(1, (total+limit-1)/limit)
-	var frames [][]molecule.Vec3
-	k := 0
-	for _, r := range readers {
-		for i := 0; i < r.NumFrames(); i, k = i+1, k+1 {
-			if k%stride != 0 {
-				continue
-			}
-			if err := ctx.Err(); err != nil {
-				return nil, err
-			}
-			if err := r.Seek(i); err != nil {
-				return nil, err
-			}
-			f, err := r.Next()
-			if err != nil {
-				return nil, err
-			}
-			frames = append(frames, f.Positions)
-		}
-	}
-	return frames, nil
 }
 
 func trimExt(p string) string { return p[:len(p)-len(filepath.Ext(p))] }

@@ -2,9 +2,7 @@ package main
 
 import (
 	"context"
-	"errors"
 	"fmt"
-	"io"
 	"math"
 
 	"github.com/gobg/gobg/energy/molecule"
@@ -153,31 +151,4 @@ func runIC(ctx context.Context, env *cmdEnv, args []string) error {
 		return printJSON(env, s)
 	}
 	return nil
-}
-
-// readFrames reads at most limit frames of a DCD checked against the topology.
-func readFrames(ctx context.Context, path, pdbPath string, atoms, limit int) ([][]molecule.Vec3, error) {
-	r, err := molecule.OpenDCD(path)
-	if err != nil {
-		return nil, err
-	}
-	defer r.Close()
-	if err := r.CheckAtoms(pdbPath, atoms); err != nil {
-		return nil, err
-	}
-	var frames [][]molecule.Vec3
-	for len(frames) < limit {
-		if err := ctx.Err(); err != nil {
-			return nil, err
-		}
-		f, err := r.Next()
-		if errors.Is(err, io.EOF) {
-			break
-		}
-		if err != nil {
-			return nil, err
-		}
-		frames = append(frames, f.Positions)
-	}
-	return frames, nil
 }

@@ -235,7 +235,6 @@ func (c *gauCoupling) conditioner(ctx *context.Context, x *graph.Node, nHeads in
 
 var gauFusedHeads = os.Getenv("GAU_FUSED") != ""
 
-
 // relativeBias returns, for each token pair (r, s), the index of the
 // clipped offset s - r into a table of 2C+1 learned biases.
 func (c *gauCoupling) relativeBias() [][]float64 {

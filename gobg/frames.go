@@ -1,0 +1,94 @@
+package main
+
+import (
+	"context"
+	"errors"
+	"fmt"
+	"io"
+	"math"
+
+	"github.com/gobg/gobg/energy/molecule"
+)
+
+// readFrames reads at most limit frames of a DCD checked against the topology.
+func readFrames(ctx context.Context, path, pdbPath string, atoms, limit int) ([][]molecule.Vec3, error) {
+	r, err := molecule.OpenDCD(path)
+	if err != nil {
+		return nil, err
+	}
+	defer r.Close()
+	if err := r.CheckAtoms(pdbPath, atoms); err != nil {
+		return nil, err
+	}
+	var frames [][]molecule.Vec3
+	for len(frames) < limit {
+		if err := ctx.Err(); err != nil {
+			return nil, err
+		}
+		f, err := r.Next()
+		if errors.Is(err, io.EOF) {
+			break
+		}
+		if err != nil {
+			return nil, err
+		}
+		frames = append(frames, f.Positions)
+	}
+	return frames, nil
+}
+
+// readSpread reads n frames spread evenly from the first frame of the first
+// DCD to the last frame of the last (all of them when there are fewer),
+// each DCD checked against the topology (named by what, with atoms atoms).
+// Only the chosen frames are read.
+func readSpread(ctx context.Context, paths []string, what string, atoms, n int) ([][]molecule.Vec3, error) {
+	if n < 1 {
+		return nil, fmt.Errorf("%w: the number of frames must be at least 1, got %d", errUsage, n)
+	}
+	readers := make([]*molecule.DCDReader, 0, len(paths))
+	defer func() {
+		for _, r := range readers {
+			r.Close()
+		}
+	}()
+	total := 0
+	for _, p := range paths {
+		r, err := molecule.OpenDCD(p)
+		if err != nil {
+			return nil, err
+		}
+		readers = append(readers, r)
+		if err := r.CheckAtoms(what, atoms); err != nil {
+			return nil, err
+		}
+		total += r.NumFrames()
+	}
+	if total == 0 {
+		return nil, fmt.Errorf("no complete frame in %v", paths)
+	}
+	n = min(n, total)
+	frames := make([][]molecule.Vec3, 0, n)
+	for k := range n {
+		if err := ctx.Err(); err != nil {
+			return nil, err
+		}
+		idx := 0
+		if n > 1 {
+			idx = int(math.Round(float64(k) * float64(total-1) / float64(n-1)))
+		}
+		f := 0
+		for idx >= readers[f].NumFrames() {
+			idx -= readers[f].NumFrames()
+			f++
+		}
+		if err := readers[f].Seek(idx); err != nil {
+			return nil, err
+		}
+		fr, err := readers[f].Next()
+		if err != nil {
+			return nil, err
+		}
+		frames = append(frames, fr.Positions)
+	}
+	return frames, nil
+}
