@@ -1,6 +1,7 @@
 package main
 
 import (
+	"math/rand/v2"
 	"path/filepath"
 	"strconv"
 	"strings"
@@ -42,31 +43,72 @@ func TestEnergyCheck(t *testing.T) {
 			if s.Frames != n || s.Atoms == 0 {
 				t.Fatalf("checked %d frames of %d atoms, want %d frames", s.Frames, s.Atoms, n)
 			}
-			limits := map[string][2]float64{
-				"openmm-reference": {0, 0},
-				"native-cpu":       {1e-6, 1e-4},
-				"graph-f64":        {1e-6, 1e-4},
-				"graph-f32":        {1e-4, 1e-3},
-			}
-			seen := map[string]bool{}
-			for _, p := range s.Paths {
-				lim, ok := limits[p.Path]
-				if !ok {
-					t.Errorf("unexpected path %q", p.Path)
-					continue
-				}
-				seen[p.Path] = true
-				t.Logf("%-16s energy %.2e, force %.2e, %.2f s", p.Path, p.EnergyError, p.ForceError, p.Seconds)
-				if p.Failed != 0 || p.EnergyError > lim[0] || p.ForceError > lim[1] {
-					t.Errorf("%s: energy error %.3g (limit %g), force error %.3g (limit %g), %d failed frames",
-						p.Path, p.EnergyError, lim[0], p.ForceError, lim[1], p.Failed)
-				}
-			}
-			if len(seen) != len(limits) {
-				t.Errorf("paths %v, want %d paths", seen, len(limits))
-			}
+			checkEnergyPaths(t, s)
 		})
 	}
+}
+
+// checkEnergyPaths holds every path of an energy check to the issue's
+// limits: float64 paths 1e-6 relative energy and 1e-4 relative RMS force.
+func checkEnergyPaths(t *testing.T, s energyCheckSummary) {
+	t.Helper()
+	limits := map[string][2]float64{
+		"openmm-reference": {0, 0},
+		"native-cpu":       {1e-6, 1e-4},
+		"graph-f64":        {1e-6, 1e-4},
+		"graph-f32":        {1e-4, 1e-3},
+	}
+	seen := map[string]bool{}
+	for _, p := range s.Paths {
+		lim, ok := limits[p.Path]
+		if !ok {
+			t.Errorf("unexpected path %q", p.Path)
+			continue
+		}
+		seen[p.Path] = true
+		t.Logf("%-16s energy %.2e, force %.2e, %.2f s", p.Path, p.EnergyError, p.ForceError, p.Seconds)
+		if p.Failed != 0 || p.EnergyError > lim[0] || p.ForceError > lim[1] {
+			t.Errorf("%s: energy error %.3g (limit %g), force error %.3g (limit %g), %d failed frames",
+				p.Path, p.EnergyError, lim[0], p.ForceError, lim[1], p.Failed)
+		}
+	}
+	if len(seen) != len(limits) {
+		t.Errorf("paths %v, want %d paths", seen, len(limits))
+	}
+}
+
+// TestEnergyCheckUnseenPeptide: a peptide nobody chose (random sequence from
+// the builder), a few MD frames of it, and every native path against
+// OpenMM's Reference platform.
+func TestEnergyCheckUnseenPeptide(t *testing.T) {
+	py := testenv.Python(t)
+	const letters = "ACDEFGHIKLMNPQRSTVWY"
+	rng := rand.New(rand.NewPCG(2026, 11))
+	seq := make([]byte, 7)
+	for i := range seq {
+		seq[i] = letters[rng.IntN(len(letters))]
+	}
+	dir := t.TempDir()
+	pdb := filepath.Join(dir, "pep.pdb")
+	if code, _, stderr := runCLI(t, "build", "--sequence", string(seq), "--caps", "none", "--phi", "-120", "--psi", "130", "--out", pdb); code != 0 {
+		t.Fatalf("build %s: %s", seq, stderr)
+	}
+	md := filepath.Join(dir, "md")
+	if code, _, stderr := runCLI(t, "simulate", "--pdb", pdb, "--ns", "0.01", "--save-ps", "1", "--minimize", "--seed", "3",
+		"--constraints", "None", "--timestep-fs", "1", "--out", md, "--python", py); code != 0 {
+		t.Fatalf("simulate %s: %s", seq, stderr)
+	}
+	code, stdout, stderr := runCLI(t, "energy", "check", "--pdb", pdb, "--traj", filepath.Join(md, "traj.dcd"), "--n", "10", "--python", py, "--json")
+	if code != 0 {
+		t.Fatalf("energy check %s: exit %d: %s", seq, code, stderr)
+	}
+	var s energyCheckSummary
+	lastJSON(t, stdout, &s)
+	if s.Frames != 10 {
+		t.Fatalf("%s: checked %d frames, want 10", seq, s.Frames)
+	}
+	t.Logf("sequence %s (%d atoms)", seq, s.Atoms)
+	checkEnergyPaths(t, s)
 }
 
 // TestEnergyBench runs `gobg energy bench` on a small alanine dipeptide
