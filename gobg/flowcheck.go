@@ -97,7 +97,8 @@ func runFlowCheck(ctx context.Context, env *cmdEnv, args []string) error {
 	pdbPath := fs.String("pdb", "", "structure `file` (PDB); its models fit the internal-coordinate spec")
 	modeName := fs.String("mode", "reduced", "internal coordinates: reduced or full")
 	configPath := fs.String("config", "", "JSON `file` with the flow configuration (defaults of --arch otherwise)")
-	perturb := fs.Float64("perturb", 0.3, "standard deviation `S` of the weight perturbation (scaled by 1/√fan-in for matrices)")
+	perturb := fs.Float64("perturb", 0.2, "standard deviation `S` of the weight perturbation (scaled by 1/√fan-in for matrices); "+
+		"larger values make maps with slopes near the splines' minimum, whose inversion error is their conditioning, not arithmetic")
 	samples := fs.Int("samples", 4, "number of base samples and of random domain points")
 	method := fs.String("method", "auto", "log-det check: auto, full-jacobian or per-layer")
 	seed := fs.Uint64("seed", 1, "random seed (perturbation and samples)")
