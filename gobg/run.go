@@ -15,6 +15,7 @@ import (
 	"github.com/gobg/gobg/flow/ic"
 	"github.com/gobg/gobg/flow/model"
 	"github.com/gobg/gobg/flow/train"
+	"github.com/gobg/gobg/internal/atomicfile"
 )
 
 func init() {
@@ -159,7 +160,7 @@ func writeDefaultTrainConfig(out string, sim simSummary, nllSteps, klSteps int, 
 		return "", err
 	}
 	path := filepath.Join(out, "train.json")
-	return path, writeFileAtomic(path, append(b, '\n'))
+	return path, atomicfile.WriteFile(path, append(b, '\n'))
 }
 
 // callJSON runs another gobg command in-process with --json: its progress

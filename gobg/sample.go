@@ -6,7 +6,6 @@ import (
 	"encoding/csv"
 	"fmt"
 	"math"
-	"os"
 	"path/filepath"
 	"strconv"
 	"strings"
@@ -17,6 +16,7 @@ import (
 	"github.com/gobg/gobg/flow/ic"
 	"github.com/gobg/gobg/flow/model"
 	"github.com/gobg/gobg/flow/nn"
+	"github.com/gobg/gobg/internal/atomicfile"
 )
 
 func init() {
@@ -235,26 +235,5 @@ func writeSamples(dcdPath, pdbPath, csvPath string, top *molecule.Topology, g *g
 	if err := cw.Error(); err != nil {
 		return err
 	}
-	return writeFileAtomic(csvPath, buf.Bytes())
-}
-
-// writeFileAtomic writes data to a temporary file beside path and renames it
-// into place, so a reader never sees a half-written file.
-func writeFileAtomic(path string, data []byte) error {
-	tmp, err := os.CreateTemp(filepath.Dir(path), "."+filepath.Base(path)+".*.tmp")
-	if err != nil {
-		return fmt.Errorf("write %s: %w", path, err)
-	}
-	defer os.Remove(tmp.Name())
-	if _, err := tmp.Write(data); err != nil {
-		tmp.Close()
-		return fmt.Errorf("write %s: %w", path, err)
-	}
-	if err := tmp.Close(); err != nil {
-		return fmt.Errorf("write %s: %w", path, err)
-	}
-	if err := os.Rename(tmp.Name(), path); err != nil {
-		return fmt.Errorf("write %s: %w", path, err)
-	}
-	return nil
+	return atomicfile.WriteFile(csvPath, buf.Bytes())
 }

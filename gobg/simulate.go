@@ -21,6 +21,7 @@ import (
 	"time"
 
 	"github.com/gobg/gobg/energy/molecule"
+	"github.com/gobg/gobg/internal/atomicfile"
 	"github.com/gobg/gobg/plugin"
 )
 
@@ -335,7 +336,7 @@ func runSimulate(ctx context.Context, env *cmdEnv, args []string) error {
 		if dcd, err = molecule.AppendDCD(paths.traj); err != nil {
 			return err
 		}
-		if err := simWriteFileAtomic(paths.energies, []byte(simCSVHeader+"\n")); err != nil {
+		if err := atomicfile.WriteFile(paths.energies, []byte(simCSVHeader+"\n")); err != nil {
 			return err
 		}
 	} else {
@@ -557,7 +558,7 @@ func writeSimMeta(path string, m *simMeta) error {
 	if err != nil {
 		return fmt.Errorf("encode %s: %w", path, err)
 	}
-	return simWriteFileAtomic(path, append(b, '\n'))
+	return atomicfile.WriteFile(path, append(b, '\n'))
 }
 
 type simCheckpointFile struct {
@@ -608,7 +609,7 @@ func writeSimCheckpoint(path string, frames int, st plugin.MDState) error {
 	}
 	b := make([]byte, 0, len(h)+1+len(st.Checkpoint))
 	b = append(append(append(b, h...), '\n'), st.Checkpoint...)
-	return simWriteFileAtomic(path, b)
+	return atomicfile.WriteFile(path, b)
 }
 
 // simResumeFiles cuts traj.dcd and energies.csv back to the checkpoint's frames
@@ -660,7 +661,7 @@ func simResumeFiles(paths simDirPaths, frames, natoms, spf int) (*molecule.DCDWr
 	if keep >= 0 {
 		b, err := os.ReadFile(paths.energies)
 		if err == nil {
-			err = simWriteFileAtomic(paths.energies, b[:keep])
+			err = atomicfile.WriteFile(paths.energies, b[:keep])
 		}
 		if err != nil {
 			dcd.Close()
@@ -708,33 +709,4 @@ func readSimEnergies(path string, frames int) (energies []float64, keep int, err
 		return energies, -1, nil
 	}
 	return energies, off, nil
-}
-
-// simWriteFileAtomic writes a file through a temporary file in the same
-// directory and a rename, so that the path holds either the old or the new
-// content, never a part.
-func simWriteFileAtomic(path string, data []byte) error {
-	dir, base := filepath.Split(path)
-	if dir == "" {
-		dir = "."
-	}
-	f, err := os.CreateTemp(dir, "."+base+".*.tmp")
-	if err != nil {
-		return fmt.Errorf("write %s: %w", path, err)
-	}
-	_, err = f.Write(data)
-	if cerr := f.Close(); err == nil {
-		err = cerr
-	}
-	if err == nil {
-		err = os.Chmod(f.Name(), 0o644) // CreateTemp's 0600 is for the temporary file only
-	}
-	if err == nil {
-		err = os.Rename(f.Name(), path)
-	}
-	if err != nil {
-		os.Remove(f.Name())
-		return fmt.Errorf("write %s: %w", path, err)
-	}
-	return nil
 }

@@ -7,10 +7,11 @@ import (
 	"io"
 	"math"
 	"os"
-	"path/filepath"
 	"slices"
 	"strconv"
 	"strings"
+
+	"github.com/gobg/gobg/internal/atomicfile"
 )
 
 // PDB is what gobg reads from a PDB file.
@@ -596,38 +597,8 @@ func (p *pdbParser) addConect(t *Topology) []string {
 
 // WritePDBFile writes a PDB file atomically: to a temporary file in the same
 // directory, renamed over path once complete.
-func WritePDBFile(path string, top *Topology, models [][]Vec3, box *[3]Vec3) (err error) {
-	dir, base := filepath.Split(path)
-	if dir == "" {
-		dir = "."
-	}
-	f, err := os.CreateTemp(dir, "."+base+".tmp*")
-	if err != nil {
-		return fmt.Errorf("write %s: %w", path, err)
-	}
-	defer func() {
-		if err != nil {
-			f.Close()
-			os.Remove(f.Name())
-		}
-	}()
-	bw := bufio.NewWriter(f)
-	if err = WritePDB(bw, top, models, box); err != nil {
-		return fmt.Errorf("write %s: %w", path, err)
-	}
-	if err = bw.Flush(); err != nil {
-		return fmt.Errorf("write %s: %w", path, err)
-	}
-	if err = f.Chmod(0o644); err != nil {
-		return fmt.Errorf("write %s: %w", path, err)
-	}
-	if err = f.Close(); err != nil {
-		return fmt.Errorf("write %s: %w", path, err)
-	}
-	if err = os.Rename(f.Name(), path); err != nil {
-		return fmt.Errorf("write %s: %w", path, err)
-	}
-	return nil
+func WritePDBFile(path string, top *Topology, models [][]Vec3, box *[3]Vec3) error {
+	return atomicfile.Write(path, func(w io.Writer) error { return WritePDB(w, top, models, box) })
 }
 
 // WritePDB writes a topology and one or more position sets (nm) as a PDB

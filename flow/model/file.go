@@ -13,9 +13,10 @@ import (
 	"io"
 	"math"
 	"os"
-	"path/filepath"
 	"slices"
 	"strings"
+
+	"github.com/gobg/gobg/internal/atomicfile"
 
 	"github.com/gobg/gobg/energy/molecule"
 	"github.com/gobg/gobg/flow/ic"
@@ -129,53 +130,32 @@ func Save(path string, f *Flow, spec *ic.Spec) (err error) {
 		return fmt.Errorf("save %s: encode manifest: %w", path, err)
 	}
 
-	dir, base := filepath.Split(path)
-	if dir == "" {
-		dir = "."
-	}
-	tmp, err := os.CreateTemp(dir, "."+base+".tmp*")
-	if err != nil {
-		return fmt.Errorf("save %s: %w", path, err)
-	}
-	defer func() {
-		if err != nil {
-			tmp.Close()
-			os.Remove(tmp.Name())
-		}
-	}()
-	gz := gzip.NewWriter(tmp)
-	tw := tar.NewWriter(gz)
-	add := func(name string, data []byte) error {
-		if err := tw.WriteHeader(&tar.Header{Name: name, Mode: 0o644, Size: int64(len(data)), Typeflag: tar.TypeReg}); err != nil {
+	err = atomicfile.Write(path, func(w io.Writer) error {
+		gz := gzip.NewWriter(w)
+		tw := tar.NewWriter(gz)
+		add := func(name string, data []byte) error {
+			if err := tw.WriteHeader(&tar.Header{Name: name, Mode: 0o644, Size: int64(len(data)), Typeflag: tar.TypeReg}); err != nil {
+				return err
+			}
+			_, err := tw.Write(data)
 			return err
 		}
-		_, err := tw.Write(data)
-		return err
-	}
-	if err = add(entryManifest, man); err == nil && pdb != nil {
-		err = add(entryPDB, pdb)
-	}
-	if err == nil {
-		err = add(entryWeights, weights.Bytes())
-	}
-	if err == nil {
-		err = tw.Close()
-	}
-	if err == nil {
-		err = gz.Close()
-	}
-	if err == nil {
-		err = tmp.Chmod(0o644)
-	}
-	if err == nil {
-		err = tmp.Sync()
-	}
-	if err == nil {
-		err = tmp.Close()
-	}
-	if err == nil {
-		err = os.Rename(tmp.Name(), path)
-	}
+		if err := add(entryManifest, man); err != nil {
+			return err
+		}
+		if pdb != nil {
+			if err := add(entryPDB, pdb); err != nil {
+				return err
+			}
+		}
+		if err := add(entryWeights, weights.Bytes()); err != nil {
+			return err
+		}
+		if err := tw.Close(); err != nil {
+			return err
+		}
+		return gz.Close()
+	})
 	if err != nil {
 		return fmt.Errorf("save %s: %w", path, err)
 	}

@@ -10,8 +10,9 @@ import (
 	"fmt"
 	"io"
 	"os"
-	"path/filepath"
 	"slices"
+
+	"github.com/gobg/gobg/internal/atomicfile"
 
 	"github.com/gomlx/gomlx/pkg/core/dtypes"
 	"github.com/gomlx/gomlx/pkg/core/tensors"
@@ -73,35 +74,17 @@ func (t *Trainer) saveCheckpoint(path string) (err error) {
 	if err != nil {
 		return fmt.Errorf("checkpoint: %w", err)
 	}
-	dir, base := filepath.Split(path)
-	tmp, err := os.CreateTemp(dir, "."+base+".tmp*")
-	if err != nil {
-		return fmt.Errorf("checkpoint: %w", err)
-	}
-	defer func() {
-		if err != nil {
-			_ = tmp.Close()
-			_ = os.Remove(tmp.Name())
+	err = atomicfile.Write(path, func(w io.Writer) error {
+		if _, err := io.WriteString(w, checkpointMagic); err != nil {
+			return err
 		}
-	}()
-	if err = tmp.Chmod(0o644); err != nil {
-		return fmt.Errorf("checkpoint %s: %w", tmp.Name(), err)
-	}
-	w := bufio.NewWriter(tmp)
-	w.WriteString(checkpointMagic)
-	w.Write(hdr)
-	w.WriteByte('\n')
-	w.Write(data.Bytes())
-	if err = w.Flush(); err != nil {
-		return fmt.Errorf("checkpoint %s: %w", tmp.Name(), err)
-	}
-	if err = tmp.Sync(); err != nil {
-		return fmt.Errorf("checkpoint %s: %w", tmp.Name(), err)
-	}
-	if err = tmp.Close(); err != nil {
-		return fmt.Errorf("checkpoint %s: %w", tmp.Name(), err)
-	}
-	if err = os.Rename(tmp.Name(), path); err != nil {
+		if _, err := w.Write(append(hdr, '\n')); err != nil {
+			return err
+		}
+		_, err := w.Write(data.Bytes())
+		return err
+	})
+	if err != nil {
 		return fmt.Errorf("checkpoint: %w", err)
 	}
 	return nil
