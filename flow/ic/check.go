@@ -4,6 +4,7 @@ import (
 	"fmt"
 	"math"
 
+	"github.com/gobg/gobg/flow/nn"
 	"github.com/gomlx/gomlx/backends"
 	"github.com/gomlx/gomlx/pkg/core/dtypes"
 	"github.com/gomlx/gomlx/pkg/core/graph"
@@ -210,7 +211,7 @@ func graphRoundTrip(s *Spec, backend backends.Backend, dt dtypes.DType, frames, 
 		if err != nil {
 			return 0, 0, err
 		}
-		xs, lds := tensorFloats(out[0]), tensorFloats(out[1])
+		xs, lds := nn.Float64s(out[0]), nn.Float64s(out[1])
 		for b := 0; b < batch && start+b < len(frames); b++ {
 			f := start + b
 			for a := 0; a < n; a++ {
@@ -235,21 +236,6 @@ func graphRoundTrip(s *Spec, backend backends.Backend, dt dtypes.DType, frames, 
 }
 
 func sq(v float64) float64 { return v * v }
-
-func tensorFloats(t *tensors.Tensor) []float64 {
-	var out []float64
-	t.MustConstFlatData(func(flat any) {
-		switch v := flat.(type) {
-		case []float64:
-			out = append(out, v...)
-		case []float32:
-			for _, f := range v {
-				out = append(out, float64(f))
-			}
-		}
-	})
-	return out
-}
 
 func maxDisplacement(a, b []Vec3) float64 {
 	m := 0.0

@@ -201,7 +201,7 @@ func (f *Flow) checkFullJacobian(z, ld []float64, batch int) (float64, error) {
 		if err != nil {
 			return 0, fmt.Errorf("flow check: Jacobian rows %d-%d: %w", start, start+m-1, err)
 		}
-		jac = append(jac, flatValues(out[0])[:m*d]...)
+		jac = append(jac, nn.Float64s(out[0])[:m*d]...)
 	}
 	worst := 0.0
 	for s := range n {

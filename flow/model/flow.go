@@ -407,7 +407,7 @@ func (f *Flow) BaseParams() (BaseParams, error) {
 		if err != nil {
 			return fmt.Errorf("flow: read %s: %w", name, err)
 		}
-		vals := flatValues(t)
+		vals := nn.Float64s(t)
 		if len(vals) != len(idx) {
 			return fmt.Errorf("flow: %s has %d values, want %d", name, len(vals), len(idx))
 		}
@@ -574,7 +574,7 @@ func (f *Flow) Perturb(scale float64, seed uint64) error {
 		if err != nil {
 			return fmt.Errorf("flow: read %s: %w", v.ScopeAndName(), err)
 		}
-		vals := flatValues(t)
+		vals := nn.Float64s(t)
 		dims := v.Shape().Dimensions
 		sd := scale
 		if len(dims) >= 2 {
@@ -606,7 +606,7 @@ func (f *Flow) WithDType(dtype dtypes.DType) (*Flow, error) {
 		if err != nil {
 			return nil, fmt.Errorf("flow: read %s: %w", v.ScopeAndName(), err)
 		}
-		nv := g.ctx.InAbsPath(v.Scope()).Checked(false).VariableWithValue(v.Name(), g.tensor(flatValues(t), v.Shape().Dimensions...))
+		nv := g.ctx.InAbsPath(v.Scope()).Checked(false).VariableWithValue(v.Name(), g.tensor(nn.Float64s(t), v.Shape().Dimensions...))
 		nv.SetTrainable(v.Trainable)
 	}
 	if err := g.materialize(); err != nil {
@@ -629,21 +629,4 @@ func tensorOf(dt dtypes.DType, vals []float64, dims ...int) *tensors.Tensor {
 		return tensors.FromFlatDataAndDimensions(v, dims...)
 	}
 	return tensors.FromFlatDataAndDimensions(append([]float64(nil), vals...), dims...)
-}
-
-// flatValues reads a float tensor as float64 values.
-func flatValues(t *tensors.Tensor) []float64 {
-	var out []float64
-	t.MustConstFlatData(func(flat any) {
-		switch v := flat.(type) {
-		case []float64:
-			out = append([]float64(nil), v...)
-		case []float32:
-			out = make([]float64, len(v))
-			for i, x := range v {
-				out[i] = float64(x)
-			}
-		}
-	})
-	return out
 }

@@ -3,6 +3,8 @@ package nn
 import (
 	"fmt"
 
+	"github.com/gomlx/gomlx/pkg/core/tensors"
+
 	"github.com/gomlx/gomlx/pkg/core/dtypes"
 	"github.com/gomlx/gomlx/pkg/core/graph"
 	"github.com/gomlx/gomlx/pkg/core/shapes"
@@ -171,4 +173,22 @@ func GatherAxis(x *graph.Node, axis int, idx []int) *graph.Node {
 	}
 	out := graph.Gather(transposeIfNeeded(x, front), graph.Const(x.Graph(), ind))
 	return transposeIfNeeded(out, back)
+}
+
+// Float64s copies a Float32 or Float64 tensor's values into a new []float64
+// (nil for other dtypes): how host code reads a graph's results.
+func Float64s(t *tensors.Tensor) []float64 {
+	var out []float64
+	t.MustConstFlatData(func(flat any) {
+		switch v := flat.(type) {
+		case []float64:
+			out = append([]float64(nil), v...)
+		case []float32:
+			out = make([]float64, len(v))
+			for i, f := range v {
+				out[i] = float64(f)
+			}
+		}
+	})
+	return out
 }

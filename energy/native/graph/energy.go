@@ -32,6 +32,7 @@ import (
 	"github.com/gobg/gobg/energy"
 	"github.com/gobg/gobg/energy/forcefield"
 	"github.com/gobg/gobg/energy/molecule"
+	"github.com/gobg/gobg/flow/nn"
 	_ "github.com/gobg/gobg/flow/nn" // gradient fixes for Slice on the pure-Go backend
 	"github.com/gomlx/gomlx/backends"
 	"github.com/gomlx/gomlx/pkg/core/dtypes"
@@ -282,10 +283,10 @@ func (e *Energy) runChunk(ex *graph.Exec, positions [][]molecule.Vec3, idx []int
 			_ = t.FinalizeAll()
 		}
 	}()
-	en := floats(out[0])
+	en := nn.Float64s(out[0])
 	var fo []float64
 	if res.Forces != nil {
-		fo = floats(out[1])
+		fo = nn.Float64s(out[1])
 	}
 	for b, k := range idx {
 		u := en[b]
@@ -315,21 +316,4 @@ func (e *Energy) runChunk(ex *graph.Exec, positions [][]molecule.Vec3, idx []int
 		}
 	}
 	return nil
-}
-
-// floats copies a Float32 or Float64 tensor into float64s.
-func floats(t *tensors.Tensor) []float64 {
-	var out []float64
-	t.MustConstFlatData(func(flat any) {
-		switch v := flat.(type) {
-		case []float64:
-			out = append([]float64(nil), v...)
-		case []float32:
-			out = make([]float64, len(v))
-			for i, f := range v {
-				out[i] = float64(f)
-			}
-		}
-	})
-	return out
 }

@@ -264,7 +264,7 @@ func evalTerms(t *testing.T, g *Energy, pos [][]molecule.Vec3) [native.NumTerms]
 	}
 	var res [native.NumTerms]termResult
 	for term := range native.NumTerms {
-		res[term] = termResult{floats(out[2*term]), toVec3(floats(out[2*term+1]))}
+		res[term] = termResult{nn.Float64s(out[2*term]), toVec3(nn.Float64s(out[2*term+1]))}
 	}
 	return res
 }

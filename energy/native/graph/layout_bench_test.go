@@ -100,7 +100,7 @@ func BenchmarkPairLayout(b *testing.B) {
 				b.Fatal(err)
 			}
 			out := ex.MustExec(in)
-			energies[li] = floats(out[0])
+			energies[li] = nn.Float64s(out[0])
 			b.ResetTimer()
 			for range b.N {
 				ex.MustExec(in)
