@@ -47,8 +47,12 @@ import (
 // shortest decimal that reads back to the same float64, so Ref, Lo and Hi
 // survive exactly. The optimizer's state (outside RootScope) is not saved.
 const (
-	fileFormat  = "gobg-flow"
-	fileVersion = 1
+	fileFormat = "gobg-flow"
+	// fileVersion 2: split-gau's conditioner has one head for all spline
+	// parameters and fused W_h/W_z projections, so its version-1 weights do
+	// not fit. nsf and split-mlp did not change: version 1 files of those
+	// still load.
+	fileVersion = 2
 
 	entryManifest = "manifest.json"
 	entryPDB      = "topology.pdb"
@@ -261,8 +265,12 @@ func load(path string, backend backends.Backend) (*Flow, *ic.Spec, error) {
 	if m.Format != fileFormat {
 		return nil, nil, fmt.Errorf("format %q, want %q", m.Format, fileFormat)
 	}
-	if m.Version != fileVersion {
-		return nil, nil, fmt.Errorf("format version %d, this gobg reads version %d", m.Version, fileVersion)
+	switch {
+	case m.Version == 1 && m.Config.Arch == ArchSplitGAU:
+		return nil, nil, errors.New("a split-gau model in format version 1, written before gobg fused the " +
+			"conditioner's heads (version 2): its weights do not fit this gobg's split-gau; train it again")
+	case m.Version < 1 || m.Version > fileVersion:
+		return nil, nil, fmt.Errorf("format version %d, this gobg reads versions 1 to %d", m.Version, fileVersion)
 	}
 	if m.Layout == nil {
 		return nil, nil, errors.New("manifest has no layout")

@@ -195,3 +195,55 @@ func TestLoadCorrupt(t *testing.T) {
 		t.Errorf("missing file: %v", err)
 	}
 }
+
+// TestLoadVersion1 checks the format-version rules: version-1 nsf and
+// split-mlp files load; a version-1 split-gau (before its heads were fused)
+// and unknown versions are refused with a clear error.
+func TestLoadVersion1(t *testing.T) {
+	var syn synthetic
+	dir := t.TempDir()
+	for _, c := range []struct {
+		arch, version, want string
+	}{
+		{ArchNSF, "1", ""},
+		{ArchSplitMLP, "1", ""},
+		{ArchSplitGAU, "1", "train it again"},
+		{ArchNSF, "9", "reads versions 1 to 2"},
+	} {
+		f := perturbedFlow(t, smallConfig(c.arch), syn.layout(), perturbScale)
+		path := filepath.Join(dir, c.arch+"-v"+c.version+".gobg")
+		if err := Save(path, f, nil); err != nil {
+			t.Fatal(err)
+		}
+		data, err := os.ReadFile(path)
+		if err != nil {
+			t.Fatal(err)
+		}
+		zr, err := gzip.NewReader(bytes.NewReader(data))
+		if err != nil {
+			t.Fatal(err)
+		}
+		var tarData bytes.Buffer
+		if _, err := tarData.ReadFrom(zr); err != nil {
+			t.Fatal(err)
+		}
+		old := bytes.Replace(tarData.Bytes(), []byte(`"version": 2`), []byte(`"version": `+c.version), 1)
+		if bytes.Equal(old, tarData.Bytes()) {
+			t.Fatalf("%s: no version field found in the manifest", c.arch)
+		}
+		var out bytes.Buffer
+		w := gzip.NewWriter(&out)
+		w.Write(old)
+		w.Close()
+		if err := os.WriteFile(path, out.Bytes(), 0o644); err != nil {
+			t.Fatal(err)
+		}
+		_, _, err = Load(path, testBackend(t))
+		switch {
+		case c.want == "" && err != nil:
+			t.Errorf("%s version %s: %v", c.arch, c.version, err)
+		case c.want != "" && (err == nil || !strings.Contains(err.Error(), c.want) || !strings.Contains(err.Error(), path)):
+			t.Errorf("%s version %s: error %v, want one naming the file and containing %q", c.arch, c.version, err, c.want)
+		}
+	}
+}
