@@ -31,7 +31,10 @@ type Generator struct {
 	spec    *ic.Spec
 	batch   int
 	sampler *model.StructureSampler
-	runner  *model.Runner
+	// runners by batch size: a compiled graph for one structure (the
+	// current state of an MCMC chain, evaluated once per move) and one for
+	// full batches; padding one structure to 256 would cost 256 times more.
+	runners map[int]*model.Runner
 }
 
 // DefaultBatch is the batch size of the compiled sampling and density graphs:
@@ -85,9 +88,9 @@ func (g *Generator) Close() {
 		g.sampler.Close()
 		g.sampler = nil
 	}
-	if g.runner != nil {
-		g.runner.Close()
-		g.runner = nil
+	for k, r := range g.runners {
+		r.Close()
+		delete(g.runners, k)
 	}
 }
 
@@ -136,12 +139,20 @@ func (g *Generator) LogProb(n int, pos, out []float64) error {
 		return fmt.Errorf("generator: log_prob of %d structures of %d atoms needs %d positions and %d outputs, got %d and %d",
 			n, na, n*na*3, n, len(pos), len(out))
 	}
-	if g.runner == nil {
-		r, err := g.flow.NewRunner(g.batch)
+	size := g.batch
+	if n == 1 {
+		size = 1
+	}
+	run, ok := g.runners[size]
+	if !ok {
+		r, err := g.flow.NewRunner(size)
 		if err != nil {
 			return err
 		}
-		g.runner = r
+		if g.runners == nil {
+			g.runners = map[int]*model.Runner{}
+		}
+		g.runners[size], run = r, r
 	}
 	d := g.spec.NumFree()
 	zs := make([]float64, 0, n*d)
@@ -162,7 +173,7 @@ func (g *Generator) LogProb(n int, pos, out []float64) error {
 		zs = append(zs, z...)
 		lds[i] = ld
 	}
-	lq, err := g.runner.LogProb(zs)
+	lq, err := run.LogProb(zs)
 	if err != nil {
 		return err
 	}

@@ -9,6 +9,14 @@ Use gobg's Go code from an OpenMM script::
         ...
     gobg.write_dcd("out.dcd", frames, timestep=0.002)
 
+    gen = gobg.load("model.gobg")               # a model trained by gobg
+    x, logq = gen.sample(1000, seed=1)          # [1000, n_atoms, 3] nm, [1000]
+    gen.log_prob(x)                             # log q(x)
+    gobg.train("config.json", energy=context)   # KL stages with your Context
+
+    import gobg.openmm                          # flow moves inside MD
+    simulation.reporters.append(gobg.openmm.FlowMove(gen, every=50))
+
 Positions are in nm, energies in kJ/mol, as in OpenMM. Arrays cross into Go
 without copies: Go reads and writes the numpy buffers directly.
 """
@@ -16,6 +24,7 @@ without copies: Go reads and writes the numpy buffers directly.
 from ._core import GobgError, _as_buffer, core as _core_module
 from .dcd import DCDReader, DCDWriter, write_dcd
 from .energy import PythonEnergy
+from .generator import Generator, load, train
 from .pdb import Structure, read_pdb
 
 
@@ -29,10 +38,13 @@ __version__ = version()
 __all__ = [
     "DCDReader",
     "DCDWriter",
+    "Generator",
     "GobgError",
     "PythonEnergy",
     "Structure",
+    "load",
     "read_pdb",
+    "train",
     "version",
     "write_dcd",
 ]

@@ -27,8 +27,18 @@ class Structure:
         path = os.fspath(path)
         if not os.path.exists(path):
             raise FileNotFoundError(2, "No such file or directory", path)
+        self._fill(_call(core.ReadPDB, path), path)
+
+    @classmethod
+    def _from_core(cls, s, path):
+        """A Structure from a gobgcore.Structure that Go built (a model's
+        topology, for example)."""
+        self = cls.__new__(cls)
+        self._fill(s, path)
+        return self
+
+    def _fill(self, s, path):
         self.path = path
-        s = _call(core.ReadPDB, path)
         n, nres, nchain, nbond = s.NumAtoms(), s.NumResidues(), s.NumChains(), s.NumBonds()
 
         self.models = np.empty((s.NumModels(), n, 3))

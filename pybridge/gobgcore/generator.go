@@ -1,0 +1,138 @@
+package gobgcore
+
+import (
+	"context"
+	"encoding/json"
+	"fmt"
+	"os"
+
+	"github.com/gobg/gobg/energy/molecule"
+	"github.com/gobg/gobg/flow/generator"
+	"github.com/gobg/gobg/flow/train"
+)
+
+// Generator is a trained Boltzmann generator loaded from a model file
+// (flow/generator): structures in nm with their log-densities, and the
+// log-density of given structures.
+type Generator struct {
+	g *generator.Generator
+}
+
+// LoadGenerator reads a model file written by gobg train. backend selects the
+// GoMLX backend ("" for $GOMLX_BACKEND or the pure-Go default); batch is the
+// size of the compiled graphs (0 for the default, 256).
+func LoadGenerator(path, backend string, batch int) (*Generator, error) {
+	g, err := generator.Load(path, backend, batch)
+	if err != nil {
+		return nil, fmt.Errorf("load model %s: %w", path, err)
+	}
+	return &Generator{g: g}, nil
+}
+
+// NumAtoms is the number of atoms of each structure.
+func (g *Generator) NumAtoms() int { return g.g.NumAtoms() }
+
+// NumFree is the number of coordinates the flow models.
+func (g *Generator) NumFree() int { return g.g.Spec().NumFree() }
+
+// Mode is "full" (bonds and angles free: a density on Cartesian space) or
+// "reduced" (bond lengths and side-chain angles fixed).
+func (g *Generator) Mode() string { return g.g.Mode().String() }
+
+// Architecture is the flow's architecture name (nsf, split-gau, split-mlp).
+func (g *Generator) Architecture() string { return g.g.Flow().Config().Arch }
+
+// NumParams is the number of trainable parameters.
+func (g *Generator) NumParams() int { return g.g.Flow().NumParams() }
+
+// Structure is the generator's topology as a Structure (for its
+// openmm.app.Topology), with one model: the structure built from the
+// reference values of the internal coordinates (their means over the
+// training frames).
+func (g *Generator) Structure() (*Structure, error) {
+	spec := g.g.Spec()
+	x := make([]molecule.Vec3, spec.Z.NumAtoms())
+	if err := spec.Z.Cartesian(spec.Ref, x); err != nil {
+		return nil, fmt.Errorf("model %s: reference structure: %w", g.g.Path(), err)
+	}
+	return &Structure{pdb: &molecule.PDB{Topology: g.g.Topology(), Models: [][]molecule.Vec3{x}}, path: g.g.Path()}, nil
+}
+
+// SampleInto draws n structures into the caller's buffers: positions
+// (n·atoms·3 float64, nm) and log q(x) (n float64). The same seed gives the
+// same structures.
+func (g *Generator) SampleInto(n int, seed int64, posAddr uintptr, posLen int, logqAddr uintptr, logqLen int) error {
+	pos, err := view[float64](posAddr, posLen, "positions")
+	if err != nil {
+		return err
+	}
+	lq, err := view[float64](logqAddr, logqLen, "log q")
+	if err != nil {
+		return err
+	}
+	return g.g.Sample(n, uint64(seed), pos, lq)
+}
+
+// LogProbInto writes log q(x) of n structures (n·atoms·3 float64, nm) into
+// out (n float64).
+func (g *Generator) LogProbInto(n int, posAddr uintptr, posLen int, outAddr uintptr, outLen int) error {
+	pos, err := view[float64](posAddr, posLen, "positions")
+	if err != nil {
+		return err
+	}
+	out, err := view[float64](outAddr, outLen, "log q")
+	if err != nil {
+		return err
+	}
+	return g.g.LogProb(n, pos, out)
+}
+
+// Close releases the compiled graphs.
+func (g *Generator) Close() { g.g.Close() }
+
+// Train runs a training configuration (the file gobg train --config reads)
+// with its configured energy provider and returns the summary as JSON. With
+// resume, training continues from the output directory's checkpoint.
+// Progress goes to stderr.
+func Train(configPath string, resume bool) (string, error) {
+	return runTraining(configPath, nil, resume)
+}
+
+// TrainWithEnergy is Train with e's energies (an OpenMM Context in the
+// Python script, for example) replacing the configuration's energy provider
+// in the KL stages.
+func TrainWithEnergy(configPath string, e *PythonEnergy, resume bool) (string, error) {
+	if e == nil {
+		return "", fmt.Errorf("train %s: nil energy", configPath)
+	}
+	return runTraining(configPath, e, resume)
+}
+
+// runTraining does not catch SIGINT: inside a Python process that signal is
+// Python's (KeyboardInterrupt), and a checkpoint is written every
+// checkpoint_every steps anyway.
+func runTraining(configPath string, e *PythonEnergy, resume bool) (string, error) {
+	cfg, err := train.ReadConfig(configPath)
+	if err != nil {
+		return "", err
+	}
+	ctx := context.Background()
+	opts := train.Options{Resume: resume, Progress: os.Stderr}
+	if e != nil {
+		opts.Energy = e
+	}
+	t, err := train.New(ctx, cfg, opts)
+	if err != nil {
+		return "", fmt.Errorf("train %s: %w", configPath, err)
+	}
+	defer t.Close()
+	sum, err := t.Run(ctx)
+	if err != nil {
+		return "", fmt.Errorf("train %s: %w", configPath, err)
+	}
+	b, err := json.Marshal(sum)
+	if err != nil {
+		return "", err
+	}
+	return string(b), nil
+}

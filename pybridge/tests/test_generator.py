@@ -1,0 +1,149 @@
+"""gobg.train / gobg.load / Generator / gobg.openmm.FlowMove against real
+OpenMM: a tiny model is trained from Python (KL stage energies from the
+test's own OpenMM Context), loaded, sampled and used for flow moves."""
+
+import json
+import math
+
+import numpy as np
+import pytest
+
+openmm = pytest.importorskip("openmm")
+from openmm import app, unit  # noqa: E402
+
+
+def _system(topology, constraints=None):
+    ff = app.ForceField("amber99sbildn.xml", "amber99_obc.xml")
+    return ff.createSystem(topology, nonbondedMethod=app.NoCutoff, constraints=constraints)
+
+
+def _context(system, temperature=300):
+    integ = openmm.LangevinMiddleIntegrator(temperature * unit.kelvin, 1 / unit.picosecond, 0.002 * unit.picoseconds)
+    integ.setRandomNumberSeed(11)
+    return openmm.Context(system, integ, openmm.Platform.getPlatformByName("Reference"))
+
+
+@pytest.fixture(scope="module")
+def trained(gobg, shared_data, tmp_path_factory):
+    """Trains a tiny nsf on alanine dipeptide MD frames: 6 NLL steps, then 3
+    NLL + KL steps whose energies come from a Python OpenMM Context."""
+    md = shared_data / "md" / "ala2"
+    out = tmp_path_factory.mktemp("train")
+    cfg = {
+        "data": {"topology": str(md / "top.pdb"), "trajectories": [str(md / "traj.dcd")],
+                 "stride": 20, "val_fraction": 0.1, "val_blocks": 2},
+        "ic_mode": "full",
+        "model": {"arch": "nsf", "layers": 2, "hidden": [16], "bins": 4, "seed": 3},
+        "energy": {"provider": "native", "temperature": 300},
+        "stages": [
+            {"name": "nll", "steps": 6, "batch_size": 32, "lr": 1e-3, "weights": {"nll": 1}},
+            {"name": "nll+kl", "steps": 3, "batch_size": 16, "lr": 1e-4, "weights": {"nll": 1, "kl": 0.1}},
+        ],
+        "seed": 2, "output": str(out), "checkpoint_every": 0, "log_every": 3, "val_max_frames": 64,
+    }
+    path = out / "config.json"
+    path.write_text("// a test configuration\n" + json.dumps(cfg, indent=1))
+    pdb = gobg.read_pdb(md / "top.pdb")
+    ctx = _context(_system(pdb.topology))
+    calls = []
+
+    def energy(x, forces):
+        calls.append(len(x))
+        return gobg.openmm.ContextEnergy(ctx).fn(x, forces)
+
+    import gobg.openmm  # noqa: F401
+
+    summary = gobg.train(path, energy=energy)
+    return {"summary": summary, "model": out / "model.gobg", "calls": calls, "pdb": pdb}
+
+
+def test_train_from_python(trained):
+    s = trained["summary"]
+    assert s["steps"] == 9 and s["skipped"] == 0, s
+    assert [st["name"] for st in s["stages"]] == ["nll", "nll+kl"]
+    # The Python energy really served the KL stage: 3 steps of 16 samples.
+    assert sum(trained["calls"]) == 3 * 16, trained["calls"]
+    assert trained["model"].exists()
+
+
+def test_train_errors(gobg, tmp_path):
+    with pytest.raises(FileNotFoundError):
+        gobg.train(tmp_path / "missing.json")
+    bad = tmp_path / "bad.json"
+    bad.write_text("{ not json")
+    with pytest.raises(gobg.GobgError, match="bad.json"):
+        gobg.train(bad)
+
+
+def test_load_sample_log_prob(gobg, trained):
+    gen = gobg.load(trained["model"], batch=16)
+    assert gen.n_atoms == 22 and gen.mode == "full" and gen.n_free == 60
+    assert [a.element.symbol for a in gen.topology.atoms()] == \
+        [a.element.symbol for a in trained["pdb"].topology.atoms()]
+    x, lq = gen.sample(20, seed=4)
+    assert x.shape == (20, 22, 3) and lq.shape == (20,)
+    assert np.all(np.isfinite(x)) and np.all(np.isfinite(lq))
+    lp = gen.log_prob(x)
+    assert np.max(np.abs(lp - lq)) < 1e-8
+    # One structure gives a float; an OpenMM Quantity in Angstrom is accepted.
+    one = gen.log_prob(unit.Quantity(x[3] * 10, unit.angstrom))
+    assert isinstance(one, float) and abs(one - lq[3]) < 1e-8
+    # Rigid motion does not change the density.
+    c, s = math.cos(0.7), math.sin(0.7)
+    rot = np.array([[c, -s, 0], [s, c, 0], [0, 0, 1]])
+    assert np.max(np.abs(gen.log_prob(x @ rot.T + [1.0, -2.0, 0.5]) - lq)) < 1e-8
+    x2, _ = gen.sample(20, seed=4)
+    assert np.array_equal(x, x2)
+    with pytest.raises(ValueError, match="shape"):
+        gen.log_prob(np.zeros((2, 21, 3)))
+    bad = x.copy()
+    bad[1, 5, 0] = np.nan
+    with pytest.raises(gobg.GobgError, match="structure 1: atom 5"):
+        gen.log_prob(bad)
+
+
+def test_flow_move(gobg, trained, tmp_path):
+    import gobg.openmm as gom
+
+    gen = gobg.load(trained["model"], batch=8)
+    pdb = trained["pdb"]
+    ctx = _context(_system(pdb.topology))
+    ctx.setPositions(pdb.positions)
+    ctx.getIntegrator().step(200)
+    log = tmp_path / "moves.csv"
+    move = gom.FlowMove(gen, every=10, seed=5, log=log)
+    kt = gom.MOLAR_GAS_CONSTANT * 300
+    for _ in range(12):
+        ctx.getIntegrator().step(10)
+        before = ctx.getState(getPositions=True, getVelocities=True)
+        accepted = move.apply(ctx)
+        after = ctx.getState(getPositions=True, getVelocities=True)
+        if not accepted:
+            # A rejected move leaves positions and velocities exactly as they were.
+            assert np.array_equal(before.getPositions(asNumpy=True)._value, after.getPositions(asNumpy=True)._value)
+            assert np.array_equal(before.getVelocities(asNumpy=True)._value, after.getVelocities(asNumpy=True)._value)
+    move.close()
+    assert move.n_proposed == 12
+    rows = log.read_text().splitlines()
+    assert len(rows) == 13
+    for row in rows[1:]:
+        _, _, acc, u, up, lq, lqp, la = row.split(",")
+        want = -(float(up) - float(u)) / kt + float(lq) - float(lqp)
+        assert abs(float(la) - want) < 1e-9 * max(1, abs(want))
+        assert acc in ("0", "1")
+
+
+def test_flow_move_refusals(gobg, trained, shared_data):
+    import gobg.openmm as gom
+
+    gen = gobg.load(trained["model"], batch=8)
+    pdb = trained["pdb"]
+    constrained = _context(_system(pdb.topology, constraints=app.HBonds))
+    constrained.setPositions(pdb.positions)
+    with pytest.raises(gobg.GobgError, match="constraints"):
+        gom.FlowMove(gen, every=10).apply(constrained)
+    with pytest.raises(ValueError):
+        gom.FlowMove(gen, every=0)
+    hp35 = gobg.read_pdb(shared_data / "hp35.pdb")
+    with pytest.raises(gobg.GobgError, match="atoms"):
+        gom.check_topology(hp35.topology, gen)
