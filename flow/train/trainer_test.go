@@ -324,3 +324,44 @@ func TestNLLAgainstRunner(t *testing.T) {
 		t.Errorf("NLL %.15g, want %.15g", rec.NLL, want)
 	}
 }
+
+// TestOpenMMProviderMatchesNative trains the same NLL + KL steps with the
+// energy from the OpenMM plugin (a worker on OpenMM's double-precision
+// Reference platform) and from the native Go energy: the losses of every
+// step must agree to rounding, which shows that the openmm provider really
+// feeds the KL term (energies and forces) the same way.
+func TestOpenMMProviderMatchesNative(t *testing.T) {
+	if testing.Short() {
+		t.Skip("starts an OpenMM worker")
+	}
+	run := func(provider, platform string) []float64 {
+		cfg := tinyConfig(t, 2, 3)
+		cfg.Energy.Provider = provider
+		cfg.Energy.Platform = platform
+		tr := newTrainer(t, cfg, Options{})
+		s, err := tr.Run(context.Background())
+		if err != nil {
+			t.Fatalf("%s: %v", provider, err)
+		}
+		if s.Skipped != 0 {
+			t.Fatalf("%s: %d steps skipped", provider, s.Skipped)
+		}
+		return s.Losses
+	}
+	native := run(ProviderNative, "")
+	omm := run(ProviderOpenMM, "Reference")
+	if len(native) != 5 || len(omm) != 5 {
+		t.Fatalf("losses: native %v, openmm %v", native, omm)
+	}
+	worst := 0.0
+	for i := range native {
+		worst = max(worst, math.Abs(native[i]-omm[i])/max(1, math.Abs(native[i])))
+	}
+	t.Logf("losses native %v; openmm %v; worst relative difference %.2e", native, omm, worst)
+	if worst > 1e-9 {
+		t.Errorf("openmm and native providers give losses differing by %.3e (relative)", worst)
+	}
+	if native[2] == native[1] {
+		t.Errorf("the KL steps did not change the loss: %v", native)
+	}
+}
