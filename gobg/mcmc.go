@@ -5,7 +5,6 @@ import (
 	"context"
 	"encoding/json"
 	"errors"
-	"flag"
 	"fmt"
 	"math"
 	"os"
@@ -153,71 +152,45 @@ func runMCMC(ctx context.Context, env *cmdEnv, args []string) error {
 	c := commands["mcmc"]
 	fs := newFlags(c, env)
 	modelPath := fs.String("model", "", "generator `file` written by gobg train (full mode; optional with --every 0)")
-	pdbPath := fs.String("pdb", "", "starting structure `file` (PDB); its topology must be the model's")
-	ns := fs.Float64("ns", 0, "simulated time in `ns`")
+	mdf := &mdFlags{
+		pdbHelp:        "starting structure `file` (PDB); its topology must be the model's",
+		nsHelp:         "simulated time in `ns`",
+		timestepFSHelp: "time step in `fs` (bonds to hydrogen are not constrained)",
+		seedHelp:       "random `seed` of velocities, integrator, proposals and decisions (default: random, recorded)",
+	}
+	mdf.register(fs)
 	every := fs.Int64("every", -1, "integrator `steps` between moves (0: plain MD, no moves)")
-	out := fs.String("out", "", "output `dir`ectory")
-	temperature := fs.Float64("temperature", 300, "temperature in `K`")
-	timestepFS := fs.Float64("timestep-fs", 2, "time step in `fs` (bonds to hydrogen are not constrained)")
-	friction := fs.Float64("friction", 1, "Langevin friction in `1/ps`")
-	hmr := fs.Float64("hmr", 0, "hydrogen `mass` in amu (hydrogen mass repartitioning; 0: off)")
-	savePS := fs.Float64("save-ps", 1, "save a frame every `ps`")
-	seed := fs.Int64("seed", 0, "random `seed` of velocities, integrator, proposals and decisions (default: random, recorded)")
 	batch := fs.Int("batch", generator.DefaultBatch, "proposals drawn from the generator per `batch`")
-	minimize := fs.Bool("minimize", false, "minimise the energy before the run")
-	platform := fs.String("platform", "CPU", "OpenMM `platform` (CPU, Reference, CUDA, OpenCL)")
-	threads := fs.Int("threads", 1, "CPU platform `threads` (1: reproducible)")
-	python := fs.String("python", "", "Python interpreter with OpenMM (default: $GOBG_PYTHON, else the project's .venv)")
 	backendSpec := fs.String("backend", "", "GoMLX backend (default: $GOMLX_BACKEND, else go:ops_sequential)")
 	asJSON := fs.Bool("json", false, "print a JSON summary as the last line")
 	if err := parseFlags(fs, args); err != nil {
 		return err
 	}
-	set := map[string]bool{}
-	fs.Visit(func(f *flag.Flag) { set[f.Name] = true })
-	switch {
-	case *pdbPath == "":
-		return fmt.Errorf("%w: --pdb is required", errUsage)
-	case *out == "":
-		return fmt.Errorf("%w: --out is required", errUsage)
-	case !set["every"] || *every < 0:
-		return fmt.Errorf("%w: --every is required: integrator steps between moves, or 0 for plain MD", errUsage)
-	case *every > 0 && *modelPath == "":
-		return fmt.Errorf("%w: --model is required for moves (--every %d)", errUsage, *every)
-	case !(*ns > 0):
-		return fmt.Errorf("%w: --ns must be positive", errUsage)
-	case !(*temperature > 0) || !(*savePS > 0) || !(*timestepFS > 0) || !(*friction > 0):
-		return fmt.Errorf("%w: --temperature, --save-ps, --timestep-fs and --friction must be positive", errUsage)
-	case !(*hmr >= 0):
-		return fmt.Errorf("%w: --hmr must be 0 (off) or a mass in amu", errUsage)
-	case set["seed"] && (*seed <= 0 || *seed > math.MaxInt32):
-		return fmt.Errorf("%w: --seed must be in 1..%d", errUsage, math.MaxInt32)
-	case *batch < 1:
+	set := flagsSet(fs)
+	timestepPS, spf, planned, err := mdf.validate(set, func() error {
+		switch {
+		case !set["every"] || *every < 0:
+			return fmt.Errorf("%w: --every is required: integrator steps between moves, or 0 for plain MD", errUsage)
+		case *every > 0 && *modelPath == "":
+			return fmt.Errorf("%w: --model is required for moves (--every %d)", errUsage, *every)
+		}
+		return nil
+	})
+	if err != nil {
+		return err
+	}
+	if *batch < 1 {
 		return fmt.Errorf("%w: --batch must be positive", errUsage)
-	case *threads < 0:
-		return fmt.Errorf("%w: --threads must not be negative", errUsage)
 	}
-	timestepPS := *timestepFS / 1000
-	spf, ok := simWholeRatio(*savePS, timestepPS)
-	if !ok {
-		return fmt.Errorf("%w: --save-ps %g is not a whole number of %g fs time steps", errUsage, *savePS, *timestepFS)
-	}
-	planned, ok := simWholeRatio(*ns*1000, *savePS)
-	if !ok {
-		return fmt.Errorf("%w: --ns %g is not a whole number of %g ps frames", errUsage, *ns, *savePS)
-	}
-	if *python == "" {
-		*python = defaultPython()
-	}
-	runSeed := int32(*seed)
+	runSeed := int32(mdf.seed)
 	if runSeed == 0 {
 		runSeed = simRandomSeed()
 	}
 	start := time.Now()
 
-	pdb, err := molecule.ReadPDBFile(*pdbPath)
+	pdb, err := molecule.ReadPDBFile(mdf.pdb)
 	if err != nil {
-		return fmt.Errorf("read %s: %w", *pdbPath, err)
+		return fmt.Errorf("read %s: %w", mdf.pdb, err)
 	}
 	top := pdb.Topology
 	natoms := len(top.Atoms)
@@ -231,35 +204,35 @@ func runMCMC(ctx context.Context, env *cmdEnv, args []string) error {
 			return err
 		}
 		defer g.Close()
-		if err := mcmcCheckModel(g, top, *pdbPath); err != nil {
+		if err := mcmcCheckModel(g, top, mdf.pdb); err != nil {
 			return err
 		}
 		density = g
 		prop = &mcmcProposals{g: g, natoms: natoms, batch: *batch, seed: mcmcMix(uint64(runSeed), 0x666c6f77)}
 	}
 
-	paths := mcmcPaths(*out)
-	if err := os.MkdirAll(*out, 0o755); err != nil {
+	paths := mcmcPaths(mdf.out)
+	if err := os.MkdirAll(mdf.out, 0o755); err != nil {
 		return fmt.Errorf("create output directory: %w", err)
 	}
 	for _, p := range []string{paths.traj, paths.moves, paths.summary} {
 		if _, err := os.Stat(p); err == nil {
-			return fmt.Errorf("%s exists: %s holds an earlier run (gobg mcmc does not resume or overwrite); use another --out", p, *out)
+			return fmt.Errorf("%s exists: %s holds an earlier run (gobg mcmc does not resume or overwrite); use another --out", p, mdf.out)
 		}
 	}
 
 	md, err := plugin.StartMD(ctx, plugin.MDConfig{
-		Config: plugin.Config{Python: *python, PDB: *pdbPath, Platform: *platform, Threads: *threads,
+		Config: plugin.Config{Python: mdf.python, PDB: mdf.pdb, Platform: mdf.platform, Threads: mdf.threads,
 			ForceField: plugin.DefaultForceField, Constraints: "None"},
-		TemperatureK: *temperature, FrictionPerPS: *friction, TimestepPS: timestepPS,
-		HydrogenMassAMU: *hmr, Seed: runSeed,
+		TemperatureK: mdf.temperature, FrictionPerPS: mdf.friction, TimestepPS: timestepPS,
+		HydrogenMassAMU: mdf.hmr, Seed: runSeed,
 	})
 	if err != nil {
 		return fmt.Errorf("start OpenMM: %w", err)
 	}
 	defer md.Close()
 	if md.NumAtoms() != natoms {
-		return fmt.Errorf("OpenMM's system has %d atoms, %s %d", md.NumAtoms(), *pdbPath, natoms)
+		return fmt.Errorf("OpenMM's system has %d atoms, %s %d", md.NumAtoms(), mdf.pdb, natoms)
 	}
 	if n := md.Info().NumConstraints; n != 0 {
 		return fmt.Errorf("OpenMM's system has %d constraints; moves need unconstrained MD", n)
@@ -268,14 +241,10 @@ func runMCMC(ctx context.Context, env *cmdEnv, args []string) error {
 	if err := molecule.WritePDBFile(paths.top, top, pdb.Models[:1], pdb.Box); err != nil {
 		return err
 	}
-	if *minimize {
-		s, err := md.Minimize(ctx, 0, 0)
-		if err != nil {
-			return err
-		}
-		fmt.Fprintf(env.stderr, "minimised: U = %.4f kJ/mol\n", s.PotentialKJ)
+	if err := mdf.minimizeIfAsked(ctx, md, env.stderr); err != nil {
+		return err
 	}
-	if _, err := md.SetVelocities(ctx, *temperature, runSeed); err != nil {
+	if _, err := md.SetVelocities(ctx, mdf.temperature, runSeed); err != nil {
 		return err
 	}
 	if prop != nil {
@@ -294,11 +263,11 @@ func runMCMC(ctx context.Context, env *cmdEnv, args []string) error {
 		}
 	}
 
-	sampler, err := mcmc.NewSampler(energy.KT(*temperature), mcmcMix(uint64(runSeed), 0x6d682d6d6f7665))
+	sampler, err := mcmc.NewSampler(energy.KT(mdf.temperature), mcmcMix(uint64(runSeed), 0x6d682d6d6f7665))
 	if err != nil {
 		return err
 	}
-	title := "gobg mcmc " + filepath.Base(*pdbPath)
+	title := "gobg mcmc " + filepath.Base(mdf.pdb)
 	if len(title) > 80 {
 		title = title[:80]
 	}
@@ -338,8 +307,8 @@ func runMCMC(ctx context.Context, env *cmdEnv, args []string) error {
 		return nil
 	}
 
-	s := mcmcSummaryT{Out: *out, Model: *modelPath, PDB: *pdbPath, Every: K, SavePS: *savePS, Seed: runSeed,
-		TemperatureK: *temperature, TimestepPS: timestepPS, FrictionPerPS: *friction, HydrogenMassAMU: *hmr,
+	s := mcmcSummaryT{Out: mdf.out, Model: *modelPath, PDB: mdf.pdb, Every: K, SavePS: mdf.savePS, Seed: runSeed,
+		TemperatureK: mdf.temperature, TimestepPS: timestepPS, FrictionPerPS: mdf.friction, HydrogenMassAMU: mdf.hmr,
 		Constraints: "None", Platform: info.Platform, OpenMM: info.OpenmmVersion, Observable: mcmcObservable,
 		Traj: paths.traj, Top: paths.top, MovesCSV: paths.moves, Summary: paths.summary}
 	s.SetupS = time.Since(start).Seconds()
@@ -422,7 +391,7 @@ func runMCMC(ctx context.Context, env *cmdEnv, args []string) error {
 			return nil, err
 		}
 		if m.Accepted {
-			if _, err := md.SetVelocities(ctx, *temperature, mcmcVelocitySeed(runSeed, k)); err != nil {
+			if _, err := md.SetVelocities(ctx, mdf.temperature, mcmcVelocitySeed(runSeed, k)); err != nil {
 				return nil, fmt.Errorf("move %d: %w", k, err)
 			}
 			return ps.Positions, nil
@@ -492,7 +461,7 @@ func runMCMC(ctx context.Context, env *cmdEnv, args []string) error {
 	if s.WallS > 0 {
 		s.NsPerDay = s.NS / s.WallS * 86400
 	}
-	s.Torsions = mcmcAutocorrelation(top, torsions, angles, *savePS, s.WallS)
+	s.Torsions = mcmcAutocorrelation(top, torsions, angles, mdf.savePS, s.WallS)
 	mcmcDiagnose(env, dLogQ, s.Accepted)
 	var errs []error
 	if runErr != nil {
@@ -509,9 +478,9 @@ func runMCMC(ctx context.Context, env *cmdEnv, args []string) error {
 	}
 	if err := errors.Join(errs...); err != nil {
 		if ctx.Err() != nil {
-			fmt.Fprintf(env.stderr, "interrupted at step %d of %d; %s holds the run so far (not resumable)\n", step, totalSteps, *out)
+			fmt.Fprintf(env.stderr, "interrupted at step %d of %d; %s holds the run so far (not resumable)\n", step, totalSteps, mdf.out)
 		}
-		return fmt.Errorf("mcmc %s: stopped at step %d of %d: %w", *out, step, totalSteps, err)
+		return fmt.Errorf("mcmc %s: stopped at step %d of %d: %w", mdf.out, step, totalSteps, err)
 	}
 
 	w := env.stdout
@@ -519,7 +488,7 @@ func runMCMC(ctx context.Context, env *cmdEnv, args []string) error {
 		w = env.stderr
 	}
 	fmt.Fprintf(w, "mcmc: %.4g ns (%d steps) in %s: %d moves, %d accepted (%.2f%%), %d frames, %.1f s, %.1f ns/day\n",
-		s.NS, s.Steps, *out, s.Moves, s.Accepted, 100*s.AcceptanceRate, s.Frames, s.WallS, s.NsPerDay)
+		s.NS, s.Steps, mdf.out, s.Moves, s.Accepted, 100*s.AcceptanceRate, s.Frames, s.WallS, s.NsPerDay)
 	for _, t := range s.Torsions {
 		if t.Error != "" {
 			fmt.Fprintf(w, "  %s %s: %s\n", t.Residue, t.Angle, t.Error)

@@ -18,10 +18,8 @@ import (
 	"github.com/gobg/gobg/energy/molecule"
 	"github.com/gobg/gobg/flow/generator"
 	"github.com/gobg/gobg/flow/ic"
-	"github.com/gobg/gobg/flow/model"
-	"github.com/gobg/gobg/flow/nn"
 	"github.com/gobg/gobg/internal/testenv"
-	"github.com/gomlx/gomlx/pkg/core/dtypes"
+	"github.com/gobg/gobg/internal/testmodel"
 )
 
 // mcmcArgs are the test runs' settings: alanine dipeptide from the
@@ -54,41 +52,8 @@ func mcmcOK(t *testing.T, args []string) mcmcSummaryT {
 // enough accepted moves to test with.
 func mcmcModel(t *testing.T, mode ic.Mode, unconstrained [][]molecule.Vec3, trainSteps int) string {
 	t.Helper()
-	md := filepath.Join(testenv.SharedData(t), "md", "ala2")
-	pdb, err := molecule.ReadPDBFile(filepath.Join(md, "top.pdb"))
-	if err != nil {
-		t.Fatal(err)
-	}
-	frames, err := molecule.ReadDCDFile(filepath.Join(md, "traj.dcd"))
-	if err != nil {
-		t.Fatal(err)
-	}
-	var xs [][]molecule.Vec3
-	for i := 0; i < len(frames) && len(xs) < 500; i += 40 {
-		xs = append(xs, frames[i].Positions)
-	}
-	z, err := ic.NewZMatrix(pdb.Topology)
-	if err != nil {
-		t.Fatal(err)
-	}
-	spec, err := ic.FitSpec(z, append(xs, unconstrained...), mode)
-	if err != nil {
-		t.Fatal(err)
-	}
-	layout, err := model.LayoutFromSpec(spec)
-	if err != nil {
-		t.Fatal(err)
-	}
-	backend, err := nn.NewBackend("")
-	if err != nil {
-		t.Fatal(err)
-	}
-	cfg := model.DefaultConfig(model.ArchNSF)
-	cfg.Layers, cfg.Hidden, cfg.Bins = 2, []int{16}, 6
-	f, err := model.New(backend, cfg, layout, dtypes.Float64)
-	if err != nil {
-		t.Fatal(err)
-	}
+	top, xs := testmodel.ALA2Frames(t, 500, 40)
+	f, spec := testmodel.Build(t, top, append(xs, unconstrained...), testmodel.Options{Mode: mode, Layers: 2, Hidden: 16, Bins: 6})
 	if trainSteps > 0 {
 		d, n := f.Dim(), len(unconstrained)
 		data := make([]float64, 0, n*d)
@@ -122,11 +87,7 @@ func mcmcModel(t *testing.T, mode ic.Mode, unconstrained [][]molecule.Vec3, trai
 		}
 		t.Logf("model: %d NLL steps, last batch's NLL %.2f", trainSteps, nll)
 	}
-	path := filepath.Join(t.TempDir(), "ala2-"+mode.String()+".gobg")
-	if err := model.Save(path, f, spec); err != nil {
-		t.Fatal(err)
-	}
-	return path
+	return testmodel.Save(t, f, spec, "ala2-"+mode.String()+".gobg")
 }
 
 // mcmcReadMoves parses moves.csv.

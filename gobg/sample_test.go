@@ -14,53 +14,16 @@ import (
 	"github.com/gobg/gobg/flow/model"
 	"github.com/gobg/gobg/flow/nn"
 	"github.com/gobg/gobg/internal/testenv"
-	"github.com/gomlx/gomlx/pkg/core/dtypes"
+	"github.com/gobg/gobg/internal/testmodel"
 )
 
 // smallModel writes a randomly perturbed (not identity) nsf flow for alanine
 // dipeptide in full mode, fitted on MD frames, and returns its path.
 func smallModel(t *testing.T) string {
 	t.Helper()
-	data := testenv.SharedData(t)
-	md := filepath.Join(data, "md", "ala2")
-	pdb, err := molecule.ReadPDBFile(filepath.Join(md, "top.pdb"))
-	if err != nil {
-		t.Fatal(err)
-	}
-	frames, err := readFrames(t.Context(), filepath.Join(md, "traj.dcd"), "top.pdb", 22, 200)
-	if err != nil {
-		t.Fatal(err)
-	}
-	z, err := ic.NewZMatrix(pdb.Topology)
-	if err != nil {
-		t.Fatal(err)
-	}
-	spec, err := ic.FitSpec(z, frames, ic.Full)
-	if err != nil {
-		t.Fatal(err)
-	}
-	layout, err := model.LayoutFromSpec(spec)
-	if err != nil {
-		t.Fatal(err)
-	}
-	backend, err := nn.NewBackend("")
-	if err != nil {
-		t.Fatal(err)
-	}
-	cfg := model.DefaultConfig(model.ArchNSF)
-	cfg.Layers, cfg.Hidden, cfg.Bins = 2, []int{16}, 4
-	f, err := model.New(backend, cfg, layout, dtypes.Float64)
-	if err != nil {
-		t.Fatal(err)
-	}
-	if err := f.Perturb(0.05, 3); err != nil {
-		t.Fatal(err)
-	}
-	path := filepath.Join(t.TempDir(), "ala2.gobg")
-	if err := model.Save(path, f, spec); err != nil {
-		t.Fatal(err)
-	}
-	return path
+	top, frames := testmodel.ALA2Frames(t, 200, 1)
+	f, spec := testmodel.Build(t, top, frames, testmodel.Options{Mode: ic.Full, Layers: 2, Hidden: 16, Bins: 4, Perturb: 0.05, Seed: 3})
+	return testmodel.Save(t, f, spec, "ala2.gobg")
 }
 
 // TestSampleAndEval draws structures through the CLI and checks the per-sample

@@ -10,7 +10,6 @@ import (
 	"encoding/hex"
 	"encoding/json"
 	"errors"
-	"flag"
 	"fmt"
 	"io"
 	"math"
@@ -152,77 +151,47 @@ var simulateHook func(frame int) error
 func runSimulate(ctx context.Context, env *cmdEnv, args []string) error {
 	c := commands["simulate"]
 	fs := newFlags(c, env)
-	pdbPath := fs.String("pdb", "", "starting structure `file` (PDB)")
-	ns := fs.Float64("ns", 0, "simulated time in `ns` (in all, counting frames already in DIR)")
-	out := fs.String("out", "", "output `dir`ectory")
-	temperature := fs.Float64("temperature", 300, "temperature in `K`")
-	savePS := fs.Float64("save-ps", 1, "save a frame every `ps`")
-	timestepFS := fs.Float64("timestep-fs", 2, "time step in `fs`")
-	friction := fs.Float64("friction", 1, "Langevin friction in `1/ps`")
-	hmr := fs.Float64("hmr", 0, "hydrogen `mass` in amu (hydrogen mass repartitioning; 0: off)")
-	minimize := fs.Bool("minimize", false, "minimise the energy before the run")
+	mdf := &mdFlags{
+		pdbHelp:        "starting structure `file` (PDB)",
+		nsHelp:         "simulated time in `ns` (in all, counting frames already in DIR)",
+		timestepFSHelp: "time step in `fs`",
+		seedHelp:       "random `seed` of velocities and integrator (default: random, recorded)",
+	}
+	mdf.register(fs)
 	constraints := fs.String("constraints", "HBonds", "OpenMM `constraints`: HBonds or None (None samples the same ensemble as the unconstrained energy a flow is weighted with)")
-	seed := fs.Int64("seed", 0, "random `seed` of velocities and integrator (default: random, recorded)")
-	platform := fs.String("platform", "CPU", "OpenMM `platform` (CPU, Reference, CUDA, OpenCL)")
-	threads := fs.Int("threads", 1, "CPU platform `threads` (1: reproducible)")
-	python := fs.String("python", "", "Python interpreter with OpenMM (default: $GOBG_PYTHON, else the project's .venv)")
 	asJSON := fs.Bool("json", false, "print a JSON summary as the last line")
 	if err := parseFlags(fs, args); err != nil {
 		return err
 	}
-	set := map[string]bool{}
-	fs.Visit(func(f *flag.Flag) { set[f.Name] = true })
-	switch {
-	case *pdbPath == "":
-		return fmt.Errorf("%w: --pdb is required", errUsage)
-	case *out == "":
-		return fmt.Errorf("%w: --out is required", errUsage)
-	case !(*ns > 0):
-		return fmt.Errorf("%w: --ns must be positive", errUsage)
-	case !(*temperature > 0) || !(*savePS > 0) || !(*timestepFS > 0) || !(*friction > 0):
-		return fmt.Errorf("%w: --temperature, --save-ps, --timestep-fs and --friction must be positive", errUsage)
-	case !(*hmr >= 0):
-		return fmt.Errorf("%w: --hmr must be 0 (off) or a mass in amu", errUsage)
-	case set["seed"] && (*seed <= 0 || *seed > math.MaxInt32):
-		return fmt.Errorf("%w: --seed must be in 1..%d", errUsage, math.MaxInt32)
-	case *threads < 0:
-		return fmt.Errorf("%w: --threads must not be negative", errUsage)
-	}
-	timestepPS := *timestepFS / 1000
-	spf, ok := simWholeRatio(*savePS, timestepPS)
-	if !ok {
-		return fmt.Errorf("%w: --save-ps %g is not a whole number of %g fs time steps", errUsage, *savePS, *timestepFS)
-	}
-	planned, ok := simWholeRatio(*ns*1000, *savePS)
-	if !ok {
-		return fmt.Errorf("%w: --ns %g is not a whole number of %g ps frames", errUsage, *ns, *savePS)
-	}
-	if *python == "" {
-		*python = defaultPython()
-	}
-	start := time.Now()
-
-	pdbBytes, err := os.ReadFile(*pdbPath)
+	set := flagsSet(fs)
+	timestepPS, spf, planned, err := mdf.validate(set, nil)
 	if err != nil {
 		return err
 	}
-	pdb, err := molecule.ReadPDB(bytes.NewReader(pdbBytes), *pdbPath)
+	start := time.Now()
+
+	pdbBytes, err := os.ReadFile(mdf.pdb)
+	if err != nil {
+		return err
+	}
+	pdb, err := molecule.ReadPDB(bytes.NewReader(pdbBytes), mdf.pdb)
 	if err != nil {
 		return err
 	}
 	sum := sha256.Sum256(pdbBytes)
 	want := simSettings{
-		Source: filepath.Base(*pdbPath), SourceSHA256: hex.EncodeToString(sum[:]),
+		Source: filepath.Base(mdf.pdb), SourceSHA256: hex.EncodeToString(sum[:]),
 		ForceField: plugin.DefaultForceField, Nonbonded: "NoCutoff", Constraints: *constraints,
-		Integrator: "LangevinMiddle", TimestepPS: timestepPS, FrictionPerPS: *friction,
-		TemperatureK: *temperature, Minimized: *minimize, Seed: int32(*seed), Platform: *platform,
-		SaveIntervalPS: *savePS, StepsPerFrame: int64(spf),
+		Integrator: "LangevinMiddle", TimestepPS: timestepPS, FrictionPerPS: mdf.friction,
+		TemperatureK: mdf.temperature, Minimized: mdf.minimize, Seed: int32(mdf.seed), Platform: mdf.platform,
+		SaveIntervalPS: mdf.savePS, StepsPerFrame: int64(spf),
 	}
-	if *hmr > 0 {
-		want.HydrogenMassAMU = hmr
+	if mdf.hmr > 0 {
+		hmr := mdf.hmr
+		want.HydrogenMassAMU = &hmr
 	}
-	paths := simPaths(*out)
-	if err := os.MkdirAll(*out, 0o755); err != nil {
+	paths := simPaths(mdf.out)
+	if err := os.MkdirAll(mdf.out, 0o755); err != nil {
 		return fmt.Errorf("create output directory: %w", err)
 	}
 
@@ -235,7 +204,7 @@ func runSimulate(ctx context.Context, env *cmdEnv, args []string) error {
 	if meta == nil {
 		for _, p := range []string{paths.traj, paths.energies, paths.checkpoint} {
 			if _, err := os.Stat(p); err == nil {
-				return fmt.Errorf("%s exists but %s does not: %s is not a gobg simulate directory (or is damaged); use another --out", p, paths.meta, *out)
+				return fmt.Errorf("%s exists but %s does not: %s is not a gobg simulate directory (or is damaged); use another --out", p, paths.meta, mdf.out)
 			}
 		}
 		if want.Seed == 0 {
@@ -267,8 +236,8 @@ func runSimulate(ctx context.Context, env *cmdEnv, args []string) error {
 			return err
 		}
 		fmt.Fprintf(env.stderr, "%s already holds %d frames (%.4g ns); --ns %g asks for %d: nothing to run\n",
-			*out, done, float64(done)**savePS/1000, *ns, planned)
-		s := simSummary{Out: *out, Frames: done, ResumedFrom: done, NS: float64(done) * *savePS / 1000,
+			mdf.out, done, float64(done)*mdf.savePS/1000, mdf.ns, planned)
+		s := simSummary{Out: mdf.out, Frames: done, ResumedFrom: done, NS: float64(done) * mdf.savePS / 1000,
 			MeanPotentialKJ: simMean(energies), Seed: meta.Seed, Platform: meta.Platform, OpenMM: meta.OpenMM,
 			Traj: paths.traj, Energies: paths.energies, Top: paths.top, Meta: paths.meta, Checkpoint: paths.checkpoint,
 			WallS: time.Since(start).Seconds()}
@@ -279,10 +248,10 @@ func runSimulate(ctx context.Context, env *cmdEnv, args []string) error {
 	}
 
 	md, err := plugin.StartMD(ctx, plugin.MDConfig{
-		Config: plugin.Config{Python: *python, PDB: *pdbPath, Platform: *platform, Threads: *threads,
+		Config: plugin.Config{Python: mdf.python, PDB: mdf.pdb, Platform: mdf.platform, Threads: mdf.threads,
 			ForceField: want.ForceField, Constraints: want.Constraints},
 		TemperatureK: want.TemperatureK, FrictionPerPS: want.FrictionPerPS, TimestepPS: want.TimestepPS,
-		HydrogenMassAMU: *hmr, Seed: want.Seed,
+		HydrogenMassAMU: mdf.hmr, Seed: want.Seed,
 	})
 	if err != nil {
 		return fmt.Errorf("start OpenMM: %w", err)
@@ -290,10 +259,10 @@ func runSimulate(ctx context.Context, env *cmdEnv, args []string) error {
 	defer md.Close()
 	natoms := len(pdb.Topology.Atoms)
 	if md.NumAtoms() != natoms {
-		return fmt.Errorf("OpenMM's system has %d atoms, %s %d", md.NumAtoms(), *pdbPath, natoms)
+		return fmt.Errorf("OpenMM's system has %d atoms, %s %d", md.NumAtoms(), mdf.pdb, natoms)
 	}
 	info := md.Info()
-	meta.OpenMM, meta.Threads, meta.FramesPlanned = info.OpenmmVersion, *threads, planned
+	meta.OpenMM, meta.Threads, meta.FramesPlanned = info.OpenmmVersion, mdf.threads, planned
 
 	var dcd *molecule.DCDWriter
 	var csv *os.File
@@ -308,12 +277,8 @@ func runSimulate(ctx context.Context, env *cmdEnv, args []string) error {
 		if err := molecule.WritePDBFile(paths.top, pdb.Topology, pdb.Models[:1], pdb.Box); err != nil {
 			return err
 		}
-		if *minimize {
-			s, err := md.Minimize(ctx, 0, 0)
-			if err != nil {
-				return err
-			}
-			fmt.Fprintf(env.stderr, "minimised: U = %.4f kJ/mol\n", s.PotentialKJ)
+		if err := mdf.minimizeIfAsked(ctx, md, env.stderr); err != nil {
+			return err
 		}
 		if _, err := md.SetVelocities(ctx, want.TemperatureK, want.Seed); err != nil {
 			return err
@@ -357,7 +322,7 @@ func runSimulate(ctx context.Context, env *cmdEnv, args []string) error {
 			dcd.Close()
 			return fmt.Errorf("restore %s: OpenMM is at step %d, the checkpoint says %d", paths.checkpoint, s.Step, ck.Step)
 		}
-		fmt.Fprintf(env.stderr, "resuming %s at frame %d (%.4g ns, step %d)\n", *out, ck.Frames, float64(ck.Frames)**savePS/1000, ck.Step)
+		fmt.Fprintf(env.stderr, "resuming %s at frame %d (%.4g ns, step %d)\n", mdf.out, ck.Frames, float64(ck.Frames)*mdf.savePS/1000, ck.Step)
 	}
 	defer dcd.Close()
 	if csv, err = os.OpenFile(paths.energies, os.O_WRONLY|os.O_APPEND, 0); err != nil {
@@ -365,7 +330,7 @@ func runSimulate(ctx context.Context, env *cmdEnv, args []string) error {
 	}
 	defer csv.Close()
 
-	s := simSummary{Out: *out, ResumedFrom: done, Seed: want.Seed, Platform: info.Platform, OpenMM: info.OpenmmVersion,
+	s := simSummary{Out: mdf.out, ResumedFrom: done, Seed: want.Seed, Platform: info.Platform, OpenMM: info.OpenmmVersion,
 		Traj: paths.traj, Energies: paths.energies, Top: paths.top, Meta: paths.meta, Checkpoint: paths.checkpoint}
 	saved := done
 	var tempSum float64
@@ -373,7 +338,7 @@ func runSimulate(ctx context.Context, env *cmdEnv, args []string) error {
 	lastReport := runStart
 	progress := func(final bool) {
 		el := time.Since(runStart)
-		newNS := float64(saved-done) * *savePS / 1000
+		newNS := float64(saved-done) * mdf.savePS / 1000
 		rate := 0.0
 		if el > 0 {
 			rate = newNS / el.Hours() * 24
@@ -381,12 +346,12 @@ func runSimulate(ctx context.Context, env *cmdEnv, args []string) error {
 		s.NsPerDay = rate
 		eta := "-"
 		if rate > 0 && saved < planned {
-			eta = (time.Duration(float64(planned-saved) * *savePS / 1000 / rate * 24 * float64(time.Hour))).Round(time.Second).String()
+			eta = (time.Duration(float64(planned-saved) * mdf.savePS / 1000 / rate * 24 * float64(time.Hour))).Round(time.Second).String()
 		}
 		if final || time.Since(lastReport) >= 10*time.Second {
 			lastReport = time.Now()
 			fmt.Fprintf(env.stderr, "simulate: %.4f / %.4f ns (frame %d of %d), %.1f ns/day, ETA %s\n",
-				float64(saved)**savePS/1000, float64(planned)**savePS/1000, saved, planned, rate, eta)
+				float64(saved)*mdf.savePS/1000, float64(planned)*mdf.savePS/1000, saved, planned, rate, eta)
 			if !final {
 				// For people watching the directory; the final state is
 				// written below, where a failure counts.
@@ -449,11 +414,11 @@ func runSimulate(ctx context.Context, env *cmdEnv, args []string) error {
 		if ctx.Err() != nil {
 			fmt.Fprintf(env.stderr, "interrupted after frame %d of %d; run the same command again to continue\n", saved, planned)
 		}
-		return fmt.Errorf("simulate %s: stopped at frame %d of %d: %w", *out, saved, planned, runErr)
+		return fmt.Errorf("simulate %s: stopped at frame %d of %d: %w", mdf.out, saved, planned, runErr)
 	}
 
 	s.Frames, s.NewFrames = saved, saved-done
-	s.NS = float64(saved) * *savePS / 1000
+	s.NS = float64(saved) * mdf.savePS / 1000
 	s.MeanPotentialKJ = simMean(energies)
 	if s.NewFrames > 0 {
 		t := tempSum / float64(s.NewFrames)
@@ -461,7 +426,7 @@ func runSimulate(ctx context.Context, env *cmdEnv, args []string) error {
 	}
 	s.WallS = time.Since(start).Seconds()
 	fmt.Fprintf(env.stderr, "done: %d frames (%.4g ns) in %s, %.1f ns/day, mean U %.4f kJ/mol\n",
-		s.Frames, s.NS, *out, s.NsPerDay, s.MeanPotentialKJ)
+		s.Frames, s.NS, mdf.out, s.NsPerDay, s.MeanPotentialKJ)
 	if *asJSON {
 		return printJSON(env, s)
 	}

@@ -6,61 +6,17 @@ import (
 	"strings"
 	"testing"
 
-	"github.com/gobg/gobg/energy/molecule"
 	"github.com/gobg/gobg/flow/ic"
-	"github.com/gobg/gobg/flow/model"
-	"github.com/gobg/gobg/flow/nn"
-	"github.com/gobg/gobg/internal/testenv"
-	"github.com/gomlx/gomlx/pkg/core/dtypes"
+	"github.com/gobg/gobg/internal/testmodel"
 )
 
 // savedModel writes a randomly perturbed float64 nsf flow over alanine
 // dipeptide (full mode, spec fitted to 500 MD frames) and returns its path.
 func savedModel(t *testing.T) string {
 	t.Helper()
-	md := filepath.Join(testenv.SharedData(t), "md", "ala2")
-	pdb, err := molecule.ReadPDBFile(filepath.Join(md, "top.pdb"))
-	if err != nil {
-		t.Fatal(err)
-	}
-	frames, err := molecule.ReadDCDFile(filepath.Join(md, "traj.dcd"))
-	if err != nil {
-		t.Fatal(err)
-	}
-	var xs [][]molecule.Vec3
-	for i := 0; i < len(frames) && len(xs) < 500; i += 40 {
-		xs = append(xs, frames[i].Positions)
-	}
-	z, err := ic.NewZMatrix(pdb.Topology)
-	if err != nil {
-		t.Fatal(err)
-	}
-	spec, err := ic.FitSpec(z, xs, ic.Full)
-	if err != nil {
-		t.Fatal(err)
-	}
-	layout, err := model.LayoutFromSpec(spec)
-	if err != nil {
-		t.Fatal(err)
-	}
-	backend, err := nn.NewBackend("")
-	if err != nil {
-		t.Fatal(err)
-	}
-	cfg := model.DefaultConfig(model.ArchNSF)
-	cfg.Layers, cfg.Hidden, cfg.Bins = 4, []int{32}, 6
-	f, err := model.New(backend, cfg, layout, dtypes.Float64)
-	if err != nil {
-		t.Fatal(err)
-	}
-	if err := f.Perturb(0.3, 3); err != nil {
-		t.Fatal(err)
-	}
-	path := filepath.Join(t.TempDir(), "ala2.gobg")
-	if err := model.Save(path, f, spec); err != nil {
-		t.Fatal(err)
-	}
-	return path
+	top, frames := testmodel.ALA2Frames(t, 500, 40)
+	f, spec := testmodel.Build(t, top, frames, testmodel.Options{Mode: ic.Full, Layers: 4, Hidden: 32, Bins: 6, Perturb: 0.3, Seed: 3})
+	return testmodel.Save(t, f, spec, "ala2.gobg")
 }
 
 // TestSampleLogProb checks that the density of sampled structures, computed

@@ -1,0 +1,108 @@
+package main
+
+import (
+	"context"
+	"flag"
+	"fmt"
+	"io"
+	"math"
+
+	"github.com/gobg/gobg/plugin"
+)
+
+// mdFlags are the molecular-dynamics flags that gobg simulate and gobg mcmc
+// share: one declaration and one validation, so that the two commands take
+// and check them alike.
+type mdFlags struct {
+	pdb, out, platform, python      string
+	ns, temperature, savePS         float64
+	timestepFS, friction, hmr       float64
+	seed                            int64
+	threads                         int
+	minimize                        bool
+	pdbHelp, nsHelp, timestepFSHelp string // help texts that differ between the commands
+	seedHelp                        string
+}
+
+// register declares the flags on fs, with the command-specific help texts
+// m holds (--pdb, --ns, --timestep-fs, --seed).
+func (m *mdFlags) register(fs *flag.FlagSet) {
+	fs.StringVar(&m.pdb, "pdb", "", m.pdbHelp)
+	fs.Float64Var(&m.ns, "ns", 0, m.nsHelp)
+	fs.StringVar(&m.out, "out", "", "output `dir`ectory")
+	fs.Float64Var(&m.temperature, "temperature", 300, "temperature in `K`")
+	fs.Float64Var(&m.timestepFS, "timestep-fs", 2, m.timestepFSHelp)
+	fs.Float64Var(&m.friction, "friction", 1, "Langevin friction in `1/ps`")
+	fs.Float64Var(&m.hmr, "hmr", 0, "hydrogen `mass` in amu (hydrogen mass repartitioning; 0: off)")
+	fs.Float64Var(&m.savePS, "save-ps", 1, "save a frame every `ps`")
+	fs.Int64Var(&m.seed, "seed", 0, m.seedHelp)
+	fs.BoolVar(&m.minimize, "minimize", false, "minimise the energy before the run")
+	fs.StringVar(&m.platform, "platform", "CPU", "OpenMM `platform` (CPU, Reference, CUDA, OpenCL)")
+	fs.IntVar(&m.threads, "threads", 1, "CPU platform `threads` (1: reproducible)")
+	fs.StringVar(&m.python, "python", "", "Python interpreter with OpenMM (default: $GOBG_PYTHON, else the project's .venv)")
+}
+
+// validate checks the parsed flags (set: the flags given on the command
+// line), derives the time step in ps, the integrator steps per saved frame
+// and the frames of --ns, and fills in the default Python. own, if not nil,
+// checks the command's own flags; it runs right after --pdb and --out are
+// checked, so that a missing required flag is reported before a bad value.
+func (m *mdFlags) validate(set map[string]bool, own func() error) (timestepPS float64, stepsPerFrame, frames int, err error) {
+	switch {
+	case m.pdb == "":
+		return 0, 0, 0, fmt.Errorf("%w: --pdb is required", errUsage)
+	case m.out == "":
+		return 0, 0, 0, fmt.Errorf("%w: --out is required", errUsage)
+	}
+	if own != nil {
+		if err := own(); err != nil {
+			return 0, 0, 0, err
+		}
+	}
+	switch {
+	case !(m.ns > 0):
+		return 0, 0, 0, fmt.Errorf("%w: --ns must be positive", errUsage)
+	case !(m.temperature > 0) || !(m.savePS > 0) || !(m.timestepFS > 0) || !(m.friction > 0):
+		return 0, 0, 0, fmt.Errorf("%w: --temperature, --save-ps, --timestep-fs and --friction must be positive", errUsage)
+	case !(m.hmr >= 0):
+		return 0, 0, 0, fmt.Errorf("%w: --hmr must be 0 (off) or a mass in amu", errUsage)
+	case set["seed"] && (m.seed <= 0 || m.seed > math.MaxInt32):
+		return 0, 0, 0, fmt.Errorf("%w: --seed must be in 1..%d", errUsage, math.MaxInt32)
+	case m.threads < 0:
+		return 0, 0, 0, fmt.Errorf("%w: --threads must not be negative", errUsage)
+	}
+	timestepPS = m.timestepFS / 1000
+	stepsPerFrame, ok := simWholeRatio(m.savePS, timestepPS)
+	if !ok {
+		return 0, 0, 0, fmt.Errorf("%w: --save-ps %g is not a whole number of %g fs time steps", errUsage, m.savePS, m.timestepFS)
+	}
+	frames, ok = simWholeRatio(m.ns*1000, m.savePS)
+	if !ok {
+		return 0, 0, 0, fmt.Errorf("%w: --ns %g is not a whole number of %g ps frames", errUsage, m.ns, m.savePS)
+	}
+	if m.python == "" {
+		m.python = defaultPython()
+	}
+	return timestepPS, stepsPerFrame, frames, nil
+}
+
+// minimizeIfAsked minimises md's energy if --minimize was given and reports
+// the minimised energy on w.
+func (m *mdFlags) minimizeIfAsked(ctx context.Context, md *plugin.MD, w io.Writer) error {
+	if !m.minimize {
+		return nil
+	}
+	s, err := md.Minimize(ctx, 0, 0)
+	if err != nil {
+		return err
+	}
+	fmt.Fprintf(w, "minimised: U = %.4f kJ/mol\n", s.PotentialKJ)
+	return nil
+}
+
+// flagsSet is the set of flags given on fs's command line.
+func flagsSet(fs *flag.FlagSet) map[string]bool {
+	set := map[string]bool{}
+	fs.Visit(func(f *flag.Flag) { set[f.Name] = true })
+	return set
+}
