@@ -20,8 +20,12 @@ type Config struct {
 	Data   DataConfig   `json:"data"`
 	ICMode string       `json:"ic_mode"`
 	Model  model.Config `json:"model"`
-	Energy EnergyConfig `json:"energy"`
-	Stages []Stage      `json:"stages"`
+	// InitModel, if set, is a model file whose weights and internal
+	// coordinates start the run instead of a fresh initialisation: the
+	// way to fine-tune a trained generator (for example with more KL).
+	InitModel string       `json:"init_model"`
+	Energy    EnergyConfig `json:"energy"`
+	Stages    []Stage      `json:"stages"`
 	// Seed drives the data order and the base samples (see the package doc).
 	Seed            uint64  `json:"seed"`
 	Output          string  `json:"output"`
@@ -97,6 +101,7 @@ var FieldDocs = []struct{ Field, Doc string }{
 	{"data.val_blocks", "number of contiguous blocks the frames are cut into for the split"},
 	{"ic_mode", "internal coordinates: \"full\" (every coordinate free; densities on Cartesian space) or \"reduced\" (bonds and side-chain angles fixed)"},
 	{"model", "flow configuration (flow/model.Config): arch (nsf, split-gau, split-mlp), bins, layers, backbone_layers, sidechain_layers, hidden, embed, expansion, qk_dim, gau_layers, relpos_clip, spline minimums, torsion_base, kappa, learn_base, act_norm, interval_scale, seed"},
+	{"init_model", "model file (from an earlier run) whose weights and internal coordinates start this run instead of a fresh initialisation, to fine-tune it; its model settings must equal model's (empty: start fresh)"},
 	{"energy.provider", "\"native\" (the OpenMM plugin serialises the System once, then gobg's Go energy evaluates it) or \"openmm\" (a pool of OpenMM workers)"},
 	{"energy.temperature", "temperature in K (u = U/kT)"},
 	{"energy.cut, energy.max", "lin-log cut of the reduced energy u (kT): linear up to cut, logarithmic above, clipped at max"},
@@ -222,6 +227,7 @@ func ReadConfig(path string) (Config, error) {
 		cfg.Data.Trajectories[i] = abs(t)
 	}
 	cfg.Output = abs(cfg.Output)
+	cfg.InitModel = abs(cfg.InitModel)
 	if err := cfg.Validate(); err != nil {
 		return Config{}, fmt.Errorf("config %s: %w", path, err)
 	}

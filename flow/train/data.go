@@ -7,6 +7,7 @@ import (
 	"io"
 	"math"
 	"math/rand/v2"
+	"slices"
 
 	"github.com/gobg/gobg/energy/molecule"
 	"github.com/gobg/gobg/flow/ic"
@@ -30,8 +31,10 @@ type Data struct {
 }
 
 // LoadData reads the topology and trajectories, splits the frames and fits
-// the internal-coordinate spec on the training frames.
-func LoadData(ctx context.Context, c DataConfig, mode ic.Mode) (*Data, error) {
+// the internal-coordinate spec on the training frames, or, with spec not
+// nil (fine-tuning a saved model), uses that spec after checking that it
+// describes the same molecule.
+func LoadData(ctx context.Context, c DataConfig, mode ic.Mode, spec *ic.Spec) (*Data, error) {
 	pdb, err := molecule.ReadPDBFile(c.Topology)
 	if err != nil {
 		return nil, err
@@ -77,7 +80,15 @@ func LoadData(ctx context.Context, c DataConfig, mode ic.Mode) (*Data, error) {
 	if err != nil {
 		return nil, fmt.Errorf("%s: %w", c.Topology, err)
 	}
-	if d.Spec, err = ic.FitSpec(z, d.Train, mode); err != nil {
+	if spec != nil {
+		if spec.Mode != mode {
+			return nil, fmt.Errorf("data: the initial model uses %s internal coordinates, the configuration %s", spec.Mode, mode)
+		}
+		if !slices.Equal(spec.Z.Entries, z.Entries) {
+			return nil, fmt.Errorf("data: %s is not the molecule of the initial model (its Z-matrix differs)", c.Topology)
+		}
+		d.Spec = spec
+	} else if d.Spec, err = ic.FitSpec(z, d.Train, mode); err != nil {
 		return nil, fmt.Errorf("%s: fit internal coordinates: %w", c.Topology, err)
 	}
 	if d.TrainZ, d.TrainL, err = toInternal(d.Spec, d.Train, "training"); err != nil {

@@ -1,6 +1,7 @@
 package train
 
 import (
+	"bytes"
 	"context"
 	"encoding/json"
 	"fmt"
@@ -21,6 +22,7 @@ import (
 	"github.com/gobg/gobg/flow/model"
 	"github.com/gobg/gobg/flow/nn"
 	"github.com/gobg/gobg/plugin"
+	"github.com/gomlx/gomlx/backends"
 	"github.com/gomlx/gomlx/pkg/core/dtypes"
 	"github.com/gomlx/gomlx/pkg/core/tensors"
 	gctx "github.com/gomlx/gomlx/pkg/ml/context"
@@ -162,24 +164,32 @@ func New(ctx context.Context, cfg Config, opts Options) (*Trainer, error) {
 		return nil, err
 	}
 	mode, _ := ic.ParseMode(cfg.ICMode)
-	data, err := LoadData(ctx, cfg.Data, mode)
-	if err != nil {
-		return nil, err
-	}
 	backend, err := nn.NewBackend(cfg.Backend)
 	if err != nil {
 		return nil, err
 	}
-	layout, err := model.LayoutFromSpec(data.Spec)
+	var f *model.Flow
+	var spec *ic.Spec
+	if cfg.InitModel != "" {
+		if f, spec, err = initModel(cfg, backend); err != nil {
+			return nil, err
+		}
+	}
+	data, err := LoadData(ctx, cfg.Data, mode, spec)
 	if err != nil {
 		return nil, err
 	}
-	f, err := model.New(backend, cfg.Model, layout, dtypes.Float64)
-	if err != nil {
-		return nil, err
-	}
-	if err := f.InitFromData(data.TrainZ, len(data.Train)); err != nil {
-		return nil, err
+	if f == nil {
+		layout, err := model.LayoutFromSpec(data.Spec)
+		if err != nil {
+			return nil, err
+		}
+		if f, err = model.New(backend, cfg.Model, layout, dtypes.Float64); err != nil {
+			return nil, err
+		}
+		if err := f.InitFromData(data.TrainZ, len(data.Train)); err != nil {
+			return nil, err
+		}
 	}
 	tr, err := ic.NewTransform(data.Spec, dtypes.Float64)
 	if err != nil {
@@ -221,17 +231,43 @@ func New(ctx context.Context, cfg Config, opts Options) (*Trainer, error) {
 	return t, nil
 }
 
+// initModel loads cfg.InitModel for fine-tuning: its flow (in float64, the
+// training precision) and its internal-coordinate spec. Its model settings
+// must be the configuration's, so that the file written at the end says
+// what was trained.
+func initModel(cfg Config, backend backends.Backend) (*model.Flow, *ic.Spec, error) {
+	f, spec, err := model.Load(cfg.InitModel, backend)
+	if err != nil {
+		return nil, nil, fmt.Errorf("init_model: %w", err)
+	}
+	if spec == nil {
+		return nil, nil, fmt.Errorf("init_model %s: the model has no internal-coordinate definition", cfg.InitModel)
+	}
+	have, _ := json.Marshal(f.Config())
+	want, _ := json.Marshal(cfg.Model)
+	if !bytes.Equal(have, want) {
+		return nil, nil, fmt.Errorf("init_model %s: its model settings %s differ from the configuration's %s", cfg.InitModel, have, want)
+	}
+	if f.DType() != dtypes.Float64 {
+		if f, err = f.WithDType(dtypes.Float64); err != nil {
+			return nil, nil, fmt.Errorf("init_model %s: %w", cfg.InitModel, err)
+		}
+	}
+	return f, spec, nil
+}
+
 // fingerprint identifies the parts of a configuration a checkpoint must
 // agree with.
 func fingerprint(cfg Config) string {
 	b, _ := json.Marshal(struct {
-		Data   DataConfig
-		ICMode string
-		Model  model.Config
-		Stages []Stage
-		Seed   uint64
-		Clip   float64
-	}{cfg.Data, cfg.ICMode, cfg.Model, cfg.Stages, cfg.Seed, cfg.ClipNorm})
+		Data      DataConfig
+		ICMode    string
+		Model     model.Config
+		InitModel string `json:",omitempty"`
+		Stages    []Stage
+		Seed      uint64
+		Clip      float64
+	}{cfg.Data, cfg.ICMode, cfg.Model, cfg.InitModel, cfg.Stages, cfg.Seed, cfg.ClipNorm})
 	return string(b)
 }
 

@@ -5,6 +5,8 @@ import (
 	"math"
 	"os"
 	"path/filepath"
+	"slices"
+	"strings"
 	"testing"
 
 	"github.com/gobg/gobg/energy"
@@ -363,5 +365,53 @@ func TestOpenMMProviderMatchesNative(t *testing.T) {
 	}
 	if native[2] == native[1] {
 		t.Errorf("the KL steps did not change the loss: %v", native)
+	}
+}
+
+// TestInitModel fine-tunes a saved model: the run starts from exactly its
+// weights and internal coordinates, trains, and refuses a model whose
+// settings or coordinate mode differ from the configuration's.
+func TestInitModel(t *testing.T) {
+	first := tinyConfig(t, 3, 0)
+	a := newTrainer(t, first, Options{})
+	if _, err := a.Run(context.Background()); err != nil {
+		t.Fatal(err)
+	}
+	saved := filepath.Join(first.Output, ModelFile)
+
+	cfg := tinyConfig(t, 2, 1)
+	cfg.InitModel = saved
+	b := newTrainer(t, cfg, Options{})
+	diff, n := maxDiff(snapshot(t, a.flow.Context()), snapshot(t, b.flow.Context()), model.RootScope)
+	if n == 0 || diff != 0 {
+		t.Errorf("fine-tuning starts %.3g away from the saved weights (%d variables compared)", diff, n)
+	}
+	if as, bs := a.data.Spec, b.data.Spec; !slices.Equal(as.Ref, bs.Ref) || !slices.Equal(as.Lo, bs.Lo) || !slices.Equal(as.Hi, bs.Hi) {
+		t.Errorf("fine-tuning does not use the saved model's internal coordinates")
+	}
+	s, err := b.Run(context.Background())
+	if err != nil {
+		t.Fatal(err)
+	}
+	if s.Steps != 3 || s.Skipped != 0 {
+		t.Errorf("fine-tuning ran %d steps (%d skipped), want 3", s.Steps, s.Skipped)
+	}
+
+	for _, c := range []struct {
+		name string
+		edit func(*Config)
+		want string
+	}{
+		{"other settings", func(c *Config) { c.Model.Hidden = []int{8} }, "differ from the configuration's"},
+		{"other mode", func(c *Config) { c.ICMode = "reduced" }, "internal coordinates"},
+		{"missing file", func(c *Config) { c.InitModel = filepath.Join(t.TempDir(), "none.gobg") }, "none.gobg"},
+	} {
+		bad := tinyConfig(t, 1, 0)
+		bad.InitModel = saved
+		c.edit(&bad)
+		_, err := New(context.Background(), bad, Options{Python: testenv.Python(t)})
+		if err == nil || !strings.Contains(err.Error(), c.want) {
+			t.Errorf("%s: error %v, want one containing %q", c.name, err, c.want)
+		}
 	}
 }
