@@ -65,6 +65,19 @@ def _env_default(name, default=None):
     return os.environ.get("GOBG_OPENMM_" + name.upper().replace("-", "_"), default)
 
 
+def _pin_to_one_cpu():
+    """Keeps this worker on one CPU. OpenMM's CPU platform hands every step
+    to a pool thread even with Threads=1; measured on these 2-core virtual
+    machines, when the other core is idle each hand-off waits for that core
+    to wake up, and alanine dipeptide MD ran at 198 ns/day instead of 2392
+    ns/day pinned. Workers spread over the allowed CPUs by process id."""
+    try:
+        cpus = sorted(os.sched_getaffinity(0))
+        os.sched_setaffinity(0, {cpus[os.getpid() % len(cpus)]})
+    except (AttributeError, OSError):  # not Linux, or not allowed: run unpinned
+        pass
+
+
 def parse_args(argv):
     p = argparse.ArgumentParser(description=__doc__.splitlines()[0])
     p.add_argument("--pdb", default=_env_default("pdb"),
@@ -151,6 +164,8 @@ class Worker:
         props = {}
         if args.threads > 0 and args.platform == "CPU":
             props["Threads"] = str(args.threads)
+        if args.threads == 1 and args.platform == "CPU":
+            _pin_to_one_cpu()
         if args.precision and args.platform in ("CUDA", "OpenCL", "HIP"):
             props["Precision"] = args.precision
         if self.md:
