@@ -145,21 +145,7 @@ func TestLoadCorrupt(t *testing.T) {
 		t.Fatal(err)
 	}
 	// Uncompressed archive, to damage entries selectively.
-	zr, err := gzip.NewReader(bytes.NewReader(data))
-	if err != nil {
-		t.Fatal(err)
-	}
-	var tarData bytes.Buffer
-	if _, err := tarData.ReadFrom(zr); err != nil {
-		t.Fatal(err)
-	}
-	regzip := func(b []byte) []byte {
-		var out bytes.Buffer
-		w := gzip.NewWriter(&out)
-		w.Write(b)
-		w.Close()
-		return out.Bytes()
-	}
+	tarData := bytes.NewBuffer(gunzip(t, data))
 	flipWeights := bytes.Clone(tarData.Bytes())
 	idx := bytes.LastIndex(flipWeights, []byte("weights.bin"))
 	flipWeights[idx+600] ^= 0xff // inside the weights' data (header is 512 bytes)
@@ -219,23 +205,12 @@ func TestLoadVersion1(t *testing.T) {
 		if err != nil {
 			t.Fatal(err)
 		}
-		zr, err := gzip.NewReader(bytes.NewReader(data))
-		if err != nil {
-			t.Fatal(err)
-		}
-		var tarData bytes.Buffer
-		if _, err := tarData.ReadFrom(zr); err != nil {
-			t.Fatal(err)
-		}
-		old := bytes.Replace(tarData.Bytes(), []byte(`"version": 2`), []byte(`"version": `+c.version), 1)
-		if bytes.Equal(old, tarData.Bytes()) {
+		tarData := gunzip(t, data)
+		old := bytes.Replace(tarData, []byte(`"version": 2`), []byte(`"version": `+c.version), 1)
+		if bytes.Equal(old, tarData) {
 			t.Fatalf("%s: no version field found in the manifest", c.arch)
 		}
-		var out bytes.Buffer
-		w := gzip.NewWriter(&out)
-		w.Write(old)
-		w.Close()
-		if err := os.WriteFile(path, out.Bytes(), 0o644); err != nil {
+		if err := os.WriteFile(path, regzip(old), 0o644); err != nil {
 			t.Fatal(err)
 		}
 		_, _, err = Load(path, testBackend(t))
@@ -246,4 +221,27 @@ func TestLoadVersion1(t *testing.T) {
 			t.Errorf("%s version %s: error %v, want one naming the file and containing %q", c.arch, c.version, err, c.want)
 		}
 	}
+}
+
+// gunzip returns the tar archive inside a model file's bytes.
+func gunzip(t *testing.T, data []byte) []byte {
+	t.Helper()
+	zr, err := gzip.NewReader(bytes.NewReader(data))
+	if err != nil {
+		t.Fatal(err)
+	}
+	var out bytes.Buffer
+	if _, err := out.ReadFrom(zr); err != nil {
+		t.Fatal(err)
+	}
+	return out.Bytes()
+}
+
+// regzip compresses a (possibly damaged) tar archive back into a model file.
+func regzip(b []byte) []byte {
+	var out bytes.Buffer
+	w := gzip.NewWriter(&out)
+	w.Write(b)
+	w.Close()
+	return out.Bytes()
 }
