@@ -703,37 +703,20 @@ type mcmcPartial struct {
 }
 
 func newMCMCPartial(path string) (*mcmcPartial, error) {
-	dir, base := filepath.Split(path)
-	if dir == "" {
-		dir = "."
-	}
-	f, err := os.CreateTemp(dir, "."+base+".*.partial")
+	f, err := atomicfile.CreatePartial(path)
 	if err != nil {
-		return nil, fmt.Errorf("create %s: %w", path, err)
+		return nil, err
 	}
 	return &mcmcPartial{path: path, f: f, w: bufio.NewWriterSize(f, 1<<16)}, nil
 }
 
 // commit flushes, syncs and renames the file into place.
 func (p *mcmcPartial) commit() error {
-	err := p.w.Flush()
-	if err == nil {
-		err = p.f.Chmod(0o644)
-	}
-	if err == nil {
-		err = p.f.Sync()
-	}
-	if cerr := p.f.Close(); err == nil {
-		err = cerr
-	}
-	if err == nil {
-		err = os.Rename(p.f.Name(), p.path)
-	}
-	if err != nil {
-		os.Remove(p.f.Name())
+	if err := p.w.Flush(); err != nil {
+		p.abort()
 		return fmt.Errorf("write %s: %w", p.path, err)
 	}
-	return nil
+	return atomicfile.Commit(p.f, p.path)
 }
 
 // abort removes the temporary file.

@@ -35,6 +35,8 @@ import (
 	"path/filepath"
 	"strings"
 	"time"
+
+	"github.com/gobg/gobg/internal/atomicfile"
 )
 
 // AKMATime is the AKMA unit of time in picoseconds (sqrt(Å²·amu/(kcal/mol))),
@@ -601,13 +603,9 @@ func CreateDCD(path string, numAtoms int, opts DCDOptions) (*DCDWriter, error) {
 	if len(opts.Title) > 80 {
 		return nil, fmt.Errorf("create %s: title longer than 80 bytes", path)
 	}
-	dir, base := filepath.Split(path)
-	if dir == "" {
-		dir = "."
-	}
-	f, err := os.CreateTemp(dir, "."+base+".*.partial")
+	f, err := atomicfile.CreatePartial(path)
 	if err != nil {
-		return nil, fmt.Errorf("create %s: %w", path, err)
+		return nil, err
 	}
 	w := &DCDWriter{f: f, path: path, tmp: f.Name(), first: opts.FirstStep, interval: opts.Interval}
 	w.lay = layout{order: binary.LittleEndian, natoms: numAtoms, cell: opts.UnitCell}

@@ -60,3 +60,41 @@ func WriteFile(path string, data []byte) error {
 		return err
 	})
 }
+
+// CreatePartial creates the hidden temporary file ".NAME.*.partial" beside
+// path for a file written as a stream over a long time (a trajectory, a
+// log of moves): readers of path never see it until Commit renames it into
+// place, and a killed writer leaves only the hidden file.
+func CreatePartial(path string) (*os.File, error) {
+	dir, base := filepath.Split(path)
+	if dir == "" {
+		dir = "."
+	}
+	f, err := os.CreateTemp(dir, "."+base+".*.partial")
+	if err != nil {
+		return nil, fmt.Errorf("create %s: %w", path, err)
+	}
+	return f, nil
+}
+
+// Commit makes a file from CreatePartial the complete path: it syncs and
+// closes f and renames it over path. On any error the temporary file is
+// removed and path is left as it was.
+func Commit(f *os.File, path string) error {
+	// CreateTemp's 0600 suits the temporary file, not the result.
+	err := f.Chmod(0o644)
+	if err == nil {
+		err = f.Sync()
+	}
+	if cerr := f.Close(); err == nil {
+		err = cerr
+	}
+	if err == nil {
+		err = os.Rename(f.Name(), path)
+	}
+	if err != nil {
+		os.Remove(f.Name())
+		return fmt.Errorf("write %s: %w", path, err)
+	}
+	return nil
+}
