@@ -8,8 +8,7 @@ import (
 
 	"github.com/gobg/gobg/energy/molecule"
 	"github.com/gobg/gobg/flow/eval"
-	"github.com/gobg/gobg/flow/ic"
-	"github.com/gobg/gobg/flow/model"
+	"github.com/gobg/gobg/flow/generator"
 )
 
 func init() {
@@ -81,19 +80,20 @@ func runEval(ctx context.Context, env *cmdEnv, args []string) error {
 	if *modelPath == "" || len(data) == 0 {
 		return fmt.Errorf("%w: --model and --data are required", errUsage)
 	}
-	f, ms, err := loadModel(*modelPath, *backendSpec)
+	gm, err := generator.Load(*modelPath, *backendSpec, *batch)
 	if err != nil {
 		return err
 	}
-	spec := ms.spec
-	top := spec.Z.Top
+	defer gm.Close()
+	spec := gm.Spec()
+	top := gm.Topology()
 	md, err := readSpread(ctx, data, *modelPath, len(top.Atoms), *mdFrames)
 	if err != nil {
 		return err
 	}
 	fmt.Fprintf(env.stderr, "eval: %d MD frames, %d samples, %s energy at %g K\n", len(md), *n, *energyName, *temperature)
 
-	nll, err := testNLL(f, spec, md, *batch)
+	nll, err := testNLL(gm, md)
 	if err != nil {
 		return err
 	}
@@ -102,7 +102,7 @@ func runEval(ctx context.Context, env *cmdEnv, args []string) error {
 		return err
 	}
 	defer stop()
-	g, err := drawSamples(ctx, env, f, ms, *n, *batch, *seed, e)
+	g, err := drawSamples(ctx, env, gm, *n, *batch, *seed, e)
 	if err != nil {
 		return err
 	}
@@ -198,35 +198,25 @@ func printEvalSummary(w interface{ Write([]byte) (int, error) }, s *evalSummary)
 	}
 }
 
-// testNLL is -mean log q(x) of MD frames under the model, with q(x) =
-// q(z) |dz/dx|: the free vector z of each frame from the CPU transform,
-// log q(z) from the flow.
-func testNLL(f *model.Flow, spec *ic.Spec, frames [][]molecule.Vec3, batch int) (float64, error) {
-	run, err := f.NewRunner(batch)
-	if err != nil {
-		return 0, err
-	}
-	defer run.Close()
-	d := spec.NumFree()
-	zs := make([]float64, 0, len(frames)*d)
-	lds := make([]float64, len(frames))
-	for i, x := range frames {
-		z, ld, err := spec.ToInternal(x)
-		if err != nil {
-			return 0, fmt.Errorf("MD frame %d: %w", i, err)
+// testNLL is -mean log q(x) of MD frames under the model (flow/generator's
+// density of structures: q(z) |dz/dx|).
+func testNLL(g *generator.Generator, frames [][]molecule.Vec3) (float64, error) {
+	n, na := len(frames), g.NumAtoms()
+	pos := make([]float64, 0, n*na*3)
+	for _, x := range frames {
+		for _, p := range x {
+			pos = append(pos, p[0], p[1], p[2])
 		}
-		zs = append(zs, z...)
-		lds[i] = ld
 	}
-	lq, err := run.LogProb(zs)
-	if err != nil {
-		return 0, err
+	lq := make([]float64, n)
+	if err := g.LogProb(n, pos, lq); err != nil {
+		return 0, fmt.Errorf("MD frames: %w", err)
 	}
 	var sum float64
-	for i := range frames {
-		sum += lq[i] + lds[i]
+	for _, v := range lq {
+		sum += v
 	}
-	return -sum / float64(len(frames)), nil
+	return -sum / float64(n), nil
 }
 
 func trimExt(p string) string { return p[:len(p)-len(filepath.Ext(p))] }

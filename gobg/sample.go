@@ -13,9 +13,7 @@ import (
 
 	"github.com/gobg/gobg/energy"
 	"github.com/gobg/gobg/energy/molecule"
-	"github.com/gobg/gobg/flow/ic"
-	"github.com/gobg/gobg/flow/model"
-	"github.com/gobg/gobg/flow/nn"
+	"github.com/gobg/gobg/flow/generator"
 	"github.com/gobg/gobg/internal/atomicfile"
 )
 
@@ -62,13 +60,10 @@ type generated struct {
 
 // drawSamples draws n structures from a loaded model, in batches of batch,
 // and evaluates their energies when e is not nil.
-func drawSamples(ctx context.Context, env *cmdEnv, f *model.Flow, s *modelSpec, n, batch int, seed uint64, e energy.Energy) (*generated, error) {
-	sampler, err := model.NewStructureSampler(f, s.spec, batch)
-	if err != nil {
-		return nil, err
-	}
-	defer sampler.Close()
-	g := &generated{}
+func drawSamples(ctx context.Context, env *cmdEnv, g *generator.Generator, n, batch int, seed uint64, e energy.Energy) (*generated, error) {
+	na := g.NumAtoms()
+	out := &generated{logQ: make([]float64, n), positions: make([][]molecule.Vec3, n)}
+	pos := make([]float64, batch*na*3)
 	start := time.Now()
 	for done := 0; done < n; {
 		if err := ctx.Err(); err != nil {
@@ -77,52 +72,34 @@ func drawSamples(ctx context.Context, env *cmdEnv, f *model.Flow, s *modelSpec, 
 		k := min(batch, n-done)
 		// Per-batch seeds derived from the run's seed keep the samples
 		// reproducible whatever the batch size of earlier calls.
-		st, err := sampler.Sample(k, seed+uint64(done))
-		if err != nil {
+		if err := g.Sample(k, seed+uint64(done), pos[:k*na*3], out.logQ[done:done+k]); err != nil {
 			return nil, err
 		}
 		for i := range k {
-			g.positions = append(g.positions, st.Positions[i])
-			g.logQ = append(g.logQ, st.LogQ[i]-st.LogDetCart[i])
+			x := make([]molecule.Vec3, na)
+			for a := range x {
+				o := (i*na + a) * 3
+				x[a] = molecule.Vec3{pos[o], pos[o+1], pos[o+2]}
+			}
+			out.positions[done+i] = x
 		}
 		done += k
 		fmt.Fprintf(env.stderr, "\rsampling: %d/%d (%.0f/s)", done, n, float64(done)/time.Since(start).Seconds())
 	}
 	fmt.Fprintln(env.stderr)
 	if e != nil {
-		res, err := e.Evaluate(ctx, g.positions, false)
+		res, err := e.Evaluate(ctx, out.positions, false)
 		if err != nil {
 			return nil, fmt.Errorf("energies of samples: %w", err)
 		}
-		g.energies = res.Energies
+		out.energies = res.Energies
 		for i, err := range res.Errors {
 			if err != nil {
-				g.energies[i] = math.NaN()
+				out.energies[i] = math.NaN()
 			}
 		}
 	}
-	return g, nil
-}
-
-// modelSpec is a loaded model file.
-type modelSpec struct {
-	path string
-	spec *ic.Spec
-}
-
-func loadModel(path, backendSpec string) (*model.Flow, *modelSpec, error) {
-	backend, err := nn.NewBackend(backendSpec)
-	if err != nil {
-		return nil, nil, err
-	}
-	f, spec, err := model.Load(path, backend)
-	if err != nil {
-		return nil, nil, err
-	}
-	if spec == nil {
-		return nil, nil, fmt.Errorf("%s: the model has no internal-coordinate definition, so it cannot make structures", path)
-	}
-	return f, &modelSpec{path: path, spec: spec}, nil
+	return out, nil
 }
 
 func runSample(ctx context.Context, env *cmdEnv, args []string) error {
@@ -144,14 +121,15 @@ func runSample(ctx context.Context, env *cmdEnv, args []string) error {
 	if *modelPath == "" || *out == "" || *n < 1 {
 		return fmt.Errorf("%w: --model, --out and a positive --n are required", errUsage)
 	}
-	f, ms, err := loadModel(*modelPath, *backendSpec)
+	g, err := generator.Load(*modelPath, *backendSpec, *batch)
 	if err != nil {
 		return err
 	}
-	top := ms.spec.Z.Top
+	defer g.Close()
+	top := g.Topology()
 	var e energy.Energy
 	if *energyName != "none" {
-		ref, _, err := ms.spec.ToCartesian(make([]float64, ms.spec.NumFree()))
+		ref, _, err := g.Spec().ToCartesian(make([]float64, g.Spec().NumFree()))
 		if err != nil {
 			return err
 		}
@@ -162,19 +140,19 @@ func runSample(ctx context.Context, env *cmdEnv, args []string) error {
 		defer stop()
 	}
 	start := time.Now()
-	g, err := drawSamples(ctx, env, f, ms, *n, *batch, *seed, e)
+	gen, err := drawSamples(ctx, env, g, *n, *batch, *seed, e)
 	if err != nil {
 		return err
 	}
 	base := strings.TrimSuffix(*out, filepath.Ext(*out))
 	s := sampleSummary{Model: *modelPath, Out: *out, CSV: base + ".csv", PDB: base + ".pdb", N: *n, Seed: *seed,
 		Energy: *energyName, Temperature: *temperature}
-	if err := writeSamples(*out, s.PDB, s.CSV, top, g, *temperature); err != nil {
+	if err := writeSamples(*out, s.PDB, s.CSV, top, gen, *temperature); err != nil {
 		return err
 	}
-	for i := range g.logQ {
-		s.MeanLogQ += g.logQ[i] / float64(len(g.logQ))
-		if g.energies != nil && (math.IsNaN(g.energies[i]) || math.IsInf(g.energies[i], 0)) {
+	for i := range gen.logQ {
+		s.MeanLogQ += gen.logQ[i] / float64(len(gen.logQ))
+		if gen.energies != nil && (math.IsNaN(gen.energies[i]) || math.IsInf(gen.energies[i], 0)) {
 			s.NonFinite++
 		}
 	}

@@ -10,9 +10,8 @@ import (
 
 	"github.com/gobg/gobg/energy"
 	"github.com/gobg/gobg/energy/molecule"
+	"github.com/gobg/gobg/flow/generator"
 	"github.com/gobg/gobg/flow/ic"
-	"github.com/gobg/gobg/flow/model"
-	"github.com/gobg/gobg/flow/nn"
 	"github.com/gobg/gobg/internal/testenv"
 	"github.com/gobg/gobg/internal/testmodel"
 )
@@ -50,13 +49,13 @@ func TestSampleAndEval(t *testing.T) {
 		t.Fatalf("csv: %d rows, header %v", len(rows), rows[0])
 	}
 	// Independent log q: the model's log-density of the structures as
-	// read back from the DCD (float32 positions).
-	backend, _ := nn.NewBackend("")
-	f, spec, err := model.Load(modelPath, backend)
+	// read back from the DCD (float32 positions), through the inverse flow.
+	gen, err := generator.Load(modelPath, "", 1)
 	if err != nil {
 		t.Fatal(err)
 	}
-	nll, err := testNLL(f, spec, [][]molecule.Vec3{frames[0].Positions}, 1)
+	defer gen.Close()
+	nll, err := testNLL(gen, [][]molecule.Vec3{frames[0].Positions})
 	if err != nil {
 		t.Fatal(err)
 	}
