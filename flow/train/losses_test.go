@@ -15,6 +15,7 @@ import (
 	"github.com/gobg/gobg/energy/native"
 	"github.com/gobg/gobg/flow/nn"
 	"github.com/gobg/gobg/internal/testenv"
+	"github.com/gobg/gobg/internal/testmodel"
 	"github.com/gobg/gobg/plugin"
 	. "github.com/gomlx/gomlx/pkg/core/graph"
 	gctx "github.com/gomlx/gomlx/pkg/ml/context"
@@ -160,16 +161,8 @@ func nativeAla2(t *testing.T) (*native.Energy, []molecule.Vec3) {
 	if err != nil {
 		t.Fatal(err)
 	}
-	r, err := molecule.OpenDCD(filepath.Join(dir, "traj.dcd"))
-	if err != nil {
-		t.Fatal(err)
-	}
-	defer r.Close()
-	f, err := r.Next()
-	if err != nil {
-		t.Fatal(err)
-	}
-	return e, f.Positions
+	_, frames := testmodel.ALA2Frames(t, 1, 1)
+	return e, frames[0]
 }
 
 // TestKLSurrogateGradient checks that the gradient of the KL surrogate
