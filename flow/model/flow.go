@@ -18,6 +18,11 @@ import (
 // RootScope is the context scope that holds a flow's variables.
 const RootScope = "/flow"
 
+// FrozenScope holds a copy of the flow's variables that no gradient
+// reaches (see Frozen and SyncFrozen). It is outside RootScope, so model
+// files never contain it.
+const FrozenScope = "/flow_frozen"
+
 // Flow is a normalizing flow on the vector a Layout describes, with its
 // weights in a GoMLX context.
 //
@@ -56,6 +61,7 @@ type Flow struct {
 	circIdx, intIdx []int // layout dimensions by kind
 	kindInv         []int // undoes [intIdx, circIdx]
 	domainIdentity  bool  // Lower = -1, Upper = 1 for every interval dimension
+	frozen          bool  // graph functions read FrozenScope (see Frozen)
 }
 
 // New builds a flow with fresh weights (the couplings start as the
@@ -170,7 +176,50 @@ func (f *Flow) Context() *context.Context { return f.ctx }
 // root is the flow's scope, in unchecked mode (variables are created on
 // first use and reused after).
 func (f *Flow) root(ctx *context.Context) *context.Context {
+	if f.frozen {
+		return ctx.InAbsPath(FrozenScope).Checked(false)
+	}
 	return ctx.InAbsPath(RootScope).Checked(false)
+}
+
+// Frozen returns a view of the flow whose graph functions read the copy of
+// the weights under FrozenScope, which SyncFrozen makes and which is never
+// trainable: its LogProb is log q(x) differentiable in x but not in the
+// weights. That is what a path-gradient estimator of the reverse KL needs
+// (the weights' own score term, zero in expectation, is left out).
+func (f *Flow) Frozen() *Flow {
+	c := *f
+	c.frozen = true
+	return &c
+}
+
+// SyncFrozen copies every variable under RootScope to FrozenScope (same
+// relative scope and name), creating the copies as non-trainable.
+func (f *Flow) SyncFrozen() error {
+	for _, v := range flowVariables(f.ctx) {
+		t, err := v.Value()
+		if err != nil {
+			return fmt.Errorf("flow: read %s: %w", v.ScopeAndName(), err)
+		}
+		val := tensorOf(v.DType(), nn.Float64s(t), v.Shape().Dimensions...)
+		fv := FrozenOf(f.ctx, v)
+		if fv == nil {
+			fv = f.ctx.InAbsPath(FrozenScope+strings.TrimPrefix(v.Scope(), RootScope)).Checked(false).VariableWithValue(v.Name(), val)
+		} else if err := fv.SetValue(val); err != nil {
+			return fmt.Errorf("flow: set %s: %w", fv.ScopeAndName(), err)
+		}
+		fv.SetTrainable(false)
+	}
+	return nil
+}
+
+// FrozenOf is the FrozenScope copy of flow variable v, or nil if v is not
+// a flow variable or has no copy.
+func FrozenOf(ctx *context.Context, v *context.Variable) *context.Variable {
+	if !isFlowVar(v) {
+		return nil
+	}
+	return ctx.GetVariableByScopeAndName(FrozenScope+strings.TrimPrefix(v.Scope(), RootScope), v.Name())
 }
 
 // step is one stage of the forward map, for the per-layer checks: it maps
@@ -271,7 +320,7 @@ func (f *Flow) vectorVar(ctx *context.Context, name string, value float64, n int
 		vals[i] = value
 	}
 	v := ctx.VariableWithValue(name, f.tensor(vals, n))
-	v.SetTrainable(trainable)
+	v.SetTrainable(trainable && !f.frozen)
 	return v
 }
 

@@ -33,6 +33,16 @@
 //     reparameterised (von Mises rejection sampling), so the KL gradient
 //     does not reach the base distribution's parameters; they learn from
 //     the NLL term, which every stage of the schedule keeps.
+//   - KL with kl_gradient "path" (per stage): the same loss with the
+//     path-gradient estimator. The surrogate is sum_b sum_i
+//     stop_gradient(-F_bi/kT · f'(u_b))·x_bi + log q'(x_b), where q' is the
+//     flow's density evaluated with a frozen copy of the weights
+//     (model.FrozenScope, kept equal to the weights by every Adam update),
+//     so its gradient reaches the weights only through the samples x. It
+//     drops the score term E[∇θ log q(x)] at fixed x, which has mean zero
+//     but a variance that stays large as q approaches p; at q = p the
+//     estimator is exactly zero for every batch (the tests check this). It
+//     costs one more (inverse) pass per step.
 //
 // A sample without a finite energy makes the KL non-finite, and the step
 // is skipped; so is a step whose total loss or gradient norm is not finite

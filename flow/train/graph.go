@@ -23,12 +23,18 @@ const (
 	adamEps   = 1e-8
 )
 
-// terms says which loss terms a step graph contains.
-type terms struct{ nll, w2, kl bool }
+// terms says which loss terms a step graph contains, and whether its KL
+// term uses the path-gradient estimator.
+type terms struct{ nll, w2, kl, path bool }
 
-func (t terms) key() string { return fmt.Sprintf("nll=%v,w2=%v,kl=%v", t.nll, t.w2, t.kl) }
+func (t terms) key() string {
+	return fmt.Sprintf("nll=%v,w2=%v,kl=%v,path=%v", t.nll, t.w2, t.kl, t.path)
+}
 
-func termsOf(w Weights) terms { return terms{nll: w.NLL != 0, w2: w.W2 != 0, kl: w.KL != 0} }
+func termsOf(s Stage) terms {
+	w := s.Weights
+	return terms{nll: w.NLL != 0, w2: w.W2 != 0, kl: w.KL != 0, path: w.KL != 0 && s.KLGradient == KLGradientPath}
+}
 
 // stepOutputs are the step graph's outputs, in order.
 const (
@@ -83,6 +89,18 @@ func KLSurrogate(x, g, logDet *Node) *Node {
 	return Sub(DivScalar(ReduceAllSum(Mul(StopGradient(g), x)), float64(b)), ReduceAllMean(logDet))
 }
 
+// KLPathSurrogate is the path-gradient form of the reverse-KL surrogate:
+// mean_b [Σ stop(g_b)·x_b] + mean_b logQFrozen_b - mean_b ldT_b, where
+// logQFrozen is the flow's log-density of the internal coordinates the
+// positions x were built from, evaluated by the frozen copy of the weights
+// (so differentiable only through the sample), and ldT = log|det ∂x/∂ic|
+// of the map to Cartesian positions. Its gradient is E[∇_x(f(u) + log
+// q(x)) · ∂x/∂θ], the reverse KL's gradient without the score term.
+func KLPathSurrogate(x, g, logQFrozen, ldT *Node) *Node {
+	b := x.Shape().Dimensions[0]
+	return Add(DivScalar(ReduceAllSum(Mul(StopGradient(g), x)), float64(b)), ReduceAllMean(Sub(logQFrozen, ldT)))
+}
+
 // sampleGraph maps base samples to Cartesian positions and their log q(x)
 // (the density of positions on the map's image).
 func sampleGraph(f *model.Flow, tr *ic.Transform) func(ctx *context.Context, z *Node) []*Node {
@@ -118,7 +136,11 @@ func stepGraph(f *model.Flow, tr *ic.Transform, backbone []int, t terms) func(ct
 				in = in[2:]
 			}
 			if t.kl {
-				sur = KLSurrogate(pos, in[0], Add(ldF, ldT))
+				if t.path {
+					sur = KLPathSurrogate(pos, in[0], f.Frozen().LogProb(ctx, x), ldT)
+				} else {
+					sur = KLSurrogate(pos, in[0], Add(ldF, ldT))
+				}
 				total = Add(total, Mul(wK, sur))
 			}
 		}
@@ -172,7 +194,12 @@ func adamUpdate(ctx *context.Context, loss, lr, clip *Node) (gnorm, ok *Node) {
 		w2 := Sub(w, upd)
 		mVar.SetValueGraph(Where(ok, m2, m))
 		vVar.SetValueGraph(Where(ok, s2, s))
-		v.SetValueGraph(Where(ok, w2, w))
+		nw := Where(ok, w2, w)
+		v.SetValueGraph(nw)
+		// The frozen copy (path gradients) follows the weights step by step.
+		if fv := model.FrozenOf(ctx, v); fv != nil {
+			fv.SetValueGraph(nw)
+		}
 	}
 	stepVar.SetValueGraph(Where(ok, newStep, step))
 	return gnorm, ok

@@ -206,6 +206,12 @@ func New(ctx context.Context, cfg Config, opts Options) (*Trainer, error) {
 			return nil, err
 		}
 	}
+	if slices.ContainsFunc(cfg.Stages, func(s Stage) bool { return termsOf(s).path }) {
+		// After any resume, so that the copy equals the weights it follows.
+		if err := f.SyncFrozen(); err != nil {
+			return nil, err
+		}
+	}
 	needEnergy := slices.ContainsFunc(cfg.Stages[t.st.Stage:], func(s Stage) bool { return s.Weights.KL != 0 })
 	if needEnergy {
 		if err := t.startEnergy(ctx); err != nil {
@@ -345,7 +351,7 @@ func (t *Trainer) Close() {
 func (t *Trainer) step(ctx context.Context, s Stage, k int) (Record, error) {
 	d := t.flow.Dim()
 	b := s.BatchSize
-	tm := termsOf(s.Weights)
+	tm := termsOf(s)
 	lr := s.LearningRate(k)
 	rec := Record{Stage: t.st.Stage, StageName: s.Name, StageStep: k, Step: t.st.Step, LR: lr}
 	args := []any{scalarF64(lr), scalarF64(s.Weights.NLL), scalarF64(s.Weights.W2), scalarF64(s.Weights.KL), scalarF64(t.cfg.ClipNorm)}

@@ -202,9 +202,17 @@ func TestNonFiniteStepsAreSkipped(t *testing.T) {
 
 // TestResumeIsExact trains 3 NLL and 5 NLL+KL steps in one go, and again
 // stopping after step 4 and resuming from the checkpoint in a new
-// trainer; the losses and the final weights must be identical.
+// trainer; the losses and the final weights must be identical, with
+// either KL gradient estimator.
 func TestResumeIsExact(t *testing.T) {
+	for _, est := range []string{KLGradientTotal, KLGradientPath} {
+		t.Run(est, func(t *testing.T) { testResumeIsExact(t, est) })
+	}
+}
+
+func testResumeIsExact(t *testing.T, est string) {
 	cfg := tinyConfig(t, 3, 5)
+	cfg.Stages[1].KLGradient = est
 	a := newTrainer(t, cfg, Options{})
 	sa, err := a.Run(context.Background())
 	if err != nil {
