@@ -134,7 +134,7 @@ var FieldDocs = []struct{ Field, Doc string }{
 	{"stages[].weights", "loss weights {nll, w2, kl}; a zero weight leaves the term out of the graph"},
 	{"stages[].kl_gradient", "reverse-KL gradient estimator: \"total\" (default; through the samples and the log-det) or \"path\" (through the samples only, log q from a frozen copy of the weights: lower variance near convergence, one more inverse pass per step)"},
 	{"seed", "random seed of the data order and the base samples"},
-	{"output", "output directory: model.gobg, checkpoint.ckpt, the log"},
+	{"output", "output directory: model.gobg (rewritten at the end of each stage), checkpoint.ckpt, the log"},
 	{"checkpoint_every", "write a checkpoint every this many steps (and at each stage end; 0: stage ends only)"},
 	{"log_file", "JSON-lines log, one object per step (relative to output; empty: train.jsonl)"},
 	{"log_every", "progress line on stderr every this many steps"},

@@ -631,6 +631,11 @@ func (t *Trainer) Run(ctx context.Context) (*Summary, error) {
 					return nil, err
 				}
 				t.st.Done = append(t.st.Done, t.finishStage(s, v))
+				// Each finished stage leaves a usable model file, so a long
+				// run stopped later still has its last complete stage.
+				if err := model.Save(filepath.Join(t.cfg.Output, ModelFile), t.flow, t.data.Spec); err != nil {
+					return nil, err
+				}
 				t.st.Stage++
 				t.st.StageStep = 0
 				t.st.Current = stageAcc{}

@@ -227,6 +227,10 @@ func testResumeIsExact(t *testing.T, est string) {
 	if !s1.Stopped || s1.Steps != 4 {
 		t.Fatalf("first half: stopped %v after %d steps", s1.Stopped, s1.Steps)
 	}
+	// The stopped run finished its first stage, whose model file it keeps.
+	if _, _, err := model.Load(filepath.Join(cfg.Output, ModelFile), a.flow.Backend()); err != nil {
+		t.Errorf("model file of the finished first stage: %v", err)
+	}
 	b1.Close()
 	b2 := newTrainer(t, cfg, Options{Resume: true})
 	s2, err := b2.Run(context.Background())
