@@ -15,6 +15,7 @@ import (
 
 	"github.com/gobg/gobg/energy/forcefield"
 	"github.com/gobg/gobg/energy/molecule"
+	"github.com/gobg/gobg/energy/native/internal/reftest"
 	"github.com/gobg/gobg/internal/testenv"
 )
 
@@ -47,13 +48,13 @@ func benchData(b *testing.B, system string, frames int) (sys *forcefield.System,
 	f := strings.Fields(string(shape))
 	nf, _ := strconv.Atoi(f[0])
 	n, _ := strconv.Atoi(f[1])
-	flat := readFloats(b, filepath.Join(dir, "pos.bin"))
+	flat := reftest.ReadFloats(b, filepath.Join(dir, "pos.bin"))
 	if len(flat) != nf*n*3 || n != sys.NumParticles() {
 		b.Fatalf("pos.bin has %d values for %d frames of %d atoms", len(flat), nf, n)
 	}
 	pos = make([][]molecule.Vec3, nf)
 	for k := range pos {
-		pos[k] = toVec3(flat[k*n*3 : (k+1)*n*3])
+		pos[k] = reftest.ToVec3(flat[k*n*3 : (k+1)*n*3])
 	}
 	secs, err := os.ReadFile(filepath.Join(dir, "openmm_seconds.txt"))
 	if err != nil {

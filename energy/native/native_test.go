@@ -2,118 +2,21 @@ package native
 
 import (
 	"context"
-	"encoding/binary"
 	"errors"
 	"math"
-	"os"
 	"path/filepath"
-	"strconv"
-	"strings"
 	"testing"
 
 	"github.com/gobg/gobg/energy"
-	"github.com/gobg/gobg/energy/forcefield"
 	"github.com/gobg/gobg/energy/molecule"
-	"github.com/gobg/gobg/internal/testenv"
+	"github.com/gobg/gobg/energy/native/internal/reftest"
 )
 
-// refData is a System with frames and OpenMM Reference-platform energies and
-// forces per force group (in Term order, then the total).
-type refData struct {
-	sys      *forcefield.System
-	pos      [][]molecule.Vec3
-	energies [][NumTerms + 1]float64
-	forces   [][NumTerms + 1][]molecule.Vec3
-}
-
-func readFloats(t testing.TB, path string) []float64 {
+// reference runs testdata/reference.py for the MD data of one system: one
+// force group per Term, then the total.
+func reference(t testing.TB, system string, frames int, extra ...string) *reftest.Data {
 	t.Helper()
-	b, err := os.ReadFile(path)
-	if err != nil {
-		t.Fatal(err)
-	}
-	v := make([]float64, len(b)/8)
-	for i := range v {
-		v[i] = math.Float64frombits(binary.LittleEndian.Uint64(b[8*i:]))
-	}
-	return v
-}
-
-func toVec3(v []float64) []molecule.Vec3 {
-	out := make([]molecule.Vec3, len(v)/3)
-	for i := range out {
-		out[i] = molecule.Vec3{v[3*i], v[3*i+1], v[3*i+2]}
-	}
-	return out
-}
-
-// reference runs testdata/reference.py for the MD data of one system.
-func reference(t testing.TB, system string, frames int, extra ...string) *refData {
-	t.Helper()
-	md := filepath.Join(testenv.SharedData(t), "md", system)
-	script, err := os.ReadFile(filepath.Join("testdata", "reference.py"))
-	if err != nil {
-		t.Fatal(err)
-	}
-	dir := t.TempDir()
-	args := append([]string{filepath.Join(md, "top.pdb"), filepath.Join(md, "traj.dcd"), strconv.Itoa(frames), dir}, extra...)
-	testenv.RunPython(t, string(script), args...)
-	shape, err := os.ReadFile(filepath.Join(dir, "shape.txt"))
-	if err != nil {
-		t.Fatal(err)
-	}
-	out := strings.Fields(string(shape))
-	if len(out) != 2 {
-		t.Fatalf("reference.py wrote shape %q, want frames and atoms", out)
-	}
-	nf, _ := strconv.Atoi(out[0])
-	n, _ := strconv.Atoi(out[1])
-	sys, err := forcefield.ReadSystemXMLFile(filepath.Join(dir, "system.xml"))
-	if err != nil {
-		t.Fatal(err)
-	}
-	if sys.NumParticles() != n {
-		t.Fatalf("system has %d particles, reference.py says %d", sys.NumParticles(), n)
-	}
-	pos := readFloats(t, filepath.Join(dir, "pos.bin"))
-	en := readFloats(t, filepath.Join(dir, "energies.bin"))
-	fo := readFloats(t, filepath.Join(dir, "forces.bin"))
-	const g = int(NumTerms) + 1
-	if len(pos) != nf*n*3 || len(en) != nf*g || len(fo) != nf*g*n*3 {
-		t.Fatalf("reference arrays have sizes %d, %d, %d for %d frames of %d atoms", len(pos), len(en), len(fo), nf, n)
-	}
-	d := &refData{sys: sys}
-	for k := range nf {
-		d.pos = append(d.pos, toVec3(pos[k*n*3:(k+1)*n*3]))
-		var e [g]float64
-		var f [g][]molecule.Vec3
-		for j := range g {
-			e[j] = en[k*g+j]
-			off := (k*g + j) * n * 3
-			f[j] = toVec3(fo[off : off+n*3])
-		}
-		d.energies = append(d.energies, e)
-		d.forces = append(d.forces, f)
-	}
-	return d
-}
-
-// relForceError is ||a - b|| / ||b|| over all atoms.
-func relForceError(a, b []molecule.Vec3) float64 {
-	var num, den float64
-	for i := range b {
-		for c := range 3 {
-			d := a[i][c] - b[i][c]
-			num += d * d
-			den += b[i][c] * b[i][c]
-		}
-	}
-	return math.Sqrt(num / den)
-}
-
-// relEnergyError is |a - b| / max(|b|, 1 kJ/mol).
-func relEnergyError(a, b float64) float64 {
-	return math.Abs(a-b) / max(math.Abs(b), 1)
+	return reftest.Reference(t, filepath.Join("testdata", "reference.py"), system, frames, int(NumTerms)+1, extra...)
 }
 
 func TestAgainstOpenMMReference(t *testing.T) {
@@ -156,32 +59,32 @@ type variantType struct {
 	opts Options
 }
 
-func compareWithReference(t *testing.T, ref *refData, opts Options, maxEnergyErr, maxForceErr float64) {
-	e, err := New(ref.sys, opts)
+func compareWithReference(t *testing.T, ref *reftest.Data, opts Options, maxEnergyErr, maxForceErr float64) {
+	e, err := New(ref.Sys, opts)
 	if err != nil {
 		t.Fatal(err)
 	}
-	res, err := e.Evaluate(context.Background(), ref.pos, true)
+	res, err := e.Evaluate(context.Background(), ref.Pos, true)
 	if err != nil {
 		t.Fatal(err)
 	}
 	var worstE, worstF [NumTerms + 1]float64
-	for k := range ref.pos {
+	for k := range ref.Pos {
 		if res.Errors[k] != nil {
 			t.Fatalf("frame %d: %v", k, res.Errors[k])
 		}
-		worstE[NumTerms] = max(worstE[NumTerms], relEnergyError(res.Energies[k], ref.energies[k][NumTerms]))
-		worstF[NumTerms] = max(worstF[NumTerms], relForceError(res.Forces[k], ref.forces[k][NumTerms]))
-		terms, err := e.EvaluateTerms(ref.pos[k], true)
+		worstE[NumTerms] = max(worstE[NumTerms], reftest.RelEnergyError(res.Energies[k], ref.Energies[k][NumTerms]))
+		worstF[NumTerms] = max(worstF[NumTerms], reftest.RelForceError(res.Forces[k], ref.Forces[k][NumTerms]))
+		terms, err := e.EvaluateTerms(ref.Pos[k], true)
 		if err != nil {
 			t.Fatal(err)
 		}
 		for term := range NumTerms {
-			worstE[term] = max(worstE[term], relEnergyError(terms.Energies[term], ref.energies[k][term]))
-			worstF[term] = max(worstF[term], relForceError(terms.Forces[term], ref.forces[k][term]))
+			worstE[term] = max(worstE[term], reftest.RelEnergyError(terms.Energies[term], ref.Energies[k][term]))
+			worstF[term] = max(worstF[term], reftest.RelForceError(terms.Forces[term], ref.Forces[k][term]))
 		}
 		if k == 0 {
-			t.Logf("frame 0: native %.6f kJ/mol, OpenMM Reference %.6f kJ/mol", res.Energies[k], ref.energies[k][NumTerms])
+			t.Logf("frame 0: native %.6f kJ/mol, OpenMM Reference %.6f kJ/mol", res.Energies[k], ref.Energies[k][NumTerms])
 		}
 	}
 	for term := range NumTerms + 1 {
@@ -189,7 +92,7 @@ func compareWithReference(t *testing.T, ref *refData, opts Options, maxEnergyErr
 		if term < NumTerms {
 			name = Term(term).String()
 		}
-		t.Logf("%-22s max rel energy error %.2e, max rel RMS force error %.2e (%d frames)", name, worstE[term], worstF[term], len(ref.pos))
+		t.Logf("%-22s max rel energy error %.2e, max rel RMS force error %.2e (%d frames)", name, worstE[term], worstF[term], len(ref.Pos))
 		if worstE[term] > maxEnergyErr || worstF[term] > maxForceErr {
 			t.Errorf("%s: energy error %.3g (limit %g), force error %.3g (limit %g)", name, worstE[term], maxEnergyErr, worstF[term], maxForceErr)
 		}
@@ -205,12 +108,12 @@ func TestFiniteDifferences(t *testing.T) {
 	}
 }
 
-func finiteDifferences(t *testing.T, ref *refData, opts Options) {
-	e, err := New(ref.sys, opts)
+func finiteDifferences(t *testing.T, ref *reftest.Data, opts Options) {
+	e, err := New(ref.Sys, opts)
 	if err != nil {
 		t.Fatal(err)
 	}
-	x := ref.pos[1]
+	x := ref.Pos[1]
 	an, err := e.EvaluateTerms(x, true)
 	if err != nil {
 		t.Fatal(err)
@@ -240,7 +143,7 @@ func finiteDifferences(t *testing.T, ref *refData, opts Options) {
 		}
 	}
 	for term := range NumTerms {
-		err := relForceError(an.Forces[term], fd[term])
+		err := reftest.RelForceError(an.Forces[term], fd[term])
 		t.Logf("%-22s rel RMS difference analytic vs finite differences %.2e", Term(term), err)
 		if err > 1e-6 {
 			t.Errorf("%s: analytic forces differ from finite differences by %.3g (relative RMS)", Term(term), err)
@@ -250,15 +153,15 @@ func finiteDifferences(t *testing.T, ref *refData, opts Options) {
 
 func TestEvaluateSampleErrorsAndWorkers(t *testing.T) {
 	ref := reference(t, "ala2", 4)
-	one, err := New(ref.sys, Options{Workers: 1})
+	one, err := New(ref.Sys, Options{Workers: 1})
 	if err != nil {
 		t.Fatal(err)
 	}
-	three, err := New(ref.sys, Options{Workers: 3})
+	three, err := New(ref.Sys, Options{Workers: 3})
 	if err != nil {
 		t.Fatal(err)
 	}
-	batch := append([][]molecule.Vec3(nil), ref.pos...)
+	batch := append([][]molecule.Vec3(nil), ref.Pos...)
 	bad := append([]molecule.Vec3(nil), batch[2]...)
 	bad[5][1] = math.NaN()
 	batch[2] = bad
@@ -292,7 +195,7 @@ func TestEvaluateSampleErrorsAndWorkers(t *testing.T) {
 		t.Errorf("failed %d, energy of the NaN sample %v", r3.Failed(), r3.Energies[2])
 	}
 	for k := range 2 {
-		if d := relEnergyError(r3.Energies[k], ref.energies[k][NumTerms]); d > 1e-6 {
+		if d := reftest.RelEnergyError(r3.Energies[k], ref.Energies[k][NumTerms]); d > 1e-6 {
 			t.Errorf("sample %d next to failing ones: energy error %.3g", k, d)
 		}
 	}
@@ -302,10 +205,10 @@ func TestEvaluateSampleErrorsAndWorkers(t *testing.T) {
 	}
 	ctx, cancel := context.WithCancel(context.Background())
 	cancel()
-	if _, err := three.Evaluate(ctx, ref.pos, false); !errors.Is(err, context.Canceled) {
+	if _, err := three.Evaluate(ctx, ref.Pos, false); !errors.Is(err, context.Canceled) {
 		t.Errorf("cancelled context: error %v", err)
 	}
-	r, err := one.Evaluate(context.Background(), ref.pos[:1], false)
+	r, err := one.Evaluate(context.Background(), ref.Pos[:1], false)
 	if err != nil || r.Forces != nil || len(r.Energies) != 1 {
 		t.Errorf("energies only: forces %v, energies %v, error %v", r.Forces != nil, r.Energies, err)
 	}
@@ -316,13 +219,13 @@ func TestEvaluateSampleErrorsAndWorkers(t *testing.T) {
 func TestNoAllocations(t *testing.T) {
 	ref := reference(t, "ala2", 1)
 	for _, v := range variants() {
-		e, err := New(ref.sys, v.opts)
+		e, err := New(ref.Sys, v.opts)
 		if err != nil {
 			t.Fatal(err)
 		}
 		w := e.pool.Get().(*workspace)
 		allocs := testing.AllocsPerRun(20, func() {
-			if err := w.load(ref.pos[0]); err != nil {
+			if err := w.load(ref.Pos[0]); err != nil {
 				t.Fatal(err)
 			}
 			e.compute(w, allTerms, true)

@@ -55,7 +55,7 @@ func BenchmarkEvaluate(b *testing.B) {
 				for _, sub := range benchSubBatches {
 					for _, workers := range benchWorkers {
 						b.Run(fmt.Sprintf("%s/sub%d/workers%d", dt, sub, workers), func(b *testing.B) {
-							g, err := New(ref.sys, dt, backend, Options{SubBatch: sub, Workers: workers})
+							g, err := New(ref.Sys, dt, backend, Options{SubBatch: sub, Workers: workers})
 							if err != nil {
 								b.Fatal(err)
 							}

@@ -2,122 +2,29 @@ package nativegraph
 
 import (
 	"context"
-	"encoding/binary"
 	"errors"
 	"math"
-	"os"
 	"path/filepath"
-	"strconv"
-	"strings"
 	"testing"
 
 	"github.com/gobg/gobg/energy"
 	"github.com/gobg/gobg/energy/forcefield"
 	"github.com/gobg/gobg/energy/molecule"
 	"github.com/gobg/gobg/energy/native"
+	"github.com/gobg/gobg/energy/native/internal/reftest"
 	"github.com/gobg/gobg/flow/nn"
-	"github.com/gobg/gobg/internal/testenv"
 	"github.com/gomlx/gomlx/backends"
 	"github.com/gomlx/gomlx/pkg/core/dtypes"
 	"github.com/gomlx/gomlx/pkg/core/graph"
 	"github.com/gomlx/gomlx/pkg/core/tensors"
 )
 
-// refData is a System with MD frames and OpenMM Reference-platform energies
-// and forces per force group (in native.Term order, then the total).
-type refData struct {
-	sys      *forcefield.System
-	pos      [][]molecule.Vec3
-	energies [][native.NumTerms + 1]float64
-	forces   [][native.NumTerms + 1][]molecule.Vec3
-}
-
-func readFloats(t testing.TB, path string) []float64 {
+// reference runs package native's testdata/reference.py for the MD data of
+// one system: one force group per native.Term, then the total.
+func reference(t testing.TB, system string, frames int, extra ...string) *reftest.Data {
 	t.Helper()
-	b, err := os.ReadFile(path)
-	if err != nil {
-		t.Fatal(err)
-	}
-	v := make([]float64, len(b)/8)
-	for i := range v {
-		v[i] = math.Float64frombits(binary.LittleEndian.Uint64(b[8*i:]))
-	}
-	return v
+	return reftest.Reference(t, filepath.Join("..", "testdata", "reference.py"), system, frames, int(native.NumTerms)+1, extra...)
 }
-
-func toVec3(v []float64) []molecule.Vec3 {
-	out := make([]molecule.Vec3, len(v)/3)
-	for i := range out {
-		out[i] = molecule.Vec3{v[3*i], v[3*i+1], v[3*i+2]}
-	}
-	return out
-}
-
-// reference runs package native's testdata/reference.py (amber99sbildn +
-// amber99_obc System, frames spread over the MD trajectory, OpenMM
-// Reference platform force group by force group) for one system.
-func reference(t testing.TB, system string, frames int, extra ...string) *refData {
-	t.Helper()
-	md := filepath.Join(testenv.SharedData(t), "md", system)
-	script, err := os.ReadFile(filepath.Join("..", "testdata", "reference.py"))
-	if err != nil {
-		t.Fatal(err)
-	}
-	dir := t.TempDir()
-	args := append([]string{filepath.Join(md, "top.pdb"), filepath.Join(md, "traj.dcd"), strconv.Itoa(frames), dir}, extra...)
-	testenv.RunPython(t, string(script), args...)
-	shape, err := os.ReadFile(filepath.Join(dir, "shape.txt"))
-	if err != nil {
-		t.Fatal(err)
-	}
-	f := strings.Fields(string(shape))
-	if len(f) != 2 {
-		t.Fatalf("reference.py wrote shape %q", f)
-	}
-	nf, _ := strconv.Atoi(f[0])
-	n, _ := strconv.Atoi(f[1])
-	sys, err := forcefield.ReadSystemXMLFile(filepath.Join(dir, "system.xml"))
-	if err != nil {
-		t.Fatal(err)
-	}
-	pos := readFloats(t, filepath.Join(dir, "pos.bin"))
-	en := readFloats(t, filepath.Join(dir, "energies.bin"))
-	fo := readFloats(t, filepath.Join(dir, "forces.bin"))
-	const g = int(native.NumTerms) + 1
-	if sys.NumParticles() != n || len(pos) != nf*n*3 || len(en) != nf*g || len(fo) != nf*g*n*3 {
-		t.Fatalf("reference arrays have sizes %d, %d, %d for %d frames of %d atoms (system: %d)", len(pos), len(en), len(fo), nf, n, sys.NumParticles())
-	}
-	d := &refData{sys: sys}
-	for k := range nf {
-		d.pos = append(d.pos, toVec3(pos[k*n*3:(k+1)*n*3]))
-		var e [g]float64
-		var fr [g][]molecule.Vec3
-		for j := range g {
-			e[j] = en[k*g+j]
-			off := (k*g + j) * n * 3
-			fr[j] = toVec3(fo[off : off+n*3])
-		}
-		d.energies = append(d.energies, e)
-		d.forces = append(d.forces, fr)
-	}
-	return d
-}
-
-// relForceError is ||a - b|| / ||b|| over all atoms.
-func relForceError(a, b []molecule.Vec3) float64 {
-	var num, den float64
-	for i := range b {
-		for c := range 3 {
-			d := a[i][c] - b[i][c]
-			num += d * d
-			den += b[i][c] * b[i][c]
-		}
-	}
-	return math.Sqrt(num / den)
-}
-
-// relEnergyError is |a - b| / max(|b|, 1 kJ/mol).
-func relEnergyError(a, b float64) float64 { return math.Abs(a-b) / max(math.Abs(b), 1) }
 
 func testBackend(t testing.TB) backends.Backend {
 	t.Helper()
@@ -137,8 +44,8 @@ func worst(t *testing.T, res energy.Result, wantE []float64, wantF [][]molecule.
 		if res.Errors[k] != nil {
 			t.Fatalf("frame %d: %v", k, res.Errors[k])
 		}
-		we = max(we, relEnergyError(res.Energies[k], wantE[k]))
-		wf = max(wf, relForceError(res.Forces[k], wantF[k]))
+		we = max(we, reftest.RelEnergyError(res.Energies[k], wantE[k]))
+		wf = max(wf, reftest.RelForceError(res.Forces[k], wantF[k]))
 	}
 	return we, wf
 }
@@ -157,37 +64,37 @@ func TestAgainstReferenceAndNative(t *testing.T) {
 	for _, system := range []string{"ala2", "hp35", "protein_g"} {
 		t.Run(system, func(t *testing.T) {
 			ref := reference(t, system, frames)
-			cpu, err := native.New(ref.sys, native.Options{})
+			cpu, err := native.New(ref.Sys, native.Options{})
 			if err != nil {
 				t.Fatal(err)
 			}
-			cres, err := cpu.Evaluate(context.Background(), ref.pos, true)
+			cres, err := cpu.Evaluate(context.Background(), ref.Pos, true)
 			if err != nil {
 				t.Fatal(err)
 			}
-			omE := make([]float64, len(ref.pos))
-			omF := make([][]molecule.Vec3, len(ref.pos))
-			for k := range ref.pos {
-				omE[k] = ref.energies[k][native.NumTerms]
-				omF[k] = ref.forces[k][native.NumTerms]
+			omE := make([]float64, len(ref.Pos))
+			omF := make([][]molecule.Vec3, len(ref.Pos))
+			for k := range ref.Pos {
+				omE[k] = ref.Energies[k][native.NumTerms]
+				omF[k] = ref.Forces[k][native.NumTerms]
 			}
 			for _, c := range []struct {
 				dt         dtypes.DType
 				maxE, maxF float64
 			}{{dtypes.Float64, 1e-6, 1e-4}, {dtypes.Float32, 1e-4, 1e-3}} {
 				t.Run(c.dt.String(), func(t *testing.T) {
-					g, err := New(ref.sys, c.dt, backend, Options{})
+					g, err := New(ref.Sys, c.dt, backend, Options{})
 					if err != nil {
 						t.Fatal(err)
 					}
-					res, err := g.Evaluate(context.Background(), ref.pos, true)
+					res, err := g.Evaluate(context.Background(), ref.Pos, true)
 					if err != nil {
 						t.Fatal(err)
 					}
 					eRef, fRef := worst(t, res, omE, omF)
 					eCPU, fCPU := worst(t, res, cres.Energies, cres.Forces)
 					t.Logf("%d frames, sub-batch %d: vs OpenMM Reference: energy %.2e, force %.2e; vs native CPU: energy %.2e, force %.2e",
-						len(ref.pos), g.SubBatch(), eRef, fRef, eCPU, fCPU)
+						len(ref.Pos), g.SubBatch(), eRef, fRef, eCPU, fCPU)
 					if eRef > c.maxE || fRef > c.maxF || eCPU > c.maxE || fCPU > c.maxF {
 						t.Errorf("errors above the limits (energy %g, force %g)", c.maxE, c.maxF)
 					}
@@ -209,17 +116,17 @@ func TestTermsAgainstReference(t *testing.T) {
 		}
 		t.Run(name, func(t *testing.T) {
 			ref := reference(t, "ala2", 3, extra...)
-			g, err := New(ref.sys, dtypes.Float64, testBackend(t), Options{})
+			g, err := New(ref.Sys, dtypes.Float64, testBackend(t), Options{})
 			if err != nil {
 				t.Fatal(err)
 			}
-			terms := evalTerms(t, g, ref.pos)
-			n := ref.sys.NumParticles()
+			terms := evalTerms(t, g, ref.Pos)
+			n := ref.Sys.NumParticles()
 			for term := range native.NumTerms {
 				var we, wf float64
-				for k := range ref.pos {
-					we = max(we, relEnergyError(terms[term].energies[k], ref.energies[k][term]))
-					wf = max(wf, relForceError(terms[term].forces[k*n:(k+1)*n], ref.forces[k][term]))
+				for k := range ref.Pos {
+					we = max(we, reftest.RelEnergyError(terms[term].energies[k], ref.Energies[k][term]))
+					wf = max(wf, reftest.RelForceError(terms[term].forces[k*n:(k+1)*n], ref.Forces[k][term]))
 				}
 				t.Logf("%-22s energy %.2e, force %.2e", native.Term(term), we, wf)
 				if we > 1e-6 || wf > 1e-4 {
@@ -264,7 +171,7 @@ func evalTerms(t *testing.T, g *Energy, pos [][]molecule.Vec3) [native.NumTerms]
 	}
 	var res [native.NumTerms]termResult
 	for term := range native.NumTerms {
-		res[term] = termResult{nn.Float64s(out[2*term]), toVec3(nn.Float64s(out[2*term+1]))}
+		res[term] = termResult{nn.Float64s(out[2*term]), reftest.ToVec3(nn.Float64s(out[2*term+1]))}
 	}
 	return res
 }
@@ -274,7 +181,7 @@ func evalTerms(t *testing.T, g *Energy, pos [][]molecule.Vec3) [native.NumTerms]
 // tested one by one against OpenMM; a missing force contributes nothing.
 func TestPartialSystems(t *testing.T) {
 	ref := reference(t, "ala2", 2)
-	full := *ref.sys
+	full := *ref.Sys
 	cases := []struct {
 		name string
 		edit func(s *forcefield.System)
@@ -293,7 +200,7 @@ func TestPartialSystems(t *testing.T) {
 			if err != nil {
 				t.Fatal(err)
 			}
-			want, err := cpu.Evaluate(context.Background(), ref.pos, true)
+			want, err := cpu.Evaluate(context.Background(), ref.Pos, true)
 			if err != nil {
 				t.Fatal(err)
 			}
@@ -301,7 +208,7 @@ func TestPartialSystems(t *testing.T) {
 			if err != nil {
 				t.Fatal(err)
 			}
-			got, err := g.Evaluate(context.Background(), ref.pos, true)
+			got, err := g.Evaluate(context.Background(), ref.Pos, true)
 			if err != nil {
 				t.Fatal(err)
 			}
@@ -318,15 +225,15 @@ func TestPartialSystems(t *testing.T) {
 func TestEvaluateEdgeCases(t *testing.T) {
 	ref := reference(t, "ala2", 5)
 	backend := testBackend(t)
-	whole, err := New(ref.sys, dtypes.Float64, backend, Options{SubBatch: 8, Workers: 1})
+	whole, err := New(ref.Sys, dtypes.Float64, backend, Options{SubBatch: 8, Workers: 1})
 	if err != nil {
 		t.Fatal(err)
 	}
-	split, err := New(ref.sys, dtypes.Float64, backend, Options{SubBatch: 2, Workers: 3})
+	split, err := New(ref.Sys, dtypes.Float64, backend, Options{SubBatch: 2, Workers: 3})
 	if err != nil {
 		t.Fatal(err)
 	}
-	batch := append([][]molecule.Vec3(nil), ref.pos...)
+	batch := append([][]molecule.Vec3(nil), ref.Pos...)
 	nan := append([]molecule.Vec3(nil), batch[2]...)
 	nan[5][1] = math.NaN()
 	batch[2] = nan
@@ -350,10 +257,10 @@ func TestEvaluateEdgeCases(t *testing.T) {
 				t.Errorf("sample %d: %v does not wrap ErrNonFinite", k, r.Errors[k])
 			}
 			if !wantErr {
-				if d := relEnergyError(r.Energies[k], ref.energies[k][native.NumTerms]); d > 1e-6 {
+				if d := reftest.RelEnergyError(r.Energies[k], ref.Energies[k][native.NumTerms]); d > 1e-6 {
 					t.Errorf("sample %d: energy error %.3g", k, d)
 				}
-				if d := relForceError(r.Forces[k], ref.forces[k][native.NumTerms]); d > 1e-4 {
+				if d := reftest.RelForceError(r.Forces[k], ref.Forces[k][native.NumTerms]); d > 1e-4 {
 					t.Errorf("sample %d: force error %.3g", k, d)
 				}
 			}
@@ -367,14 +274,14 @@ func TestEvaluateEdgeCases(t *testing.T) {
 	}
 	ctx, cancel := context.WithCancel(context.Background())
 	cancel()
-	if _, err := split.Evaluate(ctx, ref.pos, false); !errors.Is(err, context.Canceled) {
+	if _, err := split.Evaluate(ctx, ref.Pos, false); !errors.Is(err, context.Canceled) {
 		t.Errorf("cancelled context: error %v", err)
 	}
-	r, err := whole.Evaluate(context.Background(), ref.pos[:1], false)
-	if err != nil || r.Forces != nil || len(r.Energies) != 1 || relEnergyError(r.Energies[0], ref.energies[0][native.NumTerms]) > 1e-6 {
+	r, err := whole.Evaluate(context.Background(), ref.Pos[:1], false)
+	if err != nil || r.Forces != nil || len(r.Energies) != 1 || reftest.RelEnergyError(r.Energies[0], ref.Energies[0][native.NumTerms]) > 1e-6 {
 		t.Errorf("energies only: forces %v, energies %v, error %v", r.Forces != nil, r.Energies, err)
 	}
-	if _, err := New(ref.sys, dtypes.Int32, backend, Options{}); err == nil {
+	if _, err := New(ref.Sys, dtypes.Int32, backend, Options{}); err == nil {
 		t.Error("dtype Int32 was accepted")
 	}
 	if _, err := New(&forcefield.System{}, dtypes.Float64, backend, Options{}); err == nil {
