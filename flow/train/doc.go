@@ -43,6 +43,17 @@
 //     but a variance that stays large as q approaches p; at q = p the
 //     estimator is exactly zero for every batch (the tests check this). It
 //     costs one more (inverse) pass per step.
+//   - FKL (weight fkl): the forward KL divergence KL(p‖q) estimated on the
+//     flow's own samples, which need no MD data: with log-weights log w_b
+//     = -f(u_b) - log q(x_b) and self-normalised weights wbar = softmax(log
+//     w), the surrogate is -Σ_b stop(wbar_b) log q(x_b), with log q
+//     re-evaluated by an inverse pass on the (constant) samples. Its
+//     gradient pushes q up where the weights are large, which is where
+//     importance sampling loses its effective sample size; reverse KL,
+//     mode-seeking, barely sees those regions. The logged value is
+//     log B minus the entropy of wbar, the self-normalised estimate of
+//     KL(p‖q) (0 when every weight is equal). It is biased for small effective sample sizes, so
+//     it belongs after the flow is close to p (after NLL and KL).
 //
 // A sample without a finite energy makes the KL non-finite, and the step
 // is skipped; so is a step whose total loss or gradient norm is not finite

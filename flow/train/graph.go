@@ -25,15 +25,15 @@ const (
 
 // terms says which loss terms a step graph contains, and whether its KL
 // term uses the path-gradient estimator.
-type terms struct{ nll, w2, kl, path bool }
+type terms struct{ nll, w2, kl, path, fkl bool }
 
 func (t terms) key() string {
-	return fmt.Sprintf("nll=%v,w2=%v,kl=%v,path=%v", t.nll, t.w2, t.kl, t.path)
+	return fmt.Sprintf("nll=%v,w2=%v,kl=%v,path=%v,fkl=%v", t.nll, t.w2, t.kl, t.path, t.fkl)
 }
 
 func termsOf(s Stage) terms {
 	w := s.Weights
-	return terms{nll: w.NLL != 0, w2: w.W2 != 0, kl: w.KL != 0, path: w.KL != 0 && s.KLGradient == KLGradientPath}
+	return terms{nll: w.NLL != 0, w2: w.W2 != 0, kl: w.KL != 0, path: w.KL != 0 && s.KLGradient == KLGradientPath, fkl: w.FKL != 0}
 }
 
 // stepOutputs are the step graph's outputs, in order.
@@ -42,6 +42,7 @@ const (
 	outNLL          // -mean log q(z) of the MD batch (no ic log-det)
 	outW2
 	outKLSurrogate
+	outFKLSurrogate
 	outGradNorm // before clipping
 	outOK       // 1 if the update was applied
 	numOutputs
@@ -101,26 +102,37 @@ func KLPathSurrogate(x, g, logQFrozen, ldT *Node) *Node {
 	return Add(DivScalar(ReduceAllSum(Mul(StopGradient(g), x)), float64(b)), ReduceAllMean(Sub(logQFrozen, ldT)))
 }
 
+// FKLSurrogate is the importance-weighted forward-KL surrogate
+// -Σ_b stop(wbar_b) · logQ_b, where logQ is the flow's log-density of its
+// own (constant) samples and wbar their self-normalised importance weights
+// p/q. Its gradient is the self-normalised estimate of ∇ KL(p‖q) =
+// -E_p[∇ log q].
+func FKLSurrogate(logQ, wbar *Node) *Node {
+	return Neg(ReduceAllSum(Mul(StopGradient(wbar), logQ)))
+}
+
 // sampleGraph maps base samples to Cartesian positions and their log q(x)
-// (the density of positions on the map's image).
+// (the density of positions on the map's image), and returns the internal
+// coordinates too (for the forward-KL term).
 func sampleGraph(f *model.Flow, tr *ic.Transform) func(ctx *context.Context, z *Node) []*Node {
 	return func(ctx *context.Context, z *Node) []*Node {
 		x, logQ := f.SampleGraph(ctx, z)
 		pos, ldT := tr.ToCartesian(x)
-		return []*Node{pos, Sub(logQ, ldT)}
+		return []*Node{pos, Sub(logQ, ldT), x}
 	}
 }
 
 // stepGraph builds one training step for the given terms. Inputs: lr,
-// w_nll, w_w2, w_kl, clip (scalars), then zData [B, D] (nll), zBase
-// [B, D] (w2 or kl), order [P·B] and ref [P, B] (w2), g [B, N, 3] (kl).
+// w_nll, w_w2, w_kl, w_fkl, clip (scalars), then zData [B, D] (nll), zBase
+// [B, D] (w2 or kl), order [P·B] and ref [P, B] (w2), g [B, N, 3] (kl),
+// xSamples [B, D] and wbar [B] (fkl).
 func stepGraph(f *model.Flow, tr *ic.Transform, backbone []int, t terms) func(ctx *context.Context, in []*Node) []*Node {
 	return func(ctx *context.Context, in []*Node) []*Node {
 		g := in[0].Graph()
-		lr, wN, wW, wK, clip := in[0], in[1], in[2], in[3], in[4]
-		in = in[5:]
+		lr, wN, wW, wK, wF, clip := in[0], in[1], in[2], in[3], in[4], in[5]
+		in = in[6:]
 		zero := ScalarZero(g, dtypes.Float64)
-		total, nll, w2, sur := zero, zero, zero, zero
+		total, nll, w2, sur, fsur := zero, zero, zero, zero, zero
 		if t.nll {
 			nll = f.NLL(ctx, in[0])
 			total = Add(total, Mul(wN, nll))
@@ -142,10 +154,15 @@ func stepGraph(f *model.Flow, tr *ic.Transform, backbone []int, t terms) func(ct
 					sur = KLSurrogate(pos, in[0], Add(ldF, ldT))
 				}
 				total = Add(total, Mul(wK, sur))
+				in = in[1:]
 			}
 		}
+		if t.fkl {
+			fsur = FKLSurrogate(f.LogProb(ctx, in[0]), in[1])
+			total = Add(total, Mul(wF, fsur))
+		}
 		gnorm, ok := adamUpdate(ctx, total, lr, clip)
-		return []*Node{total, nll, w2, sur, gnorm, ConvertDType(ok, dtypes.Float64)}
+		return []*Node{total, nll, w2, sur, fsur, gnorm, ConvertDType(ok, dtypes.Float64)}
 	}
 }
 

@@ -63,6 +63,7 @@ type Record struct {
 	NLL        float64 `json:"nll,omitempty"`
 	W2         float64 `json:"w2,omitempty"`
 	KL         float64 `json:"kl,omitempty"`
+	FKL        float64 `json:"fkl,omitempty"`
 	GradNorm   float64 `json:"grad_norm"`
 	Skipped    bool    `json:"skipped"`
 	SkipReason string  `json:"skip_reason,omitempty"`
@@ -80,7 +81,7 @@ func (r Record) MarshalJSON() ([]byte, error) {
 		}
 	}
 	p := plain(r)
-	for _, v := range []*float64{&p.Loss, &p.NLL, &p.W2, &p.KL, &p.GradNorm, &p.MeanEnergy} {
+	for _, v := range []*float64{&p.Loss, &p.NLL, &p.W2, &p.KL, &p.FKL, &p.GradNorm, &p.MeanEnergy} {
 		fix(v)
 	}
 	return json.Marshal(p)
@@ -96,6 +97,7 @@ type StageSummary struct {
 	NLL      float64 `json:"nll"`
 	W2       float64 `json:"w2"`
 	KL       float64 `json:"kl"`
+	FKL      float64 `json:"fkl,omitempty"`
 	FirstNLL float64 `json:"first_nll"`
 	ValNLL   float64 `json:"val_nll,omitempty"` // 0 without validation frames
 	Wall     float64 `json:"wall_s"`
@@ -135,7 +137,7 @@ type state struct {
 // stageAcc accumulates the current stage's summary.
 type stageAcc struct {
 	Skipped  int          `json:"skipped"`
-	Last     [][4]float64 `json:"last"` // loss, nll, w2, kl of the last applied steps
+	Last     [][5]float64 `json:"last"` // loss, nll, w2, kl, fkl of the last applied steps
 	FirstNLL float64      `json:"first_nll"`
 	Wall     float64      `json:"wall_s"`
 }
@@ -212,7 +214,7 @@ func New(ctx context.Context, cfg Config, opts Options) (*Trainer, error) {
 			return nil, err
 		}
 	}
-	needEnergy := slices.ContainsFunc(cfg.Stages[t.st.Stage:], func(s Stage) bool { return s.Weights.KL != 0 })
+	needEnergy := slices.ContainsFunc(cfg.Stages[t.st.Stage:], func(s Stage) bool { return s.Weights.energyBased() })
 	if needEnergy {
 		if err := t.startEnergy(ctx); err != nil {
 			t.Close()
@@ -354,7 +356,7 @@ func (t *Trainer) step(ctx context.Context, s Stage, k int) (Record, error) {
 	tm := termsOf(s)
 	lr := s.LearningRate(k)
 	rec := Record{Stage: t.st.Stage, StageName: s.Name, StageStep: k, Step: t.st.Step, LR: lr}
-	args := []any{scalarF64(lr), scalarF64(s.Weights.NLL), scalarF64(s.Weights.W2), scalarF64(s.Weights.KL), scalarF64(t.cfg.ClipNorm)}
+	args := []any{scalarF64(lr), scalarF64(s.Weights.NLL), scalarF64(s.Weights.W2), scalarF64(s.Weights.KL), scalarF64(s.Weights.FKL), scalarF64(t.cfg.ClipNorm)}
 	var ldMean float64
 	if tm.nll {
 		idx := batchIndices(t.cfg.Seed, t.st.Cursor, len(t.data.Train), b)
@@ -365,16 +367,18 @@ func (t *Trainer) step(ctx context.Context, s Stage, k int) (Record, error) {
 		}
 		args = append(args, tensorF64(z, b, d))
 	}
-	var klValue float64
+	var klValue, fklValue float64
 	hostBad := ""
-	if tm.w2 || tm.kl {
+	if tm.w2 || tm.kl || tm.fkl {
 		r := rand.New(rand.NewPCG(t.cfg.Seed, uint64(t.st.Step)))
 		zb, err := t.flow.SampleBase(r, b)
 		if err != nil {
 			return rec, err
 		}
-		args = append(args, tensorF64(zb, b, d))
-		pos, logQ, err := t.sampleCartesian(zb, b)
+		if tm.w2 || tm.kl {
+			args = append(args, tensorF64(zb, b, d))
+		}
+		pos, logQ, xs, err := t.sampleCartesian(zb, b)
 		if err != nil {
 			return rec, err
 		}
@@ -382,14 +386,18 @@ func (t *Trainer) step(ctx context.Context, s Stage, k int) (Record, error) {
 			order, ref := t.w2Inputs(pos, t.st.Cursor, b)
 			args = append(args, order, ref)
 		}
-		if tm.kl {
-			res, err := t.en.Evaluate(ctx, pos, true)
+		if tm.kl || tm.fkl {
+			res, err := t.en.Evaluate(ctx, pos, tm.kl)
 			if err != nil {
 				return rec, fmt.Errorf("step %d: energy: %w", t.st.Step, err)
 			}
 			rec.EnergyFail = res.Failed()
 			n := len(t.data.Top.Atoms)
-			g := make([]float64, b*n*3)
+			var g []float64
+			if tm.kl {
+				g = make([]float64, b*n*3)
+			}
+			logW := make([]float64, b)
 			var sumF, sumE, sumLQ float64
 			for i := range b {
 				e := res.Energies[i]
@@ -400,19 +408,33 @@ func (t *Trainer) step(ctx context.Context, s Stage, k int) (Record, error) {
 				fv, df := t.cut.Value(e / t.kt)
 				sumF += fv
 				sumLQ += logQ[i]
-				for a := range n {
-					for c := range 3 {
-						g[(i*n+a)*3+c] = -res.Forces[i][a][c] / t.kt * df
+				logW[i] = -fv - logQ[i]
+				if tm.kl {
+					for a := range n {
+						for c := range 3 {
+							g[(i*n+a)*3+c] = -res.Forces[i][a][c] / t.kt * df
+						}
 					}
 				}
 			}
 			rec.MeanEnergy = sumE / float64(b)
 			klValue = (sumF + sumLQ) / float64(b)
+			wbar, fkl := SelfNormalizedWeights(logW)
+			fklValue = fkl
 			if rec.EnergyFail > 0 || math.IsNaN(sumE) {
-				klValue = math.NaN()
+				klValue, fklValue = math.NaN(), math.NaN()
 				hostBad = fmt.Sprintf("%d samples without a finite energy", max(rec.EnergyFail, 1))
 			}
-			args = append(args, tensorF64(g, b, n, 3))
+			if tm.kl {
+				args = append(args, tensorF64(g, b, n, 3))
+			} else {
+				klValue = 0
+			}
+			if tm.fkl {
+				args = append(args, tensorF64(xs, b, d), tensorF64(wbar, b))
+			} else {
+				fklValue = 0
+			}
 		}
 	}
 	// The data cursor and step advance whether or not the update is applied.
@@ -422,7 +444,7 @@ func (t *Trainer) step(ctx context.Context, s Stage, k int) (Record, error) {
 	t.st.Step++
 	if hostBad != "" {
 		rec.Skipped, rec.SkipReason = true, hostBad
-		rec.Loss, rec.KL = math.NaN(), math.NaN()
+		rec.Loss, rec.KL, rec.FKL = math.NaN(), math.NaN(), math.NaN()
 		return rec, nil
 	}
 	exec, err := t.stepExec(tm)
@@ -442,8 +464,8 @@ func (t *Trainer) step(ctx context.Context, s Stage, k int) (Record, error) {
 		rec.NLL = vals[outNLL] - ldMean
 	}
 	rec.W2 = vals[outW2]
-	rec.KL = klValue
-	rec.Loss = s.Weights.NLL*rec.NLL + s.Weights.W2*rec.W2 + s.Weights.KL*rec.KL
+	rec.KL, rec.FKL = klValue, fklValue
+	rec.Loss = s.Weights.NLL*rec.NLL + s.Weights.W2*rec.W2 + s.Weights.KL*rec.KL + s.Weights.FKL*rec.FKL
 	if vals[outOK] != 1 {
 		rec.Skipped, rec.SkipReason = true, "non-finite loss or gradient"
 	}
@@ -462,18 +484,19 @@ func (t *Trainer) stepExec(tm terms) (*gctx.Exec, error) {
 	return e, nil
 }
 
-// sampleCartesian maps base samples to positions and log q(x).
-func (t *Trainer) sampleCartesian(zb []float64, b int) ([][]molecule.Vec3, []float64, error) {
+// sampleCartesian maps base samples to positions, log q(x) and the
+// samples' internal coordinates [b·D].
+func (t *Trainer) sampleCartesian(zb []float64, b int) ([][]molecule.Vec3, []float64, []float64, error) {
 	if t.sample == nil {
 		e, err := gctx.NewExecAny(t.flow.Backend(), t.flow.Context(), sampleGraph(t.flow, t.tr))
 		if err != nil {
-			return nil, nil, fmt.Errorf("train: sample graph: %w", err)
+			return nil, nil, nil, fmt.Errorf("train: sample graph: %w", err)
 		}
 		t.sample = e
 	}
 	out, err := t.sample.Exec(tensorF64(zb, b, t.flow.Dim()))
 	if err != nil {
-		return nil, nil, fmt.Errorf("train: sample: %w", err)
+		return nil, nil, nil, fmt.Errorf("train: sample: %w", err)
 	}
 	x, lq := floats(out[0]), floats(out[1])
 	n := len(t.data.Top.Atoms)
@@ -484,7 +507,7 @@ func (t *Trainer) sampleCartesian(zb []float64, b int) ([][]molecule.Vec3, []flo
 			copy(pos[i][a][:], x[(i*n+a)*3:(i*n+a)*3+3])
 		}
 	}
-	return pos, lq, nil
+	return pos, lq, floats(out[2]), nil
 }
 
 // w2Inputs returns the argsort of the flow samples' distances (flat
@@ -609,7 +632,7 @@ func (t *Trainer) Run(ctx context.Context) (*Summary, error) {
 				if len(t.st.Current.Last) == 0 && k == 0 {
 					t.st.Current.FirstNLL = rec.NLL
 				}
-				t.st.Current.Last = append(t.st.Current.Last, [4]float64{rec.Loss, rec.NLL, rec.W2, rec.KL})
+				t.st.Current.Last = append(t.st.Current.Last, [5]float64{rec.Loss, rec.NLL, rec.W2, rec.KL, rec.FKL})
 				if len(t.st.Current.Last) > 10 {
 					t.st.Current.Last = t.st.Current.Last[1:]
 				}
@@ -619,8 +642,12 @@ func (t *Trainer) Run(ctx context.Context) (*Summary, error) {
 				el := time.Since(runStart).Seconds()
 				rate := float64(k+1-runStep) / el
 				left := float64(total-t.st.Step) / rate
-				fmt.Fprintf(w, "stage %d %s step %d/%d (%d/%d): loss %.4g nll %.4g w2 %.4g kl %.4g |g| %.3g lr %.3g%s  %.1f samples/s  ETA %s\n",
-					t.st.Stage, s.Name, k+1, s.Steps, t.st.Step, total, rec.Loss, rec.NLL, rec.W2, rec.KL, rec.GradNorm, rec.LR,
+				fkl := ""
+				if s.Weights.FKL != 0 {
+					fkl = fmt.Sprintf(" fkl %.4g", rec.FKL)
+				}
+				fmt.Fprintf(w, "stage %d %s step %d/%d (%d/%d): loss %.4g nll %.4g w2 %.4g kl %.4g%s |g| %.3g lr %.3g%s  %.1f samples/s  ETA %s\n",
+					t.st.Stage, s.Name, k+1, s.Steps, t.st.Step, total, rec.Loss, rec.NLL, rec.W2, rec.KL, fkl, rec.GradNorm, rec.LR,
 					skipNote(rec), rate*float64(s.BatchSize), (time.Duration(left) * time.Second).Round(time.Second))
 			}
 			last := t.st.StageStep == s.Steps
@@ -690,6 +717,7 @@ func (t *Trainer) finishStage(s Stage, val float64) StageSummary {
 			ss.NLL += l[1] / float64(n)
 			ss.W2 += l[2] / float64(n)
 			ss.KL += l[3] / float64(n)
+			ss.FKL += l[4] / float64(n)
 		}
 	}
 	return ss

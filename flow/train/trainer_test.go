@@ -203,16 +203,25 @@ func TestNonFiniteStepsAreSkipped(t *testing.T) {
 // TestResumeIsExact trains 3 NLL and 5 NLL+KL steps in one go, and again
 // stopping after step 4 and resuming from the checkpoint in a new
 // trainer; the losses and the final weights must be identical, with
-// either KL gradient estimator.
+// either KL gradient estimator and with the forward-KL term.
 func TestResumeIsExact(t *testing.T) {
-	for _, est := range []string{KLGradientTotal, KLGradientPath} {
-		t.Run(est, func(t *testing.T) { testResumeIsExact(t, est) })
+	for _, tc := range []struct {
+		name string
+		est  string
+		fkl  float64
+	}{
+		{"total", KLGradientTotal, 0},
+		{"path", KLGradientPath, 0},
+		{"path+fkl", KLGradientPath, 0.5},
+	} {
+		t.Run(tc.name, func(t *testing.T) { testResumeIsExact(t, tc.est, tc.fkl) })
 	}
 }
 
-func testResumeIsExact(t *testing.T, est string) {
+func testResumeIsExact(t *testing.T, est string, fkl float64) {
 	cfg := tinyConfig(t, 3, 5)
 	cfg.Stages[1].KLGradient = est
+	cfg.Stages[1].Weights.FKL = fkl
 	a := newTrainer(t, cfg, Options{})
 	sa, err := a.Run(context.Background())
 	if err != nil {
