@@ -160,3 +160,26 @@ func TestCheckPositions(t *testing.T) {
 		}
 	}
 }
+
+func TestRelErrors(t *testing.T) {
+	for _, tc := range []struct {
+		a, b, want float64
+	}{
+		{-71.0, -70.0, 1.0 / 70},
+		{0.5, 0.25, 0.25}, // |b| < 1 kJ/mol: absolute
+		{3, 3, 0},
+	} {
+		if got := RelEnergyError(tc.a, tc.b); math.Abs(got-tc.want) > 1e-15 {
+			t.Errorf("RelEnergyError(%g, %g) = %g, want %g", tc.a, tc.b, got, tc.want)
+		}
+	}
+	b := []molecule.Vec3{{3, 0, 0}, {0, 4, 0}}
+	a := []molecule.Vec3{{3, 0, 0}, {0, 4, 0.5}}
+	if got := RelForceError(a, b); math.Abs(got-0.1) > 1e-15 {
+		t.Errorf("RelForceError = %g, want 0.1", got)
+	}
+	zero := []molecule.Vec3{{0, 0, 0}, {0, 0, 0}}
+	if got := RelForceError(a, zero); math.Abs(got-math.Sqrt(9+16+0.25)) > 1e-12 {
+		t.Errorf("RelForceError against zero forces = %g, want the absolute error", got)
+	}
+}

@@ -196,8 +196,8 @@ func runEnergyCheck(ctx context.Context, env *cmdEnv, args []string) error {
 				pe.Failed++
 				continue
 			}
-			pe.EnergyError = max(pe.EnergyError, relEnergyError(res.Energies[k], ref.Energies[k]))
-			pe.ForceError = max(pe.ForceError, relForceError(res.Forces[k], ref.Forces[k]))
+			pe.EnergyError = max(pe.EnergyError, energy.RelEnergyError(res.Energies[k], ref.Energies[k]))
+			pe.ForceError = max(pe.ForceError, energy.RelForceError(res.Forces[k], ref.Forces[k]))
 		}
 		sum.Paths = append(sum.Paths, pe)
 	}
@@ -242,25 +242,6 @@ func checkPaths(sys *forcefield.System, backend backends.Backend) ([]namedEnergy
 		return nil, err
 	}
 	return []namedEnergy{{"native-cpu", cpu}, {"graph-f64", g64}, {"graph-f32", g32}}, nil
-}
-
-// relEnergyError is |a - b| / max(|b|, 1 kJ/mol).
-func relEnergyError(a, b float64) float64 { return math.Abs(a-b) / max(math.Abs(b), 1) }
-
-// relForceError is ||a - b|| / ||b|| over all atoms.
-func relForceError(a, b []molecule.Vec3) float64 {
-	var num, den float64
-	for i := range b {
-		for c := range 3 {
-			d := a[i][c] - b[i][c]
-			num += d * d
-			den += b[i][c] * b[i][c]
-		}
-	}
-	if den == 0 {
-		return math.Sqrt(num)
-	}
-	return math.Sqrt(num / den)
 }
 
 // benchPath is one row of the bench table.

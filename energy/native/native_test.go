@@ -73,15 +73,15 @@ func compareWithReference(t *testing.T, ref *reftest.Data, opts Options, maxEner
 		if res.Errors[k] != nil {
 			t.Fatalf("frame %d: %v", k, res.Errors[k])
 		}
-		worstE[NumTerms] = max(worstE[NumTerms], reftest.RelEnergyError(res.Energies[k], ref.Energies[k][NumTerms]))
-		worstF[NumTerms] = max(worstF[NumTerms], reftest.RelForceError(res.Forces[k], ref.Forces[k][NumTerms]))
+		worstE[NumTerms] = max(worstE[NumTerms], energy.RelEnergyError(res.Energies[k], ref.Energies[k][NumTerms]))
+		worstF[NumTerms] = max(worstF[NumTerms], energy.RelForceError(res.Forces[k], ref.Forces[k][NumTerms]))
 		terms, err := e.EvaluateTerms(ref.Pos[k], true)
 		if err != nil {
 			t.Fatal(err)
 		}
 		for term := range NumTerms {
-			worstE[term] = max(worstE[term], reftest.RelEnergyError(terms.Energies[term], ref.Energies[k][term]))
-			worstF[term] = max(worstF[term], reftest.RelForceError(terms.Forces[term], ref.Forces[k][term]))
+			worstE[term] = max(worstE[term], energy.RelEnergyError(terms.Energies[term], ref.Energies[k][term]))
+			worstF[term] = max(worstF[term], energy.RelForceError(terms.Forces[term], ref.Forces[k][term]))
 		}
 		if k == 0 {
 			t.Logf("frame 0: native %.6f kJ/mol, OpenMM Reference %.6f kJ/mol", res.Energies[k], ref.Energies[k][NumTerms])
@@ -143,7 +143,7 @@ func finiteDifferences(t *testing.T, ref *reftest.Data, opts Options) {
 		}
 	}
 	for term := range NumTerms {
-		err := reftest.RelForceError(an.Forces[term], fd[term])
+		err := energy.RelForceError(an.Forces[term], fd[term])
 		t.Logf("%-22s rel RMS difference analytic vs finite differences %.2e", Term(term), err)
 		if err > 1e-6 {
 			t.Errorf("%s: analytic forces differ from finite differences by %.3g (relative RMS)", Term(term), err)
@@ -195,7 +195,7 @@ func TestEvaluateSampleErrorsAndWorkers(t *testing.T) {
 		t.Errorf("failed %d, energy of the NaN sample %v", r3.Failed(), r3.Energies[2])
 	}
 	for k := range 2 {
-		if d := reftest.RelEnergyError(r3.Energies[k], ref.Energies[k][NumTerms]); d > 1e-6 {
+		if d := energy.RelEnergyError(r3.Energies[k], ref.Energies[k][NumTerms]); d > 1e-6 {
 			t.Errorf("sample %d next to failing ones: energy error %.3g", k, d)
 		}
 	}

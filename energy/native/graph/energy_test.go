@@ -44,8 +44,8 @@ func worst(t *testing.T, res energy.Result, wantE []float64, wantF [][]molecule.
 		if res.Errors[k] != nil {
 			t.Fatalf("frame %d: %v", k, res.Errors[k])
 		}
-		we = max(we, reftest.RelEnergyError(res.Energies[k], wantE[k]))
-		wf = max(wf, reftest.RelForceError(res.Forces[k], wantF[k]))
+		we = max(we, energy.RelEnergyError(res.Energies[k], wantE[k]))
+		wf = max(wf, energy.RelForceError(res.Forces[k], wantF[k]))
 	}
 	return we, wf
 }
@@ -125,8 +125,8 @@ func TestTermsAgainstReference(t *testing.T) {
 			for term := range native.NumTerms {
 				var we, wf float64
 				for k := range ref.Pos {
-					we = max(we, reftest.RelEnergyError(terms[term].energies[k], ref.Energies[k][term]))
-					wf = max(wf, reftest.RelForceError(terms[term].forces[k*n:(k+1)*n], ref.Forces[k][term]))
+					we = max(we, energy.RelEnergyError(terms[term].energies[k], ref.Energies[k][term]))
+					wf = max(wf, energy.RelForceError(terms[term].forces[k*n:(k+1)*n], ref.Forces[k][term]))
 				}
 				t.Logf("%-22s energy %.2e, force %.2e", native.Term(term), we, wf)
 				if we > 1e-6 || wf > 1e-4 {
@@ -257,10 +257,10 @@ func TestEvaluateEdgeCases(t *testing.T) {
 				t.Errorf("sample %d: %v does not wrap ErrNonFinite", k, r.Errors[k])
 			}
 			if !wantErr {
-				if d := reftest.RelEnergyError(r.Energies[k], ref.Energies[k][native.NumTerms]); d > 1e-6 {
+				if d := energy.RelEnergyError(r.Energies[k], ref.Energies[k][native.NumTerms]); d > 1e-6 {
 					t.Errorf("sample %d: energy error %.3g", k, d)
 				}
-				if d := reftest.RelForceError(r.Forces[k], ref.Forces[k][native.NumTerms]); d > 1e-4 {
+				if d := energy.RelForceError(r.Forces[k], ref.Forces[k][native.NumTerms]); d > 1e-4 {
 					t.Errorf("sample %d: force error %.3g", k, d)
 				}
 			}
@@ -278,7 +278,7 @@ func TestEvaluateEdgeCases(t *testing.T) {
 		t.Errorf("cancelled context: error %v", err)
 	}
 	r, err := whole.Evaluate(context.Background(), ref.Pos[:1], false)
-	if err != nil || r.Forces != nil || len(r.Energies) != 1 || reftest.RelEnergyError(r.Energies[0], ref.Energies[0][native.NumTerms]) > 1e-6 {
+	if err != nil || r.Forces != nil || len(r.Energies) != 1 || energy.RelEnergyError(r.Energies[0], ref.Energies[0][native.NumTerms]) > 1e-6 {
 		t.Errorf("energies only: forces %v, energies %v, error %v", r.Forces != nil, r.Energies, err)
 	}
 	if _, err := New(ref.Sys, dtypes.Int32, backend, Options{}); err == nil {

@@ -6,7 +6,7 @@ import (
 	"fmt"
 	"testing"
 
-	"github.com/gobg/gobg/energy/native/internal/reftest"
+	"github.com/gobg/gobg/energy"
 	"github.com/gobg/gobg/flow/nn"
 	"github.com/gomlx/gomlx/pkg/core/dtypes"
 	"github.com/gomlx/gomlx/pkg/core/graph"
@@ -111,7 +111,7 @@ func BenchmarkPairLayout(b *testing.B) {
 	}
 	if energies[0] != nil && energies[1] != nil {
 		for k := range energies[0] {
-			if d := reftest.RelEnergyError(energies[1][k], energies[0][k]); d > 1e-12 {
+			if d := energy.RelEnergyError(energies[1][k], energies[0][k]); d > 1e-12 {
 				b.Errorf("frame %d: layouts disagree by %.3g", k, d)
 			}
 		}

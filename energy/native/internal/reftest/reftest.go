@@ -111,21 +111,3 @@ func Reference(t testing.TB, script, system string, frames, groups int, extra ..
 	}
 	return d
 }
-
-// RelForceError is ||a - b|| / ||b|| over all atoms.
-func RelForceError(a, b []molecule.Vec3) float64 {
-	var num, den float64
-	for i := range b {
-		for c := range 3 {
-			d := a[i][c] - b[i][c]
-			num += d * d
-			den += b[i][c] * b[i][c]
-		}
-	}
-	return math.Sqrt(num / den)
-}
-
-// RelEnergyError is |a - b| / max(|b|, 1 kJ/mol).
-func RelEnergyError(a, b float64) float64 {
-	return math.Abs(a-b) / max(math.Abs(b), 1)
-}
