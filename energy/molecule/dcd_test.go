@@ -142,28 +142,15 @@ func mdtrajRead(t *testing.T, jobs []mdtrajJob) []mdtrajResult {
 		if err := json.Unmarshal(b, &res[i]); err != nil {
 			t.Fatal(err)
 		}
-		res[i].Raw = readFloat64s(t, j.Out+".raw")
-		res[i].XYZ = readFloat64s(t, j.Out+".xyz")
+		res[i].Raw = testenv.ReadFloat64s(t, j.Out+".raw")
+		res[i].XYZ = testenv.ReadFloat64s(t, j.Out+".xyz")
 		if res[i].HasCell {
-			res[i].Box = readFloat64s(t, j.Out+".box")
-			res[i].Len = readFloat64s(t, j.Out+".len")
-			res[i].Ang = readFloat64s(t, j.Out+".ang")
+			res[i].Box = testenv.ReadFloat64s(t, j.Out+".box")
+			res[i].Len = testenv.ReadFloat64s(t, j.Out+".len")
+			res[i].Ang = testenv.ReadFloat64s(t, j.Out+".ang")
 		}
 	}
 	return res
-}
-
-func readFloat64s(t testing.TB, path string) []float64 {
-	t.Helper()
-	b, err := os.ReadFile(path)
-	if err != nil {
-		t.Fatal(err)
-	}
-	v := make([]float64, len(b)/8)
-	for i := range v {
-		v[i] = math.Float64frombits(binary.LittleEndian.Uint64(b[8*i:]))
-	}
-	return v
 }
 
 func writeFloat64s(t testing.TB, path string, v []float64) {
@@ -1202,7 +1189,7 @@ func TestDCDCellToBox(t *testing.T) {
 	dir := t.TempDir()
 	writeFloat64s(t, filepath.Join(dir, "in"), in)
 	testenv.RunPython(t, pyBoxVectors, filepath.Join(dir, "in"), filepath.Join(dir, "out"))
-	want := readFloat64s(t, filepath.Join(dir, "out"))
+	want := testenv.ReadFloat64s(t, filepath.Join(dir, "out"))
 	for i, c := range cells {
 		var w [3]Vec3
 		for j := range 3 {

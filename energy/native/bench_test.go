@@ -48,7 +48,7 @@ func benchData(b *testing.B, system string, frames int) (sys *forcefield.System,
 	f := strings.Fields(string(shape))
 	nf, _ := strconv.Atoi(f[0])
 	n, _ := strconv.Atoi(f[1])
-	flat := reftest.ReadFloats(b, filepath.Join(dir, "pos.bin"))
+	flat := testenv.ReadFloat64s(b, filepath.Join(dir, "pos.bin"))
 	if len(flat) != nf*n*3 || n != sys.NumParticles() {
 		b.Fatalf("pos.bin has %d values for %d frames of %d atoms", len(flat), nf, n)
 	}

@@ -4,6 +4,8 @@
 package testenv
 
 import (
+	"encoding/binary"
+	"math"
 	"os"
 	"os/exec"
 	"path/filepath"
@@ -68,4 +70,19 @@ func RunPython(t testing.TB, script string, args ...string) []byte {
 		t.Fatalf("python: %v\n%s", err, stderr)
 	}
 	return out
+}
+
+// ReadFloat64s reads a file of little-endian float64 values, the format
+// the tests' Python reference scripts write with numpy's tofile.
+func ReadFloat64s(t testing.TB, path string) []float64 {
+	t.Helper()
+	b, err := os.ReadFile(path)
+	if err != nil {
+		t.Fatal(err)
+	}
+	v := make([]float64, len(b)/8)
+	for i := range v {
+		v[i] = math.Float64frombits(binary.LittleEndian.Uint64(b[8*i:]))
+	}
+	return v
 }

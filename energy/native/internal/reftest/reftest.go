@@ -9,8 +9,6 @@
 package reftest
 
 import (
-	"encoding/binary"
-	"math"
 	"os"
 	"path/filepath"
 	"strconv"
@@ -30,20 +28,6 @@ type Data struct {
 	Pos      [][]molecule.Vec3   // [frame][atom]
 	Energies [][]float64         // [frame][group]
 	Forces   [][][]molecule.Vec3 // [frame][group][atom]
-}
-
-// ReadFloats reads a file of little-endian float64 values.
-func ReadFloats(t testing.TB, path string) []float64 {
-	t.Helper()
-	b, err := os.ReadFile(path)
-	if err != nil {
-		t.Fatal(err)
-	}
-	v := make([]float64, len(b)/8)
-	for i := range v {
-		v[i] = math.Float64frombits(binary.LittleEndian.Uint64(b[8*i:]))
-	}
-	return v
 }
 
 // ToVec3 groups flat x, y, z values into vectors.
@@ -89,9 +73,9 @@ func Reference(t testing.TB, script, system string, frames, groups int, extra ..
 	if sys.NumParticles() != n {
 		t.Fatalf("system has %d particles, reference.py says %d", sys.NumParticles(), n)
 	}
-	pos := ReadFloats(t, filepath.Join(dir, "pos.bin"))
-	en := ReadFloats(t, filepath.Join(dir, "energies.bin"))
-	fo := ReadFloats(t, filepath.Join(dir, "forces.bin"))
+	pos := testenv.ReadFloat64s(t, filepath.Join(dir, "pos.bin"))
+	en := testenv.ReadFloat64s(t, filepath.Join(dir, "energies.bin"))
+	fo := testenv.ReadFloat64s(t, filepath.Join(dir, "forces.bin"))
 	g := groups
 	if len(pos) != nf*n*3 || len(en) != nf*g || len(fo) != nf*g*n*3 {
 		t.Fatalf("reference arrays have sizes %d, %d, %d for %d frames of %d atoms and %d force groups", len(pos), len(en), len(fo), nf, n, g)
