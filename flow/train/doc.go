@@ -52,8 +52,9 @@
 //     importance sampling loses its effective sample size; reverse KL,
 //     mode-seeking, barely sees those regions. The logged value is
 //     log B minus the entropy of wbar, the self-normalised estimate of
-//     KL(p‖q) (0 when every weight is equal). It is biased for small effective sample sizes, so
-//     it belongs after the flow is close to p (after NLL and KL).
+//     KL(p‖q) (0 when every weight is equal). It is biased for small
+//     effective sample sizes, so it belongs after the flow is close to p
+//     (after NLL and KL).
 //
 // A sample without a finite energy makes the KL non-finite, and the step
 // is skipped; so is a step whose total loss or gradient norm is not finite

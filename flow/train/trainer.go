@@ -397,7 +397,10 @@ func (t *Trainer) step(ctx context.Context, s Stage, k int) (Record, error) {
 			if tm.kl {
 				g = make([]float64, b*n*3)
 			}
-			logW := make([]float64, b)
+			var logW []float64
+			if tm.fkl {
+				logW = make([]float64, b)
+			}
 			var sumF, sumE, sumLQ float64
 			for i := range b {
 				e := res.Energies[i]
@@ -408,7 +411,9 @@ func (t *Trainer) step(ctx context.Context, s Stage, k int) (Record, error) {
 				fv, df := t.cut.Value(e / t.kt)
 				sumF += fv
 				sumLQ += logQ[i]
-				logW[i] = -fv - logQ[i]
+				if tm.fkl {
+					logW[i] = -fv - logQ[i]
+				}
 				if tm.kl {
 					for a := range n {
 						for c := range 3 {
@@ -418,22 +423,18 @@ func (t *Trainer) step(ctx context.Context, s Stage, k int) (Record, error) {
 				}
 			}
 			rec.MeanEnergy = sumE / float64(b)
-			klValue = (sumF + sumLQ) / float64(b)
-			wbar, fkl := SelfNormalizedWeights(logW)
-			fklValue = fkl
+			// A skipped step reports KL and FKL as NaN (below).
 			if rec.EnergyFail > 0 || math.IsNaN(sumE) {
-				klValue, fklValue = math.NaN(), math.NaN()
 				hostBad = fmt.Sprintf("%d samples without a finite energy", max(rec.EnergyFail, 1))
 			}
 			if tm.kl {
+				klValue = (sumF + sumLQ) / float64(b)
 				args = append(args, tensorF64(g, b, n, 3))
-			} else {
-				klValue = 0
 			}
 			if tm.fkl {
+				var wbar []float64
+				wbar, fklValue = SelfNormalizedWeights(logW)
 				args = append(args, tensorF64(xs, b, d), tensorF64(wbar, b))
-			} else {
-				fklValue = 0
 			}
 		}
 	}
@@ -606,6 +607,8 @@ func (t *Trainer) Run(ctx context.Context) (*Summary, error) {
 	}
 	wallStart := time.Now()
 	wall0 := t.st.Wall
+	modelPath := filepath.Join(t.cfg.Output, ModelFile)
+	saved := false // whether a stage end has written the model
 	for t.st.Stage < len(t.cfg.Stages) {
 		s := t.cfg.Stages[t.st.Stage]
 		stageStart := time.Now()
@@ -660,9 +663,10 @@ func (t *Trainer) Run(ctx context.Context) (*Summary, error) {
 				t.st.Done = append(t.st.Done, t.finishStage(s, v))
 				// Each finished stage leaves a usable model file, so a long
 				// run stopped later still has its last complete stage.
-				if err := model.Save(filepath.Join(t.cfg.Output, ModelFile), t.flow, t.data.Spec); err != nil {
+				if err := model.Save(modelPath, t.flow, t.data.Spec); err != nil {
 					return nil, err
 				}
+				saved = true
 				t.st.Stage++
 				t.st.StageStep = 0
 				t.st.Current = stageAcc{}
@@ -682,11 +686,14 @@ func (t *Trainer) Run(ctx context.Context) (*Summary, error) {
 			}
 		}
 	}
-	path := filepath.Join(t.cfg.Output, ModelFile)
-	if err := model.Save(path, t.flow, t.data.Spec); err != nil {
-		return nil, err
+	// The last stage's end wrote the model; a run resumed after its last
+	// stage has not written it in this process.
+	if !saved {
+		if err := model.Save(modelPath, t.flow, t.data.Spec); err != nil {
+			return nil, err
+		}
 	}
-	sum.Model = path
+	sum.Model = modelPath
 	t.fill(sum)
 	return sum, nil
 }
