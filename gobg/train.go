@@ -100,8 +100,8 @@ func runTrain(ctx context.Context, env *cmdEnv, args []string) error {
 		w = env.stderr
 	}
 	for _, s := range sum.Stages {
-		fmt.Fprintf(w, "stage %-12s %6d steps  loss %.5g  nll %.5g (first %.5g, validation %.5g)  w2 %.4g  kl %.5g  fkl %.4g  skipped %d  %.1f s (%.2f steps/s)\n",
-			s.Name, s.Steps, s.Loss, s.NLL, s.FirstNLL, s.ValNLL, s.W2, s.KL, s.FKL, s.Skipped, s.Wall, s.StepsPS)
+		fmt.Fprintf(w, "stage %-12s %6d steps  loss %.5g  nll %.5g (first %.5g, validation %.5g)  w2 %.4g  kl %.5g  fkl %.4g  logvar %.4g  skipped %d  %.1f s (%.2f steps/s)\n",
+			s.Name, s.Steps, s.Loss, s.NLL, s.FirstNLL, s.ValNLL, s.W2, s.KL, s.FKL, s.LogVar, s.Skipped, s.Wall, s.StepsPS)
 	}
 	if sum.Stopped {
 		fmt.Fprintf(w, "stopped after step %d (%d skipped, %.1f s); continue with --resume\n", sum.Steps, sum.Skipped, sum.Wall)

@@ -10,8 +10,9 @@ import (
 )
 
 // BenchmarkStep times one step of each stage type on alanine dipeptide at
-// batch 256 with the configuration of examples/ala2/long.json (nsf, 8
-// layers, hidden 256×256, full mode, native energy).
+// batch 256 with the configuration of examples/ala2/long.json (nsf, 6
+// layers, hidden 128×128, full mode, native energy), and of the
+// energy-only terms of the refinement stages.
 func BenchmarkStep(b *testing.B) {
 	cfg, err := ReadConfig(filepath.Join(testenv.Root(), "examples", "ala2", "long.json"))
 	if err != nil {
@@ -24,15 +25,19 @@ func BenchmarkStep(b *testing.B) {
 	for _, tc := range []struct {
 		name string
 		w    Weights
+		est  string
 	}{
-		{"nll", Weights{NLL: 1}},
-		{"nll+w2", Weights{NLL: 1, W2: 10}},
-		{"nll+kl+w2", Weights{NLL: 1, W2: 10, KL: 0.5}},
-		{"nll+kl", Weights{NLL: 1, KL: 0.5}},
+		{"nll", Weights{NLL: 1}, ""},
+		{"nll+w2", Weights{NLL: 1, W2: 10}, ""},
+		{"nll+kl+w2", Weights{NLL: 1, W2: 10, KL: 0.5}, ""},
+		{"nll+kl", Weights{NLL: 1, KL: 0.5}, ""},
+		{"kl", Weights{KL: 1}, ""},
+		{"kl-path", Weights{KL: 1}, KLGradientPath},
+		{"logvar", Weights{LogVar: 1}, ""},
 	} {
 		b.Run(tc.name, func(b *testing.B) {
 			s := base
-			s.Weights = tc.w
+			s.Weights, s.KLGradient = tc.w, tc.est
 			c := cfg
 			c.Stages = []Stage{s}
 			tr, err := New(context.Background(), c, Options{Python: testenv.Python(b)})

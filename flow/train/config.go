@@ -86,7 +86,8 @@ const (
 	KLGradientPath  = "path"
 )
 
-// Weights of the loss terms: total = NLL·nll + W2·w2 + KL·kl + FKL·fkl.
+// Weights of the loss terms: total = NLL·nll + W2·w2 + KL·kl + FKL·fkl +
+// LogVar·logvar.
 type Weights struct {
 	NLL float64 `json:"nll"`
 	W2  float64 `json:"w2"`
@@ -94,10 +95,13 @@ type Weights struct {
 	// FKL weighs the forward KL estimated on the flow's own samples with
 	// self-normalised importance weights (see the package doc).
 	FKL float64 `json:"fkl,omitempty"`
+	// LogVar weighs the variance of the log importance weights of the
+	// flow's own samples (see the package doc).
+	LogVar float64 `json:"logvar,omitempty"`
 }
 
 // energyBased says whether the weights need energies of flow samples.
-func (w Weights) energyBased() bool { return w.KL != 0 || w.FKL != 0 }
+func (w Weights) energyBased() bool { return w.KL != 0 || w.FKL != 0 || w.LogVar != 0 }
 
 // Learning-rate schedules.
 const (
@@ -137,7 +141,7 @@ var FieldDocs = []struct{ Field, Doc string }{
 	{"stages[].schedule", "\"constant\", \"cosine\" (from lr to min_lr over the stage, after warmup_steps of linear warm-up) or \"warmup\" (linear warm-up, then constant)"},
 	{"stages[].warmup_steps", "linear warm-up steps at the start of the stage"},
 	{"stages[].min_lr", "final learning rate of the cosine schedule"},
-	{"stages[].weights", "loss weights {nll, w2, kl, fkl}; a zero weight leaves the term out of the graph. fkl is the forward KL estimated on the flow's own samples with self-normalised importance weights (mass-covering, unlike kl)"},
+	{"stages[].weights", "loss weights {nll, w2, kl, fkl, logvar}; a zero weight leaves the term out of the graph. fkl is the forward KL estimated on the flow's own samples with self-normalised importance weights (mass-covering, unlike kl); logvar is the variance of the log importance weights of the flow's samples (it sets the effective sample size)"},
 	{"stages[].kl_gradient", "reverse-KL gradient estimator: \"total\" (default; through the samples and the log-det) or \"path\" (through the samples only, log q from a frozen copy of the weights: lower variance near convergence, one more inverse pass per step)"},
 	{"seed", "random seed of the data order and the base samples"},
 	{"output", "output directory: model.gobg (rewritten at the end of each stage), checkpoint.ckpt, the log"},
@@ -334,12 +338,12 @@ func (s Stage) validate() error {
 		return fmt.Errorf("warmup_steps %d is negative", s.WarmupSteps)
 	}
 	w := s.Weights
-	for _, v := range []float64{w.NLL, w.W2, w.KL, w.FKL} {
+	for _, v := range []float64{w.NLL, w.W2, w.KL, w.FKL, w.LogVar} {
 		if !(v >= 0) || math.IsInf(v, 0) {
 			return fmt.Errorf("weights must be finite and not negative, got %+v", w)
 		}
 	}
-	if w.NLL == 0 && w.W2 == 0 && w.KL == 0 && w.FKL == 0 {
+	if w.NLL == 0 && w.W2 == 0 && w.KL == 0 && w.FKL == 0 && w.LogVar == 0 {
 		return fmt.Errorf("all loss weights are zero")
 	}
 	switch s.KLGradient {

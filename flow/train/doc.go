@@ -55,6 +55,18 @@
 //     KL(p‖q) (0 when every weight is equal). It is biased for small
 //     effective sample sizes, so it belongs after the flow is close to p
 //     (after NLL and KL).
+//   - LogVar (weight logvar): the batch variance of the log importance
+//     weights log w_b = -f(u_b) - log q(x_b) of the flow's own samples,
+//     the log-variance loss of Richter et al. (2020). It is zero only when
+//     q = p, and for log-normal weights the Kish effective sample size is
+//     about exp(-var), so this term aims at the evaluation metric itself;
+//     the reverse KL is about var/2 there and weighs every sample alike,
+//     while this gradient, 2/B Σ_b (f_b - mean f)·∇f_b, weighs each sample
+//     by how far its weight is from the batch's. The host computes the
+//     factors 2(f_b - mean f)/B, and the graph differentiates the per-sample
+//     reverse-KL surrogate (forces and log-det, as for kl "total") weighted
+//     by them. There is no path form: the score term of a variance does not
+//     have mean zero.
 //
 // A sample without a finite energy makes the KL non-finite, and the step
 // is skipped; so is a step whose total loss or gradient norm is not finite

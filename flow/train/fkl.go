@@ -31,3 +31,22 @@ func SelfNormalizedWeights(logW []float64) (wbar []float64, kl float64) {
 	}
 	return wbar, math.Log(float64(len(logW))) - h
 }
+
+// logVarWeights returns the host half of the log-variance term for
+// log-weights logW: the batch variance of logW and the per-sample factors
+// v_b = 2(f_b - mean f)/B with f = -logW, so that Σ_b v_b ∇f_b is the
+// gradient of that variance.
+func logVarWeights(logW []float64) (v []float64, variance float64) {
+	n := float64(len(logW))
+	var mean float64
+	for _, w := range logW {
+		mean += w / n
+	}
+	v = make([]float64, len(logW))
+	for i, w := range logW {
+		d := w - mean
+		variance += d * d / n
+		v[i] = -2 * d / n
+	}
+	return v, variance
+}

@@ -25,15 +25,18 @@ const (
 
 // terms says which loss terms a step graph contains, and whether its KL
 // term uses the path-gradient estimator.
-type terms struct{ nll, w2, kl, path, fkl bool }
+type terms struct{ nll, w2, kl, path, fkl, lv bool }
 
 func (t terms) key() string {
-	return fmt.Sprintf("nll=%v,w2=%v,kl=%v,path=%v,fkl=%v", t.nll, t.w2, t.kl, t.path, t.fkl)
+	return fmt.Sprintf("nll=%v,w2=%v,kl=%v,path=%v,fkl=%v,lv=%v", t.nll, t.w2, t.kl, t.path, t.fkl, t.lv)
 }
+
+// forces says whether the step needs the energy gradient of flow samples.
+func (t terms) forces() bool { return t.kl || t.lv }
 
 func termsOf(s Stage) terms {
 	w := s.Weights
-	return terms{nll: w.NLL != 0, w2: w.W2 != 0, kl: w.KL != 0, path: w.KL != 0 && s.KLGradient == KLGradientPath, fkl: w.FKL != 0}
+	return terms{nll: w.NLL != 0, w2: w.W2 != 0, kl: w.KL != 0, path: w.KL != 0 && s.KLGradient == KLGradientPath, fkl: w.FKL != 0, lv: w.LogVar != 0}
 }
 
 // stepOutputs are the step graph's outputs, in order.
@@ -43,6 +46,7 @@ const (
 	outW2
 	outKLSurrogate
 	outFKLSurrogate
+	outLogVarSurrogate
 	outGradNorm // before clipping
 	outOK       // 1 if the update was applied
 	numOutputs
@@ -111,6 +115,19 @@ func FKLSurrogate(logQ, wbar *Node) *Node {
 	return Neg(ReduceAllSum(Mul(StopGradient(wbar), logQ)))
 }
 
+// LogVarSurrogate is the log-variance surrogate Σ_b stop(v_b)·s_b, where
+// s_b = Σ stop(g_b)·x_b - logDet_b is the per-sample reverse-KL surrogate
+// (its gradient is that of f_b = f(u_b) + log q(x_b) at fixed base sample)
+// and v_b = 2(f_b - mean f)/B is computed on the host. Its gradient is that
+// of the batch variance of f, that is of log w = -f. This is the total
+// derivative: unlike the KL, the variance's score term does not have mean
+// zero, so there is no path-gradient form.
+func LogVarSurrogate(x, g, logDet, v *Node) *Node {
+	b := x.Shape().Dimensions[0]
+	per := Sub(ReduceSum(Reshape(Mul(StopGradient(g), x), b, -1), -1), logDet)
+	return ReduceAllSum(Mul(StopGradient(v), per))
+}
+
 // sampleGraph maps base samples to Cartesian positions and their log q(x)
 // (the density of positions on the map's image), and returns the internal
 // coordinates too (for the forward-KL term).
@@ -124,21 +141,21 @@ func sampleGraph(f *model.Flow, tr *ic.Transform) func(ctx *context.Context, z *
 
 // stepGraph builds one training step for the given terms. Inputs: lr,
 // w_nll, w_w2, w_kl, w_fkl, clip (scalars), then zData [B, D] (nll), zBase
-// [B, D] (w2 or kl), order [P·B] and ref [P, B] (w2), g [B, N, 3] (kl),
-// xSamples [B, D] and wbar [B] (fkl).
+// [B, D] (w2, kl or logvar), order [P·B] and ref [P, B] (w2), g [B, N, 3]
+// (kl or logvar), v [B] (logvar), xSamples [B, D] and wbar [B] (fkl).
 func stepGraph(f *model.Flow, tr *ic.Transform, backbone []int, t terms) func(ctx *context.Context, in []*Node) []*Node {
 	return func(ctx *context.Context, in []*Node) []*Node {
 		g := in[0].Graph()
-		lr, wN, wW, wK, wF, clip := in[0], in[1], in[2], in[3], in[4], in[5]
-		in = in[6:]
+		lr, wN, wW, wK, wF, wV, clip := in[0], in[1], in[2], in[3], in[4], in[5], in[6]
+		in = in[7:]
 		zero := ScalarZero(g, dtypes.Float64)
-		total, nll, w2, sur, fsur := zero, zero, zero, zero, zero
+		total, nll, w2, sur, fsur, vsur := zero, zero, zero, zero, zero, zero
 		if t.nll {
 			nll = f.NLL(ctx, in[0])
 			total = Add(total, Mul(wN, nll))
 			in = in[1:]
 		}
-		if t.w2 || t.kl {
+		if t.w2 || t.forces() {
 			x, ldF := f.Forward(ctx, in[0])
 			pos, ldT := tr.ToCartesian(x)
 			in = in[1:]
@@ -147,14 +164,22 @@ func stepGraph(f *model.Flow, tr *ic.Transform, backbone []int, t terms) func(ct
 				total = Add(total, Mul(wW, w2))
 				in = in[2:]
 			}
-			if t.kl {
-				if t.path {
-					sur = KLPathSurrogate(pos, in[0], f.Frozen().LogProb(ctx, x), ldT)
-				} else {
-					sur = KLSurrogate(pos, in[0], Add(ldF, ldT))
-				}
-				total = Add(total, Mul(wK, sur))
+			if t.forces() {
+				grad := in[0]
 				in = in[1:]
+				if t.kl {
+					if t.path {
+						sur = KLPathSurrogate(pos, grad, f.Frozen().LogProb(ctx, x), ldT)
+					} else {
+						sur = KLSurrogate(pos, grad, Add(ldF, ldT))
+					}
+					total = Add(total, Mul(wK, sur))
+				}
+				if t.lv {
+					vsur = LogVarSurrogate(pos, grad, Add(ldF, ldT), in[0])
+					total = Add(total, Mul(wV, vsur))
+					in = in[1:]
+				}
 			}
 		}
 		if t.fkl {
@@ -162,7 +187,7 @@ func stepGraph(f *model.Flow, tr *ic.Transform, backbone []int, t terms) func(ct
 			total = Add(total, Mul(wF, fsur))
 		}
 		gnorm, ok := adamUpdate(ctx, total, lr, clip)
-		return []*Node{total, nll, w2, sur, fsur, gnorm, ConvertDType(ok, dtypes.Float64)}
+		return []*Node{total, nll, w2, sur, fsur, vsur, gnorm, ConvertDType(ok, dtypes.Float64)}
 	}
 }
 

@@ -64,6 +64,7 @@ type Record struct {
 	W2         float64 `json:"w2,omitempty"`
 	KL         float64 `json:"kl,omitempty"`
 	FKL        float64 `json:"fkl,omitempty"`
+	LogVar     float64 `json:"logvar,omitempty"`
 	GradNorm   float64 `json:"grad_norm"`
 	Skipped    bool    `json:"skipped"`
 	SkipReason string  `json:"skip_reason,omitempty"`
@@ -81,7 +82,7 @@ func (r Record) MarshalJSON() ([]byte, error) {
 		}
 	}
 	p := plain(r)
-	for _, v := range []*float64{&p.Loss, &p.NLL, &p.W2, &p.KL, &p.FKL, &p.GradNorm, &p.MeanEnergy} {
+	for _, v := range []*float64{&p.Loss, &p.NLL, &p.W2, &p.KL, &p.FKL, &p.LogVar, &p.GradNorm, &p.MeanEnergy} {
 		fix(v)
 	}
 	return json.Marshal(p)
@@ -98,6 +99,7 @@ type StageSummary struct {
 	W2       float64 `json:"w2"`
 	KL       float64 `json:"kl"`
 	FKL      float64 `json:"fkl,omitempty"`
+	LogVar   float64 `json:"logvar,omitempty"`
 	FirstNLL float64 `json:"first_nll"`
 	ValNLL   float64 `json:"val_nll,omitempty"` // 0 without validation frames
 	Wall     float64 `json:"wall_s"`
@@ -137,7 +139,7 @@ type state struct {
 // stageAcc accumulates the current stage's summary.
 type stageAcc struct {
 	Skipped  int          `json:"skipped"`
-	Last     [][5]float64 `json:"last"` // loss, nll, w2, kl, fkl of the last applied steps
+	Last     [][6]float64 `json:"last"` // loss, nll, w2, kl, fkl, logvar of the last applied steps
 	FirstNLL float64      `json:"first_nll"`
 	Wall     float64      `json:"wall_s"`
 }
@@ -356,7 +358,7 @@ func (t *Trainer) step(ctx context.Context, s Stage, k int) (Record, error) {
 	tm := termsOf(s)
 	lr := s.LearningRate(k)
 	rec := Record{Stage: t.st.Stage, StageName: s.Name, StageStep: k, Step: t.st.Step, LR: lr}
-	args := []any{scalarF64(lr), scalarF64(s.Weights.NLL), scalarF64(s.Weights.W2), scalarF64(s.Weights.KL), scalarF64(s.Weights.FKL), scalarF64(t.cfg.ClipNorm)}
+	args := []any{scalarF64(lr), scalarF64(s.Weights.NLL), scalarF64(s.Weights.W2), scalarF64(s.Weights.KL), scalarF64(s.Weights.FKL), scalarF64(s.Weights.LogVar), scalarF64(t.cfg.ClipNorm)}
 	var ldMean float64
 	if tm.nll {
 		idx := batchIndices(t.cfg.Seed, t.st.Cursor, len(t.data.Train), b)
@@ -367,15 +369,15 @@ func (t *Trainer) step(ctx context.Context, s Stage, k int) (Record, error) {
 		}
 		args = append(args, tensorF64(z, b, d))
 	}
-	var klValue, fklValue float64
+	var klValue, fklValue, lvValue float64
 	hostBad := ""
-	if tm.w2 || tm.kl || tm.fkl {
+	if tm.w2 || tm.forces() || tm.fkl {
 		r := rand.New(rand.NewPCG(t.cfg.Seed, uint64(t.st.Step)))
 		zb, err := t.flow.SampleBase(r, b)
 		if err != nil {
 			return rec, err
 		}
-		if tm.w2 || tm.kl {
+		if tm.w2 || tm.forces() {
 			args = append(args, tensorF64(zb, b, d))
 		}
 		pos, logQ, xs, err := t.sampleCartesian(zb, b)
@@ -386,21 +388,19 @@ func (t *Trainer) step(ctx context.Context, s Stage, k int) (Record, error) {
 			order, ref := t.w2Inputs(pos, t.st.Cursor, b)
 			args = append(args, order, ref)
 		}
-		if tm.kl || tm.fkl {
-			res, err := t.en.Evaluate(ctx, pos, tm.kl)
+		if tm.forces() || tm.fkl {
+			res, err := t.en.Evaluate(ctx, pos, tm.forces())
 			if err != nil {
 				return rec, fmt.Errorf("step %d: energy: %w", t.st.Step, err)
 			}
 			rec.EnergyFail = res.Failed()
 			n := len(t.data.Top.Atoms)
 			var g []float64
-			if tm.kl {
+			if tm.forces() {
 				g = make([]float64, b*n*3)
 			}
-			var logW []float64
-			if tm.fkl {
-				logW = make([]float64, b)
-			}
+			// logW is -f: the log importance weights, up to log Z.
+			logW := make([]float64, b)
 			var sumF, sumE, sumLQ float64
 			for i := range b {
 				e := res.Energies[i]
@@ -411,10 +411,8 @@ func (t *Trainer) step(ctx context.Context, s Stage, k int) (Record, error) {
 				fv, df := t.cut.Value(e / t.kt)
 				sumF += fv
 				sumLQ += logQ[i]
-				if tm.fkl {
-					logW[i] = -fv - logQ[i]
-				}
-				if tm.kl {
+				logW[i] = -fv - logQ[i]
+				if tm.forces() {
 					for a := range n {
 						for c := range 3 {
 							g[(i*n+a)*3+c] = -res.Forces[i][a][c] / t.kt * df
@@ -423,13 +421,20 @@ func (t *Trainer) step(ctx context.Context, s Stage, k int) (Record, error) {
 				}
 			}
 			rec.MeanEnergy = sumE / float64(b)
-			// A skipped step reports KL and FKL as NaN (below).
+			// A skipped step reports KL, FKL and LogVar as NaN (below).
 			if rec.EnergyFail > 0 || math.IsNaN(sumE) {
 				hostBad = fmt.Sprintf("%d samples without a finite energy", max(rec.EnergyFail, 1))
 			}
 			if tm.kl {
 				klValue = (sumF + sumLQ) / float64(b)
+			}
+			if tm.forces() {
 				args = append(args, tensorF64(g, b, n, 3))
+			}
+			if tm.lv {
+				var v []float64
+				v, lvValue = logVarWeights(logW)
+				args = append(args, tensorF64(v, b))
 			}
 			if tm.fkl {
 				var wbar []float64
@@ -445,7 +450,7 @@ func (t *Trainer) step(ctx context.Context, s Stage, k int) (Record, error) {
 	t.st.Step++
 	if hostBad != "" {
 		rec.Skipped, rec.SkipReason = true, hostBad
-		rec.Loss, rec.KL, rec.FKL = math.NaN(), math.NaN(), math.NaN()
+		rec.Loss, rec.KL, rec.FKL, rec.LogVar = math.NaN(), math.NaN(), math.NaN(), math.NaN()
 		return rec, nil
 	}
 	exec, err := t.stepExec(tm)
@@ -465,8 +470,8 @@ func (t *Trainer) step(ctx context.Context, s Stage, k int) (Record, error) {
 		rec.NLL = vals[outNLL] - ldMean
 	}
 	rec.W2 = vals[outW2]
-	rec.KL, rec.FKL = klValue, fklValue
-	rec.Loss = s.Weights.NLL*rec.NLL + s.Weights.W2*rec.W2 + s.Weights.KL*rec.KL + s.Weights.FKL*rec.FKL
+	rec.KL, rec.FKL, rec.LogVar = klValue, fklValue, lvValue
+	rec.Loss = s.Weights.NLL*rec.NLL + s.Weights.W2*rec.W2 + s.Weights.KL*rec.KL + s.Weights.FKL*rec.FKL + s.Weights.LogVar*rec.LogVar
 	if vals[outOK] != 1 {
 		rec.Skipped, rec.SkipReason = true, "non-finite loss or gradient"
 	}
@@ -635,7 +640,7 @@ func (t *Trainer) Run(ctx context.Context) (*Summary, error) {
 				if len(t.st.Current.Last) == 0 && k == 0 {
 					t.st.Current.FirstNLL = rec.NLL
 				}
-				t.st.Current.Last = append(t.st.Current.Last, [5]float64{rec.Loss, rec.NLL, rec.W2, rec.KL, rec.FKL})
+				t.st.Current.Last = append(t.st.Current.Last, [6]float64{rec.Loss, rec.NLL, rec.W2, rec.KL, rec.FKL, rec.LogVar})
 				if len(t.st.Current.Last) > 10 {
 					t.st.Current.Last = t.st.Current.Last[1:]
 				}
@@ -648,6 +653,9 @@ func (t *Trainer) Run(ctx context.Context) (*Summary, error) {
 				fkl := ""
 				if s.Weights.FKL != 0 {
 					fkl = fmt.Sprintf(" fkl %.4g", rec.FKL)
+				}
+				if s.Weights.LogVar != 0 {
+					fkl += fmt.Sprintf(" logvar %.4g", rec.LogVar)
 				}
 				fmt.Fprintf(w, "stage %d %s step %d/%d (%d/%d): loss %.4g nll %.4g w2 %.4g kl %.4g%s |g| %.3g lr %.3g%s  %.1f samples/s  ETA %s\n",
 					t.st.Stage, s.Name, k+1, s.Steps, t.st.Step, total, rec.Loss, rec.NLL, rec.W2, rec.KL, fkl, rec.GradNorm, rec.LR,
@@ -725,6 +733,7 @@ func (t *Trainer) finishStage(s Stage, val float64) StageSummary {
 			ss.W2 += l[2] / float64(n)
 			ss.KL += l[3] / float64(n)
 			ss.FKL += l[4] / float64(n)
+			ss.LogVar += l[5] / float64(n)
 		}
 	}
 	return ss

@@ -1,0 +1,152 @@
+package train
+
+import (
+	"context"
+	"math"
+	"testing"
+
+	"github.com/gobg/gobg/energy/molecule"
+	"github.com/gobg/gobg/internal/testenv"
+	. "github.com/gomlx/gomlx/pkg/core/graph"
+	gctx "github.com/gomlx/gomlx/pkg/ml/context"
+)
+
+// TestLogVarGradientThroughFlow checks the log-variance term end to end:
+// the gradient of LogVarSurrogate (with the host factors of
+// logVarWeights) with respect to a batch of base samples, through the
+// perturbed flow and the internal-to-Cartesian map, against central finite
+// differences of the batch variance of f(U(x(z))/kT) - log|det ∂x/∂z|
+// evaluated with the native energy. Each sample's gradient is scaled by
+// its distance from the batch mean, so a wrong factor or sign fails.
+func TestLogVarGradientThroughFlow(t *testing.T) {
+	cfg := tinyConfig(t, 1, 1)
+	tr, err := New(context.Background(), cfg, Options{Python: testenv.Python(t)})
+	if err != nil {
+		t.Fatal(err)
+	}
+	defer tr.Close()
+	if err := tr.flow.Perturb(0.1, 3); err != nil {
+		t.Fatal(err)
+	}
+	const b = 3
+	d, n := tr.flow.Dim(), len(tr.data.Top.Atoms)
+	fwd := func(ctx *gctx.Context, z *Node) (*Node, *Node) {
+		x, ldF := tr.flow.Forward(ctx, z)
+		pos, ldT := tr.tr.ToCartesian(x)
+		return pos, Add(ldF, ldT)
+	}
+	eval, err := gctx.NewExecAny(tr.flow.Backend(), tr.flow.Context(), func(ctx *gctx.Context, z *Node) []*Node {
+		pos, ld := fwd(ctx, z)
+		return []*Node{pos, ld}
+	})
+	if err != nil {
+		t.Fatal(err)
+	}
+	defer eval.Finalize()
+	grad, err := gctx.NewExecAny(tr.flow.Backend(), tr.flow.Context(), func(ctx *gctx.Context, z, g, v *Node) *Node {
+		pos, ld := fwd(ctx, z)
+		return Gradient(LogVarSurrogate(pos, g, ld, v), z)[0]
+	})
+	if err != nil {
+		t.Fatal(err)
+	}
+	defer grad.Finalize()
+	// Training frames in base space of a near-identity flow are plausible
+	// (finite-energy) base samples; frames 0, 100, 200 differ enough that
+	// their f values spread.
+	z0 := make([]float64, 0, b*d)
+	for _, i := range []int{0, 100, 200} {
+		z0 = append(z0, tr.data.TrainZ[i*d:(i+1)*d]...)
+	}
+	// h returns the log-weights -f_b and the energy gradients g_b of the batch.
+	h := func(z []float64) ([]float64, []float64) {
+		out, err := eval.Exec(tensorF64(z, b, d))
+		if err != nil {
+			t.Fatal(err)
+		}
+		x, ld := floats(out[0]), floats(out[1])
+		pos := make([][]molecule.Vec3, b)
+		for k := range b {
+			pos[k] = make([]molecule.Vec3, n)
+			for a := range n {
+				copy(pos[k][a][:], x[(k*n+a)*3:])
+			}
+		}
+		r, err := tr.en.Evaluate(context.Background(), pos, true)
+		if err != nil {
+			t.Fatal(err)
+		}
+		logW, g := make([]float64, b), make([]float64, b*n*3)
+		for k := range b {
+			if r.Errors[k] != nil {
+				t.Fatal(r.Errors[k])
+			}
+			f, df := tr.cut.Value(r.Energies[k] / tr.kt)
+			logW[k] = -(f - ld[k])
+			for a := range n {
+				for c := range 3 {
+					g[(k*n+a)*3+c] = -r.Forces[k][a][c] / tr.kt * df
+				}
+			}
+		}
+		return logW, g
+	}
+	variance := func(z []float64) float64 {
+		logW, _ := h(z)
+		_, v := logVarWeights(logW)
+		return v
+	}
+	logW0, g0 := h(z0)
+	v0, var0 := logVarWeights(logW0)
+	if !(var0 > 0.1) {
+		t.Fatalf("batch variance %.3g: the samples are too alike for this test", var0)
+	}
+	out, err := grad.Exec(tensorF64(z0, b, d), tensorF64(g0, b, n, 3), tensorF64(v0, b))
+	if err != nil {
+		t.Fatal(err)
+	}
+	got := floats(out[0])
+	const eps = 1e-6
+	worst := 0.0
+	for i := 0; i < b*d; i += 7 {
+		zp := append([]float64(nil), z0...)
+		zm := append([]float64(nil), z0...)
+		zp[i] += eps
+		zm[i] -= eps
+		fd := (variance(zp) - variance(zm)) / (2 * eps)
+		rel := math.Abs(got[i]-fd) / (math.Abs(fd) + 1)
+		worst = max(worst, rel)
+		if rel > 1e-4 {
+			t.Errorf("sample %d z[%d]: surrogate gradient %.8g, finite difference of the variance %.8g", i/d, i%d, got[i], fd)
+		}
+	}
+	t.Logf("batch variance of log w %.4g; worst relative difference %.3g over %d of %d coordinates", var0, worst, (b*d+6)/7, b*d)
+}
+
+// TestLogVarWeights checks the host factors against their definition on
+// a small table, and that the variance is the biased (1/B) batch variance.
+func TestLogVarWeights(t *testing.T) {
+	for _, tc := range []struct {
+		logW     []float64
+		variance float64
+		v        []float64
+	}{
+		{[]float64{1, 1, 1}, 0, []float64{0, 0, 0}},
+		{[]float64{0, 2}, 1, []float64{1, -1}},        // f = 0, -2: mean -1
+		{[]float64{-3, 0, 3}, 6, []float64{2, 0, -2}}, // f = 3, 0, -3
+	} {
+		v, variance := logVarWeights(tc.logW)
+		if math.Abs(variance-tc.variance) > 1e-12 {
+			t.Errorf("%v: variance %g, want %g", tc.logW, variance, tc.variance)
+		}
+		for i := range v {
+			if math.Abs(v[i]-tc.v[i]) > 1e-12 {
+				t.Errorf("%v: v = %v, want %v", tc.logW, v, tc.v)
+				break
+			}
+		}
+	}
+	if _, variance := logVarWeights([]float64{0, math.NaN()}); !math.IsNaN(variance) {
+		t.Errorf("a NaN log-weight gives variance %g, want NaN", variance)
+	}
+}
