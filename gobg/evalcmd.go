@@ -36,25 +36,28 @@ Example:
 }
 
 type evalSummary struct {
-	Model          string     `json:"model"`
-	MDFrames       int        `json:"md_frames"`
-	Samples        int        `json:"samples"`
-	Temperature    float64    `json:"temperature_K"`
-	NLL            eval.Float `json:"test_nll"`
-	NLLPerDim      eval.Float `json:"test_nll_per_dim"`
-	ESS            eval.Float `json:"ess"`
-	ESSFraction    eval.Float `json:"ess_fraction"`
-	LowerHalfMean  eval.Float `json:"sample_energy_lower_half_mean_kj_mol"`
-	MDLowerHalf    eval.Float `json:"md_energy_lower_half_mean_kj_mol"`
-	ClashFraction  eval.Float `json:"clash_fraction"`
-	DeltaD         eval.Float `json:"delta_d_nm"`
-	PhiRMSERaw     eval.Float `json:"phi_rmse_raw_kt"`
-	PhiRMSEReweigh eval.Float `json:"phi_rmse_reweighted_kt"`
-	PsiRMSERaw     eval.Float `json:"psi_rmse_raw_kt"`
-	PsiRMSEReweigh eval.Float `json:"psi_rmse_reweighted_kt"`
-	Report         string     `json:"report"`
-	Plots          string     `json:"plots,omitempty"`
-	Notes          []string   `json:"notes,omitempty"`
+	Model          string        `json:"model"`
+	MDFrames       int           `json:"md_frames"`
+	Samples        int           `json:"samples"`
+	Temperature    float64       `json:"temperature_K"`
+	NLL            eval.Float    `json:"test_nll"`
+	NLLPerDim      eval.Float    `json:"test_nll_per_dim"`
+	ESS            eval.Float    `json:"ess"`
+	ESSFraction    eval.Float    `json:"ess_fraction"`
+	ESSFractionCI  [2]eval.Float `json:"ess_fraction_ci95"`
+	KL             eval.Float    `json:"kl_q_p"`
+	VarLogW        eval.Float    `json:"var_log_w"`
+	LowerHalfMean  eval.Float    `json:"sample_energy_lower_half_mean_kj_mol"`
+	MDLowerHalf    eval.Float    `json:"md_energy_lower_half_mean_kj_mol"`
+	ClashFraction  eval.Float    `json:"clash_fraction"`
+	DeltaD         eval.Float    `json:"delta_d_nm"`
+	PhiRMSERaw     eval.Float    `json:"phi_rmse_raw_kt"`
+	PhiRMSEReweigh eval.Float    `json:"phi_rmse_reweighted_kt"`
+	PsiRMSERaw     eval.Float    `json:"psi_rmse_raw_kt"`
+	PsiRMSEReweigh eval.Float    `json:"psi_rmse_reweighted_kt"`
+	Report         string        `json:"report"`
+	Plots          string        `json:"plots,omitempty"`
+	Notes          []string      `json:"notes,omitempty"`
 }
 
 func runEval(ctx context.Context, env *cmdEnv, args []string) error {
@@ -148,9 +151,12 @@ func runEval(ctx context.Context, env *cmdEnv, args []string) error {
 
 func fillEvalSummary(s *evalSummary, rep *eval.Report) {
 	nan := eval.Float(math.NaN())
-	s.ESS, s.ESSFraction = nan, nan
-	if rep.Weights != nil {
-		s.ESS, s.ESSFraction = eval.Float(rep.Weights.ESS), eval.Float(rep.Weights.ESSFraction)
+	s.ESS, s.ESSFraction, s.KL, s.VarLogW = nan, nan, nan, nan
+	s.ESSFractionCI = [2]eval.Float{nan, nan}
+	if ws := rep.Weights; ws != nil {
+		s.ESS, s.ESSFraction = eval.Float(ws.ESS), eval.Float(ws.ESSFraction)
+		s.ESSFractionCI = [2]eval.Float{eval.Float(ws.ESSFractionCI[0]), eval.Float(ws.ESSFractionCI[1])}
+		s.KL, s.VarLogW = ws.KL, ws.VarLogW
 	}
 	s.LowerHalfMean, s.MDLowerHalf = nan, nan
 	if rep.SampleEnergy != nil {
@@ -182,7 +188,8 @@ func comparisonRMSE(c *eval.ProfileComparison) eval.Float {
 
 func printEvalSummary(w interface{ Write([]byte) (int, error) }, s *evalSummary) {
 	fmt.Fprintf(w, "test NLL: %.3f nats per structure (%.4f per free coordinate) on %d MD frames\n", s.NLL, s.NLLPerDim, s.MDFrames)
-	fmt.Fprintf(w, "Kish ESS: %.1f of %d samples (%.2f%%)\n", s.ESS, s.Samples, 100*float64(s.ESSFraction))
+	fmt.Fprintf(w, "Kish ESS: %.1f of %d samples (%.2f%%; bootstrap 95%% interval %.2f–%.2f%%); KL(q‖p) %.3f nats, var(log w) %.3f\n",
+		s.ESS, s.Samples, 100*float64(s.ESSFraction), 100*float64(s.ESSFractionCI[0]), 100*float64(s.ESSFractionCI[1]), s.KL, s.VarLogW)
 	fmt.Fprintf(w, "energy, mean of the lower half: samples %.2f kJ/mol, MD %.2f kJ/mol\n", s.LowerHalfMean, s.MDLowerHalf)
 	fmt.Fprintf(w, "clashes: %.2f%% of samples; backbone ΔD %.4f nm\n", 100*float64(s.ClashFraction), s.DeltaD)
 	if !math.IsNaN(float64(s.PhiRMSERaw)) {

@@ -3,6 +3,8 @@ package eval
 import (
 	"fmt"
 	"math"
+	"math/rand/v2"
+	"sort"
 
 	"github.com/gobg/gobg/energy"
 )
@@ -19,6 +21,19 @@ type Weights struct {
 	// as much to draw as the others.
 	ESS         float64 `json:"ess"`
 	ESSFraction float64 `json:"ess_fraction"`
+	// ESSFractionCI is a 95% bootstrap percentile interval of ESSFraction
+	// (resampling the samples with replacement). The ESS of a few thousand
+	// samples is ruled by its largest weights and changes from sample set
+	// to sample set; the interval says by how much. It cannot see weights
+	// larger than any drawn, so for heavy-tailed weights it is too narrow
+	// on the low side.
+	ESSFractionCI [2]float64 `json:"ess_fraction_ci95"`
+	// KL is the estimate log Z - mean(log w) of KL(q‖p) in nats over the
+	// samples with a finite weight (0 when q = p; biased low when the
+	// ESS is small), and VarLogW the variance of their log weights: for
+	// log-normal weights ESS/N ≈ exp(-VarLogW) and KL ≈ VarLogW/2.
+	KL      Float `json:"kl_q_p"`
+	VarLogW Float `json:"var_log_w"`
 	// MaxWeight is the largest normalised weight (1 when one sample carries
 	// everything, 1/N when all are equal); 0 when no sample has a weight.
 	MaxWeight float64 `json:"max_weight"`
@@ -140,13 +155,53 @@ func ImportanceWeights(energies, logq []float64, temperatureK float64) (*Weights
 	for _, v := range w {
 		mx = math.Max(mx, v)
 	}
+	logZ := logSum - math.Log(float64(n))
+	var mean, m2 float64
+	k := 0
+	for _, v := range logw {
+		if finite(v) {
+			// Welford: log weights can be large with a small spread.
+			k++
+			d := v - mean
+			mean += d / float64(k)
+			m2 += d * (v - mean)
+		}
+	}
+	kl, variance := math.NaN(), math.NaN()
+	if k > 0 {
+		kl, variance = logZ-mean, m2/float64(k)
+	}
 	return &Weights{
-		N:           n,
-		NonFinite:   bad,
-		ESS:         ess,
-		ESSFraction: ess / float64(n),
-		MaxWeight:   mx,
-		LogZ:        Float(logSum - math.Log(float64(n))),
-		W:           w,
+		N:             n,
+		NonFinite:     bad,
+		ESS:           ess,
+		ESSFraction:   ess / float64(n),
+		ESSFractionCI: BootstrapESS(w, 200, 1),
+		MaxWeight:     mx,
+		LogZ:          Float(logZ),
+		KL:            Float(kl),
+		VarLogW:       Float(variance),
+		W:             w,
 	}, nil
+}
+
+// BootstrapESS returns the 2.5% and 97.5% percentiles of the Kish ESS
+// fraction over b resamples (with replacement, seeded) of the weights w.
+func BootstrapESS(w []float64, b int, seed uint64) [2]float64 {
+	n := len(w)
+	if n == 0 || b < 2 {
+		return [2]float64{math.NaN(), math.NaN()}
+	}
+	r := rand.New(rand.NewPCG(seed, uint64(n)))
+	fr := make([]float64, b)
+	rs := make([]float64, n)
+	for k := range fr {
+		for i := range rs {
+			rs[i] = w[r.IntN(n)]
+		}
+		fr[k] = KishESS(rs) / float64(n)
+	}
+	sort.Float64s(fr)
+	at := func(q float64) float64 { return fr[min(b-1, int(q*float64(b)))] }
+	return [2]float64{at(0.025), at(0.975)}
 }

@@ -126,5 +126,57 @@ func TestESSGaussian(t *testing.T) {
 		if math.Abs(float64(w.LogZ)-math.Log(math.Sqrt(2*math.Pi))) > 0.01 {
 			t.Errorf("s = %g: log Z = %.5f, want %.5f", c.s, float64(w.LogZ), math.Log(math.Sqrt(2*math.Pi)))
 		}
+		// KL(N(0,s²)‖N(0,1)) and the variance of log w = x²(1/s² - 1)/2 + log s + const
+		// with x = s·z: (1 - s²)²/2.
+		wantKL := (s2-1)/2 - math.Log(c.s)
+		wantVar := (1 - s2) * (1 - s2) / 2
+		if math.Abs(float64(w.KL)-wantKL) > 0.01+c.tol*wantKL {
+			t.Errorf("s = %g: KL = %.5f, want %.5f", c.s, float64(w.KL), wantKL)
+		}
+		if math.Abs(float64(w.VarLogW)-wantVar) > 3*c.tol*wantVar {
+			t.Errorf("s = %g: var(log w) = %.5f, want %.5f", c.s, float64(w.VarLogW), wantVar)
+		}
+		if ci := w.ESSFractionCI; !(ci[0] <= w.ESSFraction && w.ESSFraction <= ci[1] && ci[0] < ci[1]) {
+			t.Errorf("s = %g: bootstrap interval %v does not bracket ESS/N %.5f", c.s, ci, w.ESSFraction)
+		}
+	}
+}
+
+// TestBootstrapESS checks the bootstrap interval of the ESS against its
+// spread over independent sample sets: for s = 1.2 Gaussian weights, the
+// ESS fractions of 100 fresh sets of 2,000 samples fall inside the
+// interval computed from one set about 95% of the time (here: at least
+// 80 of 100), and equal weights give a zero-width interval at 1.
+func TestBootstrapESS(t *testing.T) {
+	const n, sets, s = 2000, 100, 1.2
+	kt := energy.KT(300)
+	gen := func(seed uint64) *Weights {
+		rng := rand.New(rand.NewPCG(7, seed))
+		e, logq := make([]float64, n), make([]float64, n)
+		for i := range e {
+			x := s * rng.NormFloat64()
+			e[i] = kt * x * x / 2
+			logq[i] = -x*x/(2*s*s) - math.Log(s*math.Sqrt(2*math.Pi))
+		}
+		w, err := ImportanceWeights(e, logq, 300)
+		if err != nil {
+			t.Fatal(err)
+		}
+		return w
+	}
+	ci := gen(0).ESSFractionCI
+	in := 0
+	for k := 1; k <= sets; k++ {
+		if f := gen(uint64(k)).ESSFraction; ci[0] <= f && f <= ci[1] {
+			in++
+		}
+	}
+	t.Logf("interval %.4f–%.4f holds %d of %d fresh sets", ci[0], ci[1], in, sets)
+	if in < 80 {
+		t.Errorf("bootstrap interval %.4f–%.4f holds only %d of %d independent ESS fractions", ci[0], ci[1], in, sets)
+	}
+	eq := BootstrapESS([]float64{0.25, 0.25, 0.25, 0.25}, 50, 1)
+	if eq != [2]float64{1, 1} {
+		t.Errorf("equal weights: interval %v, want [1 1]", eq)
 	}
 }
