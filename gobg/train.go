@@ -89,8 +89,8 @@ func runTrain(ctx context.Context, env *cmdEnv, args []string) error {
 		return err
 	}
 	defer tr.Close()
-	fmt.Fprintf(env.stderr, "training %s (%s mode): D = %d, %d parameters, %d training and %d validation frames\n",
-		cfg.Model.Arch, cfg.ICMode, tr.Flow().Dim(), tr.Flow().NumParams(), len(tr.Data().Train), len(tr.Data().Val))
+	fmt.Fprintf(env.stderr, "training %s (%s mode): D = %d (%d torsions on windows), %d parameters, %d training and %d validation frames\n",
+		cfg.Model.Arch, cfg.ICMode, tr.Flow().Dim(), tr.Data().Spec.Windowed(), tr.Flow().NumParams(), len(tr.Data().Train), len(tr.Data().Val))
 	sum, err := tr.Run(ctx)
 	if err != nil {
 		return err

@@ -51,7 +51,10 @@ func (m Mode) IsFree(c Coord) bool {
 }
 
 // Normalisation of the free coordinates into the flow's domain:
-//   - torsions stay in radians on [-pi, pi) (circular; identity map);
+//   - torsions stay in radians on [-pi, pi) (circular; identity map),
+//     unless FitTorsionWindows gave them a window [Lo, Hi] narrower than
+//     the circle: then they are unwrapped around the window's centre and
+//     mapped affinely onto [-1, 1] like angles;
 //   - free angles and bonds map affinely from [Lo, Hi] onto [-1, 1].
 //
 // Lo and Hi come from the training frames: the observed range widened on
@@ -76,7 +79,9 @@ type Spec struct {
 	// coordinates take this value.
 	Ref []float64
 	// Lo and Hi bound the normalisation of each free bond and angle (length
-	// D; for torsions they are -pi and pi).
+	// D). For torsions they are -pi and pi (circular), or a window of
+	// width less than 2 pi around the torsion's circular mean
+	// (FitTorsionWindows), whose ends may lie beyond ±pi.
 	Lo, Hi []float64
 	// Frames is the number of frames Ref was computed from.
 	Frames int
@@ -172,19 +177,92 @@ func (s *Spec) FreeCoords() []Coord {
 	return out
 }
 
-// Circular reports, for each free coordinate, whether it is a torsion
-// (periodic on [-pi, pi)); the others live on [-1, 1].
+// Circular reports, for each free coordinate, whether it is a torsion on
+// the whole circle (periodic on [-pi, pi)); the others, windowed torsions
+// included, live on [-1, 1].
 func (s *Spec) Circular() []bool {
 	out := make([]bool, len(s.Free))
 	for j, k := range s.Free {
-		out[j] = s.Z.coords[k].Kind == Torsion
+		out[j] = s.circular(k)
 	}
 	return out
 }
 
+// circular says whether coordinate k is a torsion normalised on the whole
+// circle (not windowed).
+func (s *Spec) circular(k int) bool {
+	return s.Z.coords[k].Kind == Torsion && s.Lo[k] == -math.Pi && s.Hi[k] == math.Pi
+}
+
+// Windowed counts the free torsions that FitTorsionWindows put on an
+// interval.
+func (s *Spec) Windowed() int {
+	n := 0
+	for _, k := range s.Free {
+		if s.Z.coords[k].Kind == Torsion && !s.circular(k) {
+			n++
+		}
+	}
+	return n
+}
+
+// FitTorsionWindows puts every free torsion whose values in frames stay
+// close to its circular mean on an interval instead of the circle: the
+// observed range of deviations from the mean, widened on each side by half
+// its width (at least MinAngleMargin), becomes [Lo, Hi] when it is at most
+// maxWidth radians wide (maxWidth < 2 pi). Peptide bonds (omega), the
+// impropers that place O, H, CB and HA, and the siblings of a methyl's
+// first hydrogen qualify; phi, psi and rotors do not. A narrow torsion on
+// the circle leaves most of a circular spline's bins where the torsion
+// never goes; on its window the flow gets the whole spline and an affine
+// scale, as for angles. It returns how many torsions were windowed. The
+// density of a windowed torsion is zero outside its window, like that of
+// a bond or an angle outside its [Lo, Hi].
+func (s *Spec) FitTorsionWindows(frames [][]Vec3, maxWidth float64) (int, error) {
+	if err := s.checkFitted(); err != nil {
+		return 0, err
+	}
+	if !(maxWidth > 0) || !(maxWidth < 2*math.Pi) {
+		return 0, fmt.Errorf("ic: torsion window %g rad: want 0 < width < 2 pi", maxWidth)
+	}
+	if len(frames) == 0 {
+		return 0, fmt.Errorf("ic: FitTorsionWindows needs at least one frame")
+	}
+	var tors []int
+	for _, k := range s.Free {
+		if s.circular(k) {
+			tors = append(tors, k)
+		}
+	}
+	dlo, dhi := make([]float64, len(tors)), make([]float64, len(tors))
+	ic := make([]float64, s.Z.NumCoords())
+	for f, x := range frames {
+		if err := s.Z.Internal(x, ic); err != nil {
+			return 0, fmt.Errorf("ic: torsion windows, frame %d: %w", f, err)
+		}
+		for i, k := range tors {
+			d := wrapAngle(ic[k] - s.Ref[k])
+			if math.IsNaN(d) {
+				return 0, fmt.Errorf("ic: torsion windows, frame %d: coordinate %s is NaN", f, s.Z.coords[k].Name)
+			}
+			dlo[i], dhi[i] = min(dlo[i], d), max(dhi[i], d)
+		}
+	}
+	n := 0
+	for i, k := range tors {
+		m := max(0.5*(dhi[i]-dlo[i]), MinAngleMargin)
+		lo, hi := s.Ref[k]+dlo[i]-m, s.Ref[k]+dhi[i]+m
+		if hi-lo <= maxWidth {
+			s.Lo[k], s.Hi[k] = lo, hi
+			n++
+		}
+	}
+	return n, nil
+}
+
 // normScale is dv/dz of the normalisation of coordinate k.
 func (s *Spec) normScale(k int) float64 {
-	if s.Z.coords[k].Kind == Torsion {
+	if s.circular(k) {
 		return 1
 	}
 	return 0.5 * (s.Hi[k] - s.Lo[k])
@@ -211,11 +289,17 @@ func (s *Spec) checkFitted() error {
 // vector z (length NumFree).
 func (s *Spec) Normalize(ic, z []float64) {
 	for j, k := range s.Free {
-		if s.Z.coords[k].Kind == Torsion {
-			z[j] = wrapAngle(ic[k])
-		} else {
-			z[j] = (ic[k]-s.Lo[k])/s.normScale(k) - 1
+		v := ic[k]
+		switch {
+		case s.circular(k):
+			z[j] = wrapAngle(v)
+			continue
+		case s.Z.coords[k].Kind == Torsion:
+			// The representative of v nearest the window's centre.
+			c := 0.5 * (s.Lo[k] + s.Hi[k])
+			v = c + wrapAngle(v-c)
 		}
+		z[j] = (v-s.Lo[k])/s.normScale(k) - 1
 	}
 }
 
@@ -224,9 +308,12 @@ func (s *Spec) Normalize(ic, z []float64) {
 func (s *Spec) Denormalize(z, ic []float64) {
 	copy(ic, s.Ref)
 	for j, k := range s.Free {
-		if s.Z.coords[k].Kind == Torsion {
+		switch {
+		case s.circular(k):
 			ic[k] = z[j]
-		} else {
+		case s.Z.coords[k].Kind == Torsion:
+			ic[k] = wrapAngle(s.Lo[k] + (z[j]+1)*s.normScale(k))
+		default:
 			ic[k] = s.Lo[k] + (z[j]+1)*s.normScale(k)
 		}
 	}

@@ -2,6 +2,7 @@ package ic
 
 import (
 	"math"
+	"slices"
 	"testing"
 )
 
@@ -150,6 +151,84 @@ func TestReconstructReduced(t *testing.T) {
 		}
 		if math.Abs(ldIn+ldOut) > 1e-9 {
 			t.Fatalf("log-dets %v and %v are not opposite", ldIn, ldOut)
+		}
+	}
+}
+
+// TestFitTorsionWindows fits windows on alanine dipeptide's MD frames and
+// checks which torsions get them (the peptide bonds and the impropers, not
+// phi, psi or the methyl rotors), that every frame normalises inside
+// [-1, 1] and back (torsions compared on the circle), that the
+// normalisation's log-det gains the log of each window's half-width, and
+// the argument errors.
+func TestFitTorsionWindows(t *testing.T) {
+	s := loadSystem(t, "ala2", true)
+	spec, err := FitSpec(s.z, s.frames, Full)
+	if err != nil {
+		t.Fatal(err)
+	}
+	ld0 := spec.LogDetNormalization()
+	for _, w := range []float64{0, -1, 2 * math.Pi, math.NaN()} {
+		if _, err := spec.FitTorsionWindows(s.frames, w); err == nil {
+			t.Errorf("width %g: no error", w)
+		}
+	}
+	n, err := spec.FitTorsionWindows(s.frames, math.Pi)
+	if err != nil {
+		t.Fatal(err)
+	}
+	if n != spec.Windowed() {
+		t.Errorf("FitTorsionWindows says %d, Windowed %d", n, spec.Windowed())
+	}
+	want := 0.0
+	circ := spec.Circular()
+	var windowed, circular []string
+	for j, c := range spec.FreeCoords() {
+		if c.Kind != Torsion {
+			continue
+		}
+		k := spec.Free[j]
+		if circ[j] {
+			circular = append(circular, c.Name)
+			continue
+		}
+		windowed = append(windowed, c.Name)
+		want += math.Log(0.5 * (spec.Hi[k] - spec.Lo[k]))
+		if !(spec.Hi[k]-spec.Lo[k] <= math.Pi) {
+			t.Errorf("%s: window [%g, %g] wider than pi", c.Name, spec.Lo[k], spec.Hi[k])
+		}
+		switch c.Torsion {
+		case Phi, Psi, Rotor:
+			t.Errorf("%s (%s) got a window [%g, %g]", c.Name, c.Torsion, spec.Lo[k], spec.Hi[k])
+		}
+	}
+	t.Logf("windowed %d: %v; on the circle: %v", n, windowed, circular)
+	for _, c := range spec.FreeCoords() {
+		if c.Torsion == Omega && slices.Contains(circular, c.Name) {
+			t.Errorf("peptide bond %s stayed on the circle", c.Name)
+		}
+	}
+	if got := spec.LogDetNormalization() - ld0; math.Abs(got-want) > 1e-12 {
+		t.Errorf("log-det of the normalisation changed by %g, want %g", got, want)
+	}
+	ic := make([]float64, s.z.NumCoords())
+	back := make([]float64, s.z.NumCoords())
+	z := make([]float64, spec.NumFree())
+	for f, x := range s.frames {
+		if err := s.z.Internal(x, ic); err != nil {
+			t.Fatal(err)
+		}
+		spec.Normalize(ic, z)
+		for j := range z {
+			if !circ[j] && (z[j] < -1 || z[j] > 1) {
+				t.Fatalf("frame %d: %s normalised to %g", f, spec.FreeCoords()[j].Name, z[j])
+			}
+		}
+		spec.Denormalize(z, back)
+		for k := range ic {
+			if d := math.Abs(wrapAngle(back[k] - ic[k])); d > 1e-12 {
+				t.Fatalf("frame %d: %s: %v -> %v", f, s.z.Coords()[k].Name, ic[k], back[k])
+			}
 		}
 	}
 }

@@ -156,7 +156,7 @@ func (t *Transform) normAffine() (sc, off []float64) {
 	sc, off = make([]float64, t.nf), make([]float64, t.nf)
 	for j, k := range s.Free {
 		sc[j] = s.normScale(k)
-		if s.Z.coords[k].Kind != Torsion {
+		if !s.circular(k) {
 			off[j] = s.Lo[k] + sc[j]
 		}
 	}
@@ -457,6 +457,28 @@ func (t *Transform) internalRows(x *Node) *Node {
 	return Concatenate([]*Node{bonds, angles, tors}, 0)
 }
 
+// unwrapWindowed replaces each windowed torsion of the free coordinates
+// [nf, B] by its representative nearest its window's centre (as
+// Spec.Normalize does); the other rows pass unchanged.
+func (t *Transform) unwrapWindowed(free *Node) *Node {
+	s := t.Spec
+	cen, mask := make([]float64, t.nf), make([]float64, t.nf)
+	any := false
+	for j, k := range s.Free {
+		if s.Z.coords[k].Kind == Torsion && !s.circular(k) {
+			cen[j], mask[j], any = 0.5*(s.Lo[k]+s.Hi[k]), 1, true
+		}
+	}
+	if !any {
+		return free
+	}
+	g := free.Graph()
+	c := t.constant(g, cen, t.nf, 1)
+	d := Sub(free, c)
+	wrapped := Sub(d, MulScalar(Floor(DivScalar(AddScalar(d, math.Pi), 2*math.Pi)), 2*math.Pi))
+	return Add(free, Mul(t.constant(g, mask, t.nf, 1), Sub(Add(c, wrapped), free)))
+}
+
 // ToInternal maps positions x [B, N, 3] to the flow's free vector
 // z [B, NumFree] and returns log|dz/dx| [B]: minus ToCartesian's logDet at
 // z (the fixed coordinates enter at their reference values, as in
@@ -465,7 +487,7 @@ func (t *Transform) internalRows(x *Node) *Node {
 func (t *Transform) ToInternal(x *Node) (z, logDet *Node) {
 	all := t.internalRows(x) // [D, B]
 	g := all.Graph()
-	free := rows(all, t.Spec.Free)
+	free := t.unwrapWindowed(rows(all, t.Spec.Free))
 	sc, off := t.normAffine()
 	inv := make([]float64, len(sc))
 	for i, v := range sc {

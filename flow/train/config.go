@@ -17,9 +17,14 @@ import (
 // may carry "//" comments; relative paths are relative to the file's
 // directory. FieldDocs documents every field.
 type Config struct {
-	Data   DataConfig   `json:"data"`
-	ICMode string       `json:"ic_mode"`
-	Model  model.Config `json:"model"`
+	Data   DataConfig `json:"data"`
+	ICMode string     `json:"ic_mode"`
+	// TorsionWindow, when positive, puts each free torsion whose fitted
+	// window is at most this wide (radians) on that interval instead of
+	// the circle (ic.Spec.FitTorsionWindows). Ignored with InitModel,
+	// whose internal coordinates come from its file.
+	TorsionWindow float64      `json:"torsion_window,omitempty"`
+	Model         model.Config `json:"model"`
 	// InitModel, if set, is a model file whose weights and internal
 	// coordinates start the run instead of a fresh initialisation: the
 	// way to fine-tune a trained generator (for example with more KL).
@@ -126,6 +131,7 @@ var FieldDocs = []struct{ Field, Doc string }{
 	{"data.val_fraction", "fraction of frames held out for validation NLL, taken as the end of each of val_blocks contiguous blocks (0: none)"},
 	{"data.val_blocks", "number of contiguous blocks the frames are cut into for the split"},
 	{"ic_mode", "internal coordinates: \"full\" (every coordinate free; densities on Cartesian space) or \"reduced\" (bonds and side-chain angles fixed)"},
+	{"torsion_window", "radians; 0 (default): every torsion on the circle. Otherwise each torsion whose training frames stay near its circular mean (observed range widened by half on each side at most this wide; pi suits peptide bonds and impropers) is modelled on that interval, so the flow's spline is not spread over a circle the torsion never crosses"},
 	{"model", "flow configuration (flow/model.Config): arch (nsf, split-gau, split-mlp), bins, layers, backbone_layers, sidechain_layers, hidden, embed, expansion, qk_dim, gau_layers, relpos_clip, spline minimums, torsion_base, kappa, learn_base, act_norm, interval_scale, seed"},
 	{"init_model", "model file (from an earlier run) whose weights and internal coordinates start this run instead of a fresh initialisation, to fine-tune it; its model settings must equal model's (empty: start fresh)"},
 	{"energy.provider", "\"native\" (the OpenMM plugin serialises the System once, then gobg's Go energy evaluates it) or \"openmm\" (a pool of OpenMM workers)"},
@@ -283,6 +289,9 @@ func (c *Config) Validate() error {
 	}
 	if _, err := ic.ParseMode(c.ICMode); err != nil {
 		return fmt.Errorf("ic_mode: %w", err)
+	}
+	if !(c.TorsionWindow >= 0 && c.TorsionWindow < 2*math.Pi) {
+		return fmt.Errorf("torsion_window %g: want 0 (off) or a width in radians below 2 pi", c.TorsionWindow)
 	}
 	if err := c.Model.Validate(); err != nil {
 		return fmt.Errorf("model: %w", err)

@@ -31,10 +31,11 @@ type Data struct {
 }
 
 // LoadData reads the topology and trajectories, splits the frames and fits
-// the internal-coordinate spec on the training frames, or, with spec not
+// the internal-coordinate spec on the training frames (with torsion
+// windows when torsionWindow > 0), or, with spec not
 // nil (fine-tuning a saved model), uses that spec after checking that it
 // describes the same molecule.
-func LoadData(ctx context.Context, c DataConfig, mode ic.Mode, spec *ic.Spec) (*Data, error) {
+func LoadData(ctx context.Context, c DataConfig, mode ic.Mode, torsionWindow float64, spec *ic.Spec) (*Data, error) {
 	pdb, err := molecule.ReadPDBFile(c.Topology)
 	if err != nil {
 		return nil, err
@@ -88,8 +89,15 @@ func LoadData(ctx context.Context, c DataConfig, mode ic.Mode, spec *ic.Spec) (*
 			return nil, fmt.Errorf("data: %s is not the molecule of the initial model (its Z-matrix differs)", c.Topology)
 		}
 		d.Spec = spec
-	} else if d.Spec, err = ic.FitSpec(z, d.Train, mode); err != nil {
-		return nil, fmt.Errorf("%s: fit internal coordinates: %w", c.Topology, err)
+	} else {
+		if d.Spec, err = ic.FitSpec(z, d.Train, mode); err != nil {
+			return nil, fmt.Errorf("%s: fit internal coordinates: %w", c.Topology, err)
+		}
+		if torsionWindow > 0 {
+			if _, err := d.Spec.FitTorsionWindows(d.Train, torsionWindow); err != nil {
+				return nil, fmt.Errorf("%s: %w", c.Topology, err)
+			}
+		}
 	}
 	if d.TrainZ, d.TrainL, err = toInternal(d.Spec, d.Train, "training"); err != nil {
 		return nil, err

@@ -179,7 +179,7 @@ func New(ctx context.Context, cfg Config, opts Options) (*Trainer, error) {
 			return nil, err
 		}
 	}
-	data, err := LoadData(ctx, cfg.Data, mode, spec)
+	data, err := LoadData(ctx, cfg.Data, mode, cfg.TorsionWindow, spec)
 	if err != nil {
 		return nil, err
 	}

@@ -11,6 +11,7 @@ import (
 
 	"github.com/gobg/gobg/energy"
 	"github.com/gobg/gobg/energy/molecule"
+	"github.com/gobg/gobg/flow/ic"
 	"github.com/gobg/gobg/flow/model"
 	"github.com/gobg/gobg/internal/testenv"
 	"github.com/gomlx/gomlx/pkg/core/dtypes"
@@ -438,4 +439,59 @@ func TestInitModel(t *testing.T) {
 			t.Errorf("%s: error %v, want one containing %q", c.name, err, c.want)
 		}
 	}
+}
+
+// TestTorsionWindows trains a few NLL steps with torsion_window = pi: the
+// peptide bonds are modelled on intervals, every training frame lies
+// inside its windows, and the model file gives back the same windows, the
+// same layout and the same density of the validation frames.
+func TestTorsionWindows(t *testing.T) {
+	cfg := tinyConfig(t, 4, 0)
+	cfg.TorsionWindow = math.Pi
+	tr := newTrainer(t, cfg, Options{})
+	if _, err := tr.Run(context.Background()); err != nil {
+		t.Fatal(err)
+	}
+	spec := tr.data.Spec
+	n := spec.Windowed()
+	if n == 0 {
+		t.Fatal("no torsion on a window")
+	}
+	circ := spec.Circular()
+	for j, c := range spec.FreeCoords() {
+		if c.Torsion == ic.Omega && circ[j] {
+			t.Errorf("%s stayed on the circle", c.Name)
+		}
+	}
+	d := tr.flow.Dim()
+	for i := range len(tr.data.Train) {
+		for j, v := range tr.data.TrainZ[i*d : (i+1)*d] {
+			if !circ[j] && (v < -1 || v > 1) {
+				t.Fatalf("training frame %d: %s at %g, outside [-1, 1]", i, spec.FreeCoords()[j].Name, v)
+			}
+		}
+	}
+	m, ms, err := model.Load(filepath.Join(cfg.Output, ModelFile), tr.flow.Backend())
+	if err != nil {
+		t.Fatal(err)
+	}
+	if ms.Windowed() != n || !slices.Equal(ms.Lo, spec.Lo) || !slices.Equal(ms.Hi, spec.Hi) {
+		t.Errorf("model file: %d windows, want %d (or different bounds)", ms.Windowed(), n)
+	}
+	if !slices.Equal(m.Layout().Circular, circ) {
+		t.Errorf("model file layout: circular %v, want %v", m.Layout().Circular, circ)
+	}
+	want, err := tr.valNLL()
+	if err != nil {
+		t.Fatal(err)
+	}
+	tr2 := newTrainer(t, func() Config { c := cfg; c.InitModel = filepath.Join(cfg.Output, ModelFile); c.Output = t.TempDir(); return c }(), Options{})
+	got, err := tr2.valNLL()
+	if err != nil {
+		t.Fatal(err)
+	}
+	if math.Abs(got-want) > 1e-9*math.Abs(want) {
+		t.Errorf("validation NLL %.12g from the model file, %.12g in the trainer", got, want)
+	}
+	t.Logf("%d of %d free coordinates on torsion windows; validation NLL %.6g", n, d, want)
 }
