@@ -23,7 +23,7 @@ type Config struct {
 	// window is at most this wide (radians) on that interval instead of
 	// the circle (ic.Spec.FitTorsionWindows). Ignored with InitModel,
 	// whose internal coordinates come from its file.
-	TorsionWindow float64      `json:"torsion_window,omitempty"`
+	TorsionWindow float64      `json:"torsion_window"`
 	Model         model.Config `json:"model"`
 	// InitModel, if set, is a model file whose weights and internal
 	// coordinates start the run instead of a fresh initialisation: the

@@ -272,12 +272,13 @@ func fingerprint(cfg Config) string {
 	b, _ := json.Marshal(struct {
 		Data      DataConfig
 		ICMode    string
+		Window    float64 `json:",omitempty"`
 		Model     model.Config
 		InitModel string `json:",omitempty"`
 		Stages    []Stage
 		Seed      uint64
 		Clip      float64
-	}{cfg.Data, cfg.ICMode, cfg.Model, cfg.InitModel, cfg.Stages, cfg.Seed, cfg.ClipNorm})
+	}{cfg.Data, cfg.ICMode, cfg.TorsionWindow, cfg.Model, cfg.InitModel, cfg.Stages, cfg.Seed, cfg.ClipNorm})
 	return string(b)
 }
 

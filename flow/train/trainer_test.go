@@ -485,7 +485,12 @@ func TestTorsionWindows(t *testing.T) {
 	if err != nil {
 		t.Fatal(err)
 	}
-	tr2 := newTrainer(t, func() Config { c := cfg; c.InitModel = filepath.Join(cfg.Output, ModelFile); c.Output = t.TempDir(); return c }(), Options{})
+	tr2 := newTrainer(t, func() Config {
+		c := cfg
+		c.InitModel = filepath.Join(cfg.Output, ModelFile)
+		c.Output = t.TempDir()
+		return c
+	}(), Options{})
 	got, err := tr2.valNLL()
 	if err != nil {
 		t.Fatal(err)
