@@ -88,7 +88,10 @@
 //
 // The flow sees the free coordinates as a vector z: torsions unchanged
 // (circular on [-pi, pi)), bonds and angles mapped affinely onto [-1, 1]
-// from an interval fitted to the data (see Spec.Fit). ToCartesian returns
+// from an interval fitted to the data (see Spec.Fit). Optionally
+// (Spec.FitTorsionWindows) torsions that stay near their mean, such as
+// peptide bonds and impropers, are unwrapped around it and mapped onto
+// [-1, 1] from a fitted window like angles. ToCartesian returns
 // log|dx/dz| = the normalisation's constant log-determinant plus, for each
 // free coordinate, the log length of its Jacobian column on its own atom:
 // 1 for a bond, r for an angle, r sin(theta) for a torsion (r, theta: the
