@@ -1,10 +1,14 @@
 package train
 
 import (
+	"context"
 	"path/filepath"
 	"testing"
 
+	"github.com/gobg/gobg/energy/molecule"
 	"github.com/gobg/gobg/internal/testenv"
+	. "github.com/gomlx/gomlx/pkg/core/graph"
+	gctx "github.com/gomlx/gomlx/pkg/ml/context"
 )
 
 // tinyConfig is alanine dipeptide with a small nsf flow: a few NLL steps,
@@ -31,4 +35,91 @@ func tinyConfig(t testing.TB, nllSteps, klSteps int) Config {
 	cfg.LogEvery = 0
 	cfg.Energy.Workers = 1
 	return cfg
+}
+
+// flowProbe is a trainer of tinyConfig whose flow is perturbed away from
+// the identity, for finite-difference checks of the energy-based
+// surrogates through the flow and the internal-to-Cartesian map.
+type flowProbe struct {
+	tr   *Trainer
+	d, n int // flow dimension, atoms
+	eval *gctx.Exec
+}
+
+func newFlowProbe(t *testing.T) *flowProbe {
+	t.Helper()
+	tr, err := New(context.Background(), tinyConfig(t, 1, 1), Options{Python: testenv.Python(t)})
+	if err != nil {
+		t.Fatal(err)
+	}
+	t.Cleanup(tr.Close)
+	if err := tr.flow.Perturb(0.1, 3); err != nil {
+		t.Fatal(err)
+	}
+	p := &flowProbe{tr: tr, d: tr.flow.Dim(), n: len(tr.data.Top.Atoms)}
+	p.eval, err = gctx.NewExecAny(tr.flow.Backend(), tr.flow.Context(), func(ctx *gctx.Context, z *Node) []*Node {
+		pos, ld := p.forward(ctx, z)
+		return []*Node{pos, ld}
+	})
+	if err != nil {
+		t.Fatal(err)
+	}
+	t.Cleanup(p.eval.Finalize)
+	return p
+}
+
+// forward maps base samples z [B, D] to positions [B, N, 3] and the log-det
+// of the whole map.
+func (p *flowProbe) forward(ctx *gctx.Context, z *Node) (pos, logDet *Node) {
+	x, ldF := p.tr.flow.Forward(ctx, z)
+	pos, ldT := p.tr.tr.ToCartesian(x)
+	return pos, Add(ldF, ldT)
+}
+
+// exec compiles a graph of the probe's flow (for the surrogate gradients).
+func (p *flowProbe) exec(t *testing.T, fn any) *gctx.Exec {
+	t.Helper()
+	e, err := gctx.NewExecAny(p.tr.flow.Backend(), p.tr.flow.Context(), fn)
+	if err != nil {
+		t.Fatal(err)
+	}
+	t.Cleanup(e.Finalize)
+	return e
+}
+
+// at evaluates b base samples z (row-major [b, D]) on the host with the
+// native energy: f_k = f(U_k/kT) - log|det ∂x/∂z| (minus the log weight,
+// up to the base density) and the energy gradients g [b, N, 3] of f(u).
+func (p *flowProbe) at(t *testing.T, z []float64, b int) (f, g []float64) {
+	t.Helper()
+	out, err := p.eval.Exec(tensorF64(z, b, p.d))
+	if err != nil {
+		t.Fatal(err)
+	}
+	x, ld := floats(out[0]), floats(out[1])
+	pos := make([][]molecule.Vec3, b)
+	for k := range b {
+		pos[k] = make([]molecule.Vec3, p.n)
+		for a := range p.n {
+			copy(pos[k][a][:], x[(k*p.n+a)*3:])
+		}
+	}
+	r, err := p.tr.en.Evaluate(context.Background(), pos, true)
+	if err != nil {
+		t.Fatal(err)
+	}
+	f, g = make([]float64, b), make([]float64, b*p.n*3)
+	for k := range b {
+		if r.Errors[k] != nil {
+			t.Fatal(r.Errors[k])
+		}
+		fu, df := p.tr.cut.Value(r.Energies[k] / p.tr.kt)
+		f[k] = fu - ld[k]
+		for a := range p.n {
+			for c := range 3 {
+				g[(k*p.n+a)*3+c] = -r.Forces[k][a][c] / p.tr.kt * df
+			}
+		}
+	}
+	return f, g
 }

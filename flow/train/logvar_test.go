@@ -1,12 +1,9 @@
 package train
 
 import (
-	"context"
 	"math"
 	"testing"
 
-	"github.com/gobg/gobg/energy/molecule"
-	"github.com/gobg/gobg/internal/testenv"
 	. "github.com/gomlx/gomlx/pkg/core/graph"
 	gctx "github.com/gomlx/gomlx/pkg/ml/context"
 )
@@ -19,84 +16,34 @@ import (
 // evaluated with the native energy. Each sample's gradient is scaled by
 // its distance from the batch mean, so a wrong factor or sign fails.
 func TestLogVarGradientThroughFlow(t *testing.T) {
-	cfg := tinyConfig(t, 1, 1)
-	tr, err := New(context.Background(), cfg, Options{Python: testenv.Python(t)})
-	if err != nil {
-		t.Fatal(err)
-	}
-	defer tr.Close()
-	if err := tr.flow.Perturb(0.1, 3); err != nil {
-		t.Fatal(err)
-	}
+	p := newFlowProbe(t)
 	const b = 3
-	d, n := tr.flow.Dim(), len(tr.data.Top.Atoms)
-	fwd := func(ctx *gctx.Context, z *Node) (*Node, *Node) {
-		x, ldF := tr.flow.Forward(ctx, z)
-		pos, ldT := tr.tr.ToCartesian(x)
-		return pos, Add(ldF, ldT)
-	}
-	eval, err := gctx.NewExecAny(tr.flow.Backend(), tr.flow.Context(), func(ctx *gctx.Context, z *Node) []*Node {
-		pos, ld := fwd(ctx, z)
-		return []*Node{pos, ld}
-	})
-	if err != nil {
-		t.Fatal(err)
-	}
-	defer eval.Finalize()
-	grad, err := gctx.NewExecAny(tr.flow.Backend(), tr.flow.Context(), func(ctx *gctx.Context, z, g, v *Node) *Node {
-		pos, ld := fwd(ctx, z)
+	d, n := p.d, p.n
+	grad := p.exec(t, func(ctx *gctx.Context, z, g, v *Node) *Node {
+		pos, ld := p.forward(ctx, z)
 		return Gradient(LogVarSurrogate(pos, g, ld, v), z)[0]
 	})
-	if err != nil {
-		t.Fatal(err)
-	}
-	defer grad.Finalize()
 	// Training frames in base space of a near-identity flow are plausible
 	// (finite-energy) base samples; frames 0, 100, 200 differ enough that
 	// their f values spread.
 	z0 := make([]float64, 0, b*d)
 	for _, i := range []int{0, 100, 200} {
-		z0 = append(z0, tr.data.TrainZ[i*d:(i+1)*d]...)
+		z0 = append(z0, p.tr.data.TrainZ[i*d:(i+1)*d]...)
 	}
-	// h returns the log-weights -f_b and the energy gradients g_b of the batch.
-	h := func(z []float64) ([]float64, []float64) {
-		out, err := eval.Exec(tensorF64(z, b, d))
-		if err != nil {
-			t.Fatal(err)
+	// logW returns the log-weights -f_b and the energy gradients g_b of the batch.
+	logW := func(z []float64) ([]float64, []float64) {
+		f, g := p.at(t, z, b)
+		for k := range f {
+			f[k] = -f[k]
 		}
-		x, ld := floats(out[0]), floats(out[1])
-		pos := make([][]molecule.Vec3, b)
-		for k := range b {
-			pos[k] = make([]molecule.Vec3, n)
-			for a := range n {
-				copy(pos[k][a][:], x[(k*n+a)*3:])
-			}
-		}
-		r, err := tr.en.Evaluate(context.Background(), pos, true)
-		if err != nil {
-			t.Fatal(err)
-		}
-		logW, g := make([]float64, b), make([]float64, b*n*3)
-		for k := range b {
-			if r.Errors[k] != nil {
-				t.Fatal(r.Errors[k])
-			}
-			f, df := tr.cut.Value(r.Energies[k] / tr.kt)
-			logW[k] = -(f - ld[k])
-			for a := range n {
-				for c := range 3 {
-					g[(k*n+a)*3+c] = -r.Forces[k][a][c] / tr.kt * df
-				}
-			}
-		}
-		return logW, g
+		return f, g
 	}
 	variance := func(z []float64) float64 {
-		logW, _ := h(z)
-		_, v := logVarWeights(logW)
+		lw, _ := logW(z)
+		_, v := logVarWeights(lw)
 		return v
 	}
-	logW0, g0 := h(z0)
+	logW0, g0 := logW(z0)
 	v0, var0 := logVarWeights(logW0)
 	if !(var0 > 0.1) {
 		t.Fatalf("batch variance %.3g: the samples are too alike for this test", var0)

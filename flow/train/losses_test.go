@@ -251,65 +251,20 @@ func TestKLSurrogateGradient(t *testing.T) {
 // and the internal-to-Cartesian map, against central finite differences of
 // f(U(x(z))/kT) - log|det ∂x/∂z| evaluated with the native energy.
 func TestKLGradientThroughFlow(t *testing.T) {
-	cfg := tinyConfig(t, 1, 1)
-	tr, err := New(context.Background(), cfg, Options{Python: testenv.Python(t)})
-	if err != nil {
-		t.Fatal(err)
-	}
-	defer tr.Close()
-	if err := tr.flow.Perturb(0.1, 3); err != nil {
-		t.Fatal(err)
-	}
-	d, n := tr.flow.Dim(), len(tr.data.Top.Atoms)
-	fwd := func(ctx *gctx.Context, z *Node) (*Node, *Node) {
-		x, ldF := tr.flow.Forward(ctx, z)
-		pos, ldT := tr.tr.ToCartesian(x)
-		return pos, Add(ldF, ldT)
-	}
-	eval, err := gctx.NewExecAny(tr.flow.Backend(), tr.flow.Context(), func(ctx *gctx.Context, z *Node) []*Node {
-		pos, ld := fwd(ctx, z)
-		return []*Node{pos, ld}
-	})
-	if err != nil {
-		t.Fatal(err)
-	}
-	defer eval.Finalize()
-	grad, err := gctx.NewExecAny(tr.flow.Backend(), tr.flow.Context(), func(ctx *gctx.Context, z, g *Node) *Node {
-		pos, ld := fwd(ctx, z)
+	p := newFlowProbe(t)
+	d, n := p.d, p.n
+	grad := p.exec(t, func(ctx *gctx.Context, z, g *Node) *Node {
+		pos, ld := p.forward(ctx, z)
 		return Gradient(KLSurrogate(pos, g, ld), z)[0]
 	})
-	if err != nil {
-		t.Fatal(err)
-	}
-	defer grad.Finalize()
 	// The data's first frame, in base space of a near-identity flow, is a
 	// plausible (finite-energy) z.
-	z0 := append([]float64(nil), tr.data.TrainZ[:d]...)
-	kt := tr.kt
-	h := func(z []float64) (float64, []float64) {
-		out, err := eval.Exec(tensorF64(z, 1, d))
-		if err != nil {
-			t.Fatal(err)
-		}
-		x, ld := floats(out[0]), floats(out[1])[0]
-		pos := make([]molecule.Vec3, n)
-		for a := range n {
-			copy(pos[a][:], x[3*a:])
-		}
-		r, err := tr.en.Evaluate(context.Background(), [][]molecule.Vec3{pos}, true)
-		if err != nil || r.Errors[0] != nil {
-			t.Fatal(err, r.Errors)
-		}
-		f, df := tr.cut.Value(r.Energies[0] / kt)
-		g := make([]float64, 3*n)
-		for a := range n {
-			for c := range 3 {
-				g[3*a+c] = -r.Forces[0][a][c] / kt * df
-			}
-		}
-		return f - ld, g
+	z0 := append([]float64(nil), p.tr.data.TrainZ[:d]...)
+	h := func(z []float64) float64 {
+		f, _ := p.at(t, z, 1)
+		return f[0]
 	}
-	_, g0 := h(z0)
+	_, g0 := p.at(t, z0, 1)
 	out, err := grad.Exec(tensorF64(z0, 1, d), tensorF64(g0, 1, n, 3))
 	if err != nil {
 		t.Fatal(err)
@@ -322,13 +277,11 @@ func TestKLGradientThroughFlow(t *testing.T) {
 		zm := append([]float64(nil), z0...)
 		zp[i] += eps
 		zm[i] -= eps
-		fp, _ := h(zp)
-		fm, _ := h(zm)
-		fd := (fp - fm) / (2 * eps)
+		fd := (h(zp) - h(zm)) / (2 * eps)
 		rel := math.Abs(got[i]-fd) / (math.Abs(fd) + 1)
 		worst = max(worst, rel)
 		if rel > 1e-4 {
-			t.Errorf("z[%d] (%s): surrogate gradient %.8g, finite difference %.8g", i, tr.flow.Layout().Names[i], got[i], fd)
+			t.Errorf("z[%d] (%s): surrogate gradient %.8g, finite difference %.8g", i, p.tr.flow.Layout().Names[i], got[i], fd)
 		}
 	}
 	t.Logf("worst relative difference %.3g over %d of %d base coordinates", worst, (d+2)/3, d)
