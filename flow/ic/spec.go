@@ -194,12 +194,20 @@ func (s *Spec) circular(k int) bool {
 	return s.Z.coords[k].Kind == Torsion && s.Lo[k] == -math.Pi && s.Hi[k] == math.Pi
 }
 
+// windowed says whether coordinate k is a torsion that FitTorsionWindows
+// put on an interval; its values are unwrapped around windowCentre(k).
+func (s *Spec) windowed(k int) bool {
+	return s.Z.coords[k].Kind == Torsion && !s.circular(k)
+}
+
+func (s *Spec) windowCentre(k int) float64 { return 0.5 * (s.Lo[k] + s.Hi[k]) }
+
 // Windowed counts the free torsions that FitTorsionWindows put on an
 // interval.
 func (s *Spec) Windowed() int {
 	n := 0
 	for _, k := range s.Free {
-		if s.Z.coords[k].Kind == Torsion && !s.circular(k) {
+		if s.windowed(k) {
 			n++
 		}
 	}
@@ -294,9 +302,9 @@ func (s *Spec) Normalize(ic, z []float64) {
 		case s.circular(k):
 			z[j] = wrapAngle(v)
 			continue
-		case s.Z.coords[k].Kind == Torsion:
+		case s.windowed(k):
 			// The representative of v nearest the window's centre.
-			c := 0.5 * (s.Lo[k] + s.Hi[k])
+			c := s.windowCentre(k)
 			v = c + wrapAngle(v-c)
 		}
 		z[j] = (v-s.Lo[k])/s.normScale(k) - 1
@@ -311,7 +319,7 @@ func (s *Spec) Denormalize(z, ic []float64) {
 		switch {
 		case s.circular(k):
 			ic[k] = z[j]
-		case s.Z.coords[k].Kind == Torsion:
+		case s.windowed(k):
 			ic[k] = wrapAngle(s.Lo[k] + (z[j]+1)*s.normScale(k))
 		default:
 			ic[k] = s.Lo[k] + (z[j]+1)*s.normScale(k)

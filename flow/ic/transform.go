@@ -465,8 +465,8 @@ func (t *Transform) unwrapWindowed(free *Node) *Node {
 	cen, mask := make([]float64, t.nf), make([]float64, t.nf)
 	any := false
 	for j, k := range s.Free {
-		if s.Z.coords[k].Kind == Torsion && !s.circular(k) {
-			cen[j], mask[j], any = 0.5*(s.Lo[k]+s.Hi[k]), 1, true
+		if s.windowed(k) {
+			cen[j], mask[j], any = s.windowCentre(k), 1, true
 		}
 	}
 	if !any {
