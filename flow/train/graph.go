@@ -84,26 +84,32 @@ func W2Graph(d, order, ref *Node) *Node {
 	return ReduceAllMean(Square(Sub(sorted, ref)))
 }
 
-// KLSurrogate is the reverse-KL surrogate: mean_b [Σ stop(g_b)·x_b] -
-// mean_b logDet_b, where g = -F/kT · f'(u) (the gradient of the
-// regularised reduced energy with respect to x, computed on the host) and
-// logDet = log|det ∂x/∂z| of the whole map. Its gradient is that of
-// E[f(u(x)) - log|det ∂x/∂z|].
-func KLSurrogate(x, g, logDet *Node) *Node {
+// sampleSurrogate is the per-sample surrogate Σ stop(g_b)·x_b - logDet_b
+// [B] of positions x [B, N, 3]: its gradient is that of f(u_b) - logDet_b,
+// with g = -F/kT · f'(u) the gradient of the regularised reduced energy
+// with respect to x (computed on the host). The KL and log-variance
+// surrogates weigh it.
+func sampleSurrogate(x, g, logDet *Node) *Node {
 	b := x.Shape().Dimensions[0]
-	return Sub(DivScalar(ReduceAllSum(Mul(StopGradient(g), x)), float64(b)), ReduceAllMean(logDet))
+	return Sub(ReduceSum(Reshape(Mul(StopGradient(g), x), b, -1), -1), logDet)
+}
+
+// KLSurrogate is the reverse-KL surrogate: the batch mean of
+// sampleSurrogate with logDet = log|det ∂x/∂z| of the whole map. Its
+// gradient is that of E[f(u(x)) - log|det ∂x/∂z|].
+func KLSurrogate(x, g, logDet *Node) *Node {
+	return ReduceAllMean(sampleSurrogate(x, g, logDet))
 }
 
 // KLPathSurrogate is the path-gradient form of the reverse-KL surrogate:
-// mean_b [Σ stop(g_b)·x_b] + mean_b logQFrozen_b - mean_b ldT_b, where
+// the batch mean of sampleSurrogate with -logDet = logQFrozen - ldT, where
 // logQFrozen is the flow's log-density of the internal coordinates the
 // positions x were built from, evaluated by the frozen copy of the weights
 // (so differentiable only through the sample), and ldT = log|det ∂x/∂ic|
 // of the map to Cartesian positions. Its gradient is E[∇_x(f(u) + log
 // q(x)) · ∂x/∂θ], the reverse KL's gradient without the score term.
 func KLPathSurrogate(x, g, logQFrozen, ldT *Node) *Node {
-	b := x.Shape().Dimensions[0]
-	return Add(DivScalar(ReduceAllSum(Mul(StopGradient(g), x)), float64(b)), ReduceAllMean(Sub(logQFrozen, ldT)))
+	return ReduceAllMean(sampleSurrogate(x, g, Sub(ldT, logQFrozen)))
 }
 
 // FKLSurrogate is the importance-weighted forward-KL surrogate
@@ -116,16 +122,13 @@ func FKLSurrogate(logQ, wbar *Node) *Node {
 }
 
 // LogVarSurrogate is the log-variance surrogate Σ_b stop(v_b)·s_b, where
-// s_b = Σ stop(g_b)·x_b - logDet_b is the per-sample reverse-KL surrogate
-// (its gradient is that of f_b = f(u_b) + log q(x_b) at fixed base sample)
-// and v_b = 2(f_b - mean f)/B is computed on the host. Its gradient is that
-// of the batch variance of f, that is of log w = -f. This is the total
-// derivative: unlike the KL, the variance's score term does not have mean
-// zero, so there is no path-gradient form.
+// s_b is sampleSurrogate (its gradient is that of f_b = f(u_b) + log
+// q(x_b) at fixed base sample) and v_b = 2(f_b - mean f)/B is computed on
+// the host. Its gradient is that of the batch variance of f, that is of
+// log w = -f. This is the total derivative: unlike the KL, the variance's
+// score term does not have mean zero, so there is no path-gradient form.
 func LogVarSurrogate(x, g, logDet, v *Node) *Node {
-	b := x.Shape().Dimensions[0]
-	per := Sub(ReduceSum(Reshape(Mul(StopGradient(g), x), b, -1), -1), logDet)
-	return ReduceAllSum(Mul(StopGradient(v), per))
+	return ReduceAllSum(Mul(StopGradient(v), sampleSurrogate(x, g, logDet)))
 }
 
 // sampleGraph maps base samples to Cartesian positions and their log q(x)
