@@ -249,6 +249,7 @@ func TestHungWorkerTimesOut(t *testing.T) {
 	if err := syscall.Kill(pid, syscall.SIGSTOP); err != nil {
 		t.Fatal(err)
 	}
+	waitStopped(t, pid)
 	start := time.Now()
 	got, err := pool.Evaluate(context.Background(), frames, false)
 	t.Logf("evaluate with a stopped worker: %v", time.Since(start))
@@ -262,6 +263,38 @@ func TestHungWorkerTimesOut(t *testing.T) {
 		if !sameBits(got.Energies[i], want.Energies[i]) {
 			t.Errorf("sample %d: %v, want %v", i, got.Energies[i], want.Energies[i])
 		}
+	}
+}
+
+// waitStopped returns once every thread of pid is in the stopped state:
+// kill(2) only queues SIGSTOP, and a worker that is still running when the
+// next request arrives answers it, which is the race this waits out.
+func waitStopped(t *testing.T, pid int) {
+	t.Helper()
+	deadline := time.Now().Add(10 * time.Second)
+	for {
+		tasks, err := filepath.Glob(fmt.Sprintf("/proc/%d/task/*/stat", pid))
+		if err != nil || len(tasks) == 0 {
+			t.Fatalf("threads of worker %d: %v (found %d)", pid, err, len(tasks))
+		}
+		stopped := 0
+		for _, f := range tasks {
+			b, err := os.ReadFile(f)
+			if err != nil {
+				continue // a thread that exited meanwhile
+			}
+			// The state is the field after the parenthesised command name.
+			if i := bytes.LastIndexByte(b, ')'); i >= 0 && i+2 < len(b) && (b[i+2] == 'T' || b[i+2] == 't') {
+				stopped++
+			}
+		}
+		if stopped == len(tasks) {
+			return
+		}
+		if time.Now().After(deadline) {
+			t.Fatalf("worker %d: %d of %d threads stopped 10 s after SIGSTOP", pid, stopped, len(tasks))
+		}
+		time.Sleep(time.Millisecond)
 	}
 }
 
