@@ -4,7 +4,7 @@
 set -uo pipefail
 cd "$(dirname "$0")/.."
 dirs=()
-for d in plugin pybridge examples; do
+for d in plugin pybridge examples scripts; do
   [ -d "$d" ] && dirs+=("$d")
 done
 [ ${#dirs[@]} -gt 0 ] || { echo "no Python test folders"; exit 0; }
