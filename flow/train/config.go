@@ -125,10 +125,10 @@ const (
 // DefaultConfig's JSON (printed by `gobg train --print-config`).
 var FieldDocs = []struct{ Field, Doc string }{
 	{"data.topology", "PDB of the system (topology and atom order of the trajectories)"},
-	{"data.trajectories", "DCD files of MD frames, concatenated in order"},
-	{"data.stride", "keep every stride-th frame (1: all)"},
+	{"data.trajectories", "DCD files of MD frames, read in order; each is strided and split into training and validation frames on its own"},
+	{"data.stride", "keep every stride-th frame of each trajectory, starting with its first (1: all)"},
 	{"data.max_frames", "keep at most this many frames after striding (0: all)"},
-	{"data.val_fraction", "fraction of frames held out for validation NLL, taken as the end of each of val_blocks contiguous blocks (0: none)"},
+	{"data.val_fraction", "fraction of frames held out for validation NLL, taken as the end of each of val_blocks contiguous blocks of every trajectory (0: none)"},
 	{"data.val_blocks", "number of contiguous blocks the frames are cut into for the split"},
 	{"ic_mode", "internal coordinates: \"full\" (every coordinate free; densities on Cartesian space) or \"reduced\" (bonds and side-chain angles fixed)"},
 	{"torsion_window", "radians; 0 (default): every torsion on the circle. Otherwise each torsion whose training frames stay near its circular mean (observed range widened by half on each side at most this wide; pi suits peptide bonds and impropers) is modelled on that interval, so the flow's spline is not spread over a circle the torsion never crosses"},

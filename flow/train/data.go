@@ -41,9 +41,15 @@ func LoadData(ctx context.Context, c DataConfig, mode ic.Mode, torsionWindow flo
 		return nil, err
 	}
 	top := pdb.Topology
-	var frames [][]molecule.Vec3
-	k := 0
+	// Each trajectory is strided and split on its own: separate runs are
+	// not one time series, and a short run appended after a long one would
+	// otherwise land mostly in the last validation block.
+	var trajs [][][]molecule.Vec3
+	total := 0
 	for _, path := range c.Trajectories {
+		if c.MaxFrames > 0 && total >= c.MaxFrames {
+			break
+		}
 		r, err := molecule.OpenDCD(path)
 		if err != nil {
 			return nil, err
@@ -52,7 +58,8 @@ func LoadData(ctx context.Context, c DataConfig, mode ic.Mode, torsionWindow flo
 			r.Close()
 			return nil, err
 		}
-		for c.MaxFrames == 0 || len(frames) < c.MaxFrames {
+		var frames [][]molecule.Vec3
+		for k := 0; c.MaxFrames == 0 || total < c.MaxFrames; k++ {
 			if err := ctx.Err(); err != nil {
 				r.Close()
 				return nil, err
@@ -67,15 +74,19 @@ func LoadData(ctx context.Context, c DataConfig, mode ic.Mode, torsionWindow flo
 			}
 			if k%c.Stride == 0 {
 				frames = append(frames, f.Positions)
+				total++
 			}
-			k++
 		}
 		r.Close()
+		trajs = append(trajs, frames)
 	}
 	d := &Data{Top: top}
-	d.Train, d.Val = splitBlocks(frames, c.ValFraction, c.ValBlocks)
+	for _, frames := range trajs {
+		train, val := splitBlocks(frames, c.ValFraction, c.ValBlocks)
+		d.Train, d.Val = append(d.Train, train...), append(d.Val, val...)
+	}
 	if len(d.Train) < 2 {
-		return nil, fmt.Errorf("data: %d training frames (of %d read); need at least 2", len(d.Train), len(frames))
+		return nil, fmt.Errorf("data: %d training frames (of %d read); need at least 2", len(d.Train), total)
 	}
 	z, err := ic.NewZMatrix(top)
 	if err != nil {
