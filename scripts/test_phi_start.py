@@ -11,14 +11,18 @@ REPO = Path(__file__).resolve().parents[1]
 SCRIPT = REPO / "scripts" / "phi-start.py"
 
 
-def _pdb():
+def _shared():
+    """The reference data folder; skips without it, except under CI=true."""
     d = Path(os.environ.get("GOBG_SHARED_DATA") or REPO.parent / "shared" / "data")
-    p = d / "ala2.pdb"
-    if not p.is_file():
+    if not (d / "ala2.pdb").is_file():
         if os.environ.get("CI") == "true":
-            pytest.fail(f"reference data not found: {p}", pytrace=False)
-        pytest.skip(f"reference data not found: {p}")
-    return p
+            pytest.fail(f"reference data not found: {d}", pytrace=False)
+        pytest.skip(f"reference data not found: {d}")
+    return d
+
+
+def _pdb():
+    return _shared() / "ala2.pdb"
 
 
 @pytest.mark.parametrize("target", [60.0, -150.0])
