@@ -27,7 +27,10 @@ the Boltzmann distribution at K, energy quantiles against MD and the mean
 of the lower half, the fraction with clashes, the backbone distance
 distortion ΔD, per-residue C-alpha RMSF, and for dipeptides the phi/psi
 free-energy profiles from MD, raw samples and reweighted samples (RMSE in
-kT over bins with at least 50 MD frames). With --plots, PNG figures.
+kT over bins with at least 50 MD frames) and the population of
+0 <= phi < 120° (alpha-L, C7ax), which MD started elsewhere may never
+visit. The ESS line also gives the largest normalised weight: near 1, one
+sample carries the estimate. With --plots, PNG figures.
 
 Example:
   gobg eval --model examples/ala2/model.gobg --data ../shared/data/md/ala2/traj.dcd --n 10000 --plots out/plots --json`,
@@ -47,6 +50,7 @@ type evalSummary struct {
 	ESSFractionCI  [2]eval.Float `json:"ess_fraction_ci95"`
 	KL             eval.Float    `json:"kl_q_p"`
 	VarLogW        eval.Float    `json:"var_log_w"`
+	MaxWeight      eval.Float    `json:"max_weight"`
 	LowerHalfMean  eval.Float    `json:"sample_energy_lower_half_mean_kj_mol"`
 	MDLowerHalf    eval.Float    `json:"md_energy_lower_half_mean_kj_mol"`
 	ClashFraction  eval.Float    `json:"clash_fraction"`
@@ -55,9 +59,12 @@ type evalSummary struct {
 	PhiRMSEReweigh eval.Float    `json:"phi_rmse_reweighted_kt"`
 	PsiRMSERaw     eval.Float    `json:"psi_rmse_raw_kt"`
 	PsiRMSEReweigh eval.Float    `json:"psi_rmse_reweighted_kt"`
-	Report         string        `json:"report"`
-	Plots          string        `json:"plots,omitempty"`
-	Notes          []string      `json:"notes,omitempty"`
+	// Population of 0 <= phi < 120 degrees (alpha-L, C7ax): MD, samples,
+	// reweighted samples.
+	PhiPositive [3]eval.Float `json:"phi_positive_md_samples_reweighted"`
+	Report      string        `json:"report"`
+	Plots       string        `json:"plots,omitempty"`
+	Notes       []string      `json:"notes,omitempty"`
 }
 
 func runEval(ctx context.Context, env *cmdEnv, args []string) error {
@@ -151,12 +158,12 @@ func runEval(ctx context.Context, env *cmdEnv, args []string) error {
 
 func fillEvalSummary(s *evalSummary, rep *eval.Report) {
 	nan := eval.Float(math.NaN())
-	s.ESS, s.ESSFraction, s.KL, s.VarLogW = nan, nan, nan, nan
+	s.ESS, s.ESSFraction, s.KL, s.VarLogW, s.MaxWeight = nan, nan, nan, nan, nan
 	s.ESSFractionCI = [2]eval.Float{nan, nan}
 	if ws := rep.Weights; ws != nil {
 		s.ESS, s.ESSFraction = eval.Float(ws.ESS), eval.Float(ws.ESSFraction)
 		s.ESSFractionCI = [2]eval.Float{eval.Float(ws.ESSFractionCI[0]), eval.Float(ws.ESSFractionCI[1])}
-		s.KL, s.VarLogW = ws.KL, ws.VarLogW
+		s.KL, s.VarLogW, s.MaxWeight = ws.KL, ws.VarLogW, eval.Float(ws.MaxWeight)
 	}
 	s.LowerHalfMean, s.MDLowerHalf = nan, nan
 	if rep.SampleEnergy != nil {
@@ -173,6 +180,10 @@ func fillEvalSummary(s *evalSummary, rep *eval.Report) {
 		s.DeltaD = eval.Float(rep.Structure.DeltaD)
 	}
 	s.PhiRMSERaw, s.PhiRMSEReweigh, s.PsiRMSERaw, s.PsiRMSEReweigh = nan, nan, nan, nan
+	s.PhiPositive = [3]eval.Float{nan, nan, nan}
+	if t := rep.Torsions; t != nil && t.PositivePhi != nil {
+		s.PhiPositive = [3]eval.Float{t.PositivePhi.MD, eval.Float(t.PositivePhi.Samples), t.PositivePhi.Reweighted}
+	}
 	if t := rep.Torsions; t != nil {
 		s.PhiRMSERaw, s.PhiRMSEReweigh = comparisonRMSE(t.Phi.SamplesVsMD), comparisonRMSE(t.Phi.ReweightedVsMD)
 		s.PsiRMSERaw, s.PsiRMSEReweigh = comparisonRMSE(t.Psi.SamplesVsMD), comparisonRMSE(t.Psi.ReweightedVsMD)
@@ -188,10 +199,14 @@ func comparisonRMSE(c *eval.ProfileComparison) eval.Float {
 
 func printEvalSummary(w interface{ Write([]byte) (int, error) }, s *evalSummary) {
 	fmt.Fprintf(w, "test NLL: %.3f nats per structure (%.4f per free coordinate) on %d MD frames\n", s.NLL, s.NLLPerDim, s.MDFrames)
-	fmt.Fprintf(w, "Kish ESS: %.1f of %d samples (%.2f%%; bootstrap 95%% interval %.2f–%.2f%%); KL(q‖p) %.3f nats, var(log w) %.3f\n",
-		s.ESS, s.Samples, 100*float64(s.ESSFraction), 100*float64(s.ESSFractionCI[0]), 100*float64(s.ESSFractionCI[1]), s.KL, s.VarLogW)
+	fmt.Fprintf(w, "Kish ESS: %.1f of %d samples (%.2f%%; bootstrap 95%% interval %.2f–%.2f%%); KL(q‖p) %.3f nats, var(log w) %.3f, largest weight %.3f\n",
+		s.ESS, s.Samples, 100*float64(s.ESSFraction), 100*float64(s.ESSFractionCI[0]), 100*float64(s.ESSFractionCI[1]), s.KL, s.VarLogW, s.MaxWeight)
 	fmt.Fprintf(w, "energy, mean of the lower half: samples %.2f kJ/mol, MD %.2f kJ/mol\n", s.LowerHalfMean, s.MDLowerHalf)
 	fmt.Fprintf(w, "clashes: %.2f%% of samples; backbone ΔD %.4f nm\n", 100*float64(s.ClashFraction), s.DeltaD)
+	if p := s.PhiPositive; !math.IsNaN(float64(p[1])) {
+		fmt.Fprintf(w, "population of 0 <= phi < 120° (alpha-L, C7ax): MD %.2f%%, samples %.2f%%, reweighted %.2f%%\n",
+			100*float64(p[0]), 100*float64(p[1]), 100*float64(p[2]))
+	}
 	if !math.IsNaN(float64(s.PhiRMSERaw)) {
 		fmt.Fprintf(w, "free energy RMSE vs MD (kT): phi raw %.3f, reweighted %.3f; psi raw %.3f, reweighted %.3f\n",
 			s.PhiRMSERaw, s.PhiRMSEReweigh, s.PsiRMSERaw, s.PsiRMSEReweigh)

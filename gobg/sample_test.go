@@ -101,6 +101,15 @@ func TestSampleAndEval(t *testing.T) {
 	if e.ESS < 1 || e.ESS > 200 {
 		t.Errorf("ESS %g outside [1, 200]", e.ESS)
 	}
+	if mw := float64(e.MaxWeight); !(mw >= 1.0/200 && mw <= 1) {
+		t.Errorf("largest normalised weight %g outside [1/200, 1]", mw)
+	}
+	// mdtraj finds no frame of the shared MD with 0 <= phi < 120° (its only
+	// phi > 0 frames sit at about +175°, the edge of the beta basin); a
+	// flipped sign or a missing wrap would count the C7eq basin instead.
+	if p := e.PhiPositive; p[0] != 0 || !(p[1] >= 0 && p[1] <= 1) || !(p[2] >= 0 && p[2] <= 1) {
+		t.Errorf("population of 0 <= phi < 120°: MD, samples, reweighted %v; want MD 0 and fractions", p)
+	}
 	for _, png := range []string{"energy.png", "ramachandran.png", "fes.png", "rmsf.png", "distance_diff.png"} {
 		if st, err := os.Stat(filepath.Join(plots, png)); err != nil || st.Size() == 0 {
 			t.Errorf("plot %s: %v", png, err)

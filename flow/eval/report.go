@@ -134,6 +134,13 @@ type TorsionReport struct {
 	Phi AngleReport `json:"phi"`
 	Psi AngleReport `json:"psi"`
 
+	// PositivePhi is the population of 0 <= phi < 2pi/3 (the alpha-L and
+	// C7ax basins), in MD, in the samples and reweighted. The reweighted
+	// value is the Boltzmann population if the flow covers the basin; MD
+	// started elsewhere may never reach it, so it is reported apart from the
+	// profile RMSE, which only compares bins MD has sampled.
+	PositivePhi *BasinPopulation `json:"positive_phi,omitempty"`
+
 	RamaMD         *Ramachandran `json:"rama_md,omitempty"`
 	RamaSamples    *Ramachandran `json:"rama_samples"`
 	RamaReweighted *Ramachandran `json:"rama_reweighted,omitempty"`
@@ -511,6 +518,16 @@ func torsionReport(top *molecule.Topology, samples [][]molecule.Vec3, w []float6
 			}
 			a.rep.ReweightedVsMD = &c
 		}
+	}
+	tr.PositivePhi = &BasinPopulation{Lo: 0, Hi: 2 * math.Pi / 3, Samples: BasinFraction(sPhi, nil, 0, 2*math.Pi/3)}
+	if w != nil {
+		tr.PositivePhi.Reweighted = Float(BasinFraction(sPhi, w, 0, 2*math.Pi/3))
+	} else {
+		tr.PositivePhi.Reweighted = Float(math.NaN())
+	}
+	tr.PositivePhi.MD = Float(math.NaN())
+	if mPhi != nil {
+		tr.PositivePhi.MD = Float(BasinFraction(mPhi, nil, 0, 2*math.Pi/3))
 	}
 	var err error
 	if tr.RamaSamples, err = NewRamachandran(sPhi, sPsi, nil, opts.Bins2D); err != nil {

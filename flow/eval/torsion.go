@@ -80,6 +80,46 @@ func angleBin(a float64, bins int) int {
 	return min(max(b, 0), bins-1)
 }
 
+// BasinPopulation is the fraction of frames with Lo <= angle < Hi
+// (radians), in MD, in the samples and in the reweighted samples (NaN where
+// there is no such set).
+type BasinPopulation struct {
+	Lo         float64 `json:"lo"`
+	Hi         float64 `json:"hi"`
+	MD         Float   `json:"md"`
+	Samples    float64 `json:"samples"`
+	Reweighted Float   `json:"reweighted"`
+}
+
+// BasinFraction returns the weighted fraction of angles (radians, wrapped
+// to [-pi, pi)) with lo <= angle < hi, over the finite angles of positive
+// weight (w nil: all weigh 1); NaN when there are none.
+func BasinFraction(angles, w []float64, lo, hi float64) float64 {
+	var in, all float64
+	for i, a := range angles {
+		wi := 1.0
+		if w != nil {
+			wi = w[i]
+		}
+		if !finite(a) || !(wi > 0) {
+			continue
+		}
+		a = math.Mod(a+math.Pi, 2*math.Pi)
+		if a < 0 {
+			a += 2 * math.Pi
+		}
+		a -= math.Pi
+		all += wi
+		if a >= lo && a < hi {
+			in += wi
+		}
+	}
+	if all == 0 {
+		return math.NaN()
+	}
+	return in / all
+}
+
 // Profile is a free-energy profile along one angle: a histogram of B equal
 // bins on [-pi, pi) and F = -log p in kT, shifted so that its minimum is 0
 // (+Inf in empty bins).

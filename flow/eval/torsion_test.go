@@ -348,3 +348,26 @@ func TestFreeEnergyProfileBins(t *testing.T) {
 		t.Error("negative weight: no error")
 	}
 }
+
+func TestBasinFraction(t *testing.T) {
+	const lo, hi = 0, 2 * math.Pi / 3
+	nan := math.NaN()
+	for _, tc := range []struct {
+		name   string
+		angles []float64
+		w      []float64
+		want   float64
+	}{
+		{"unweighted", []float64{-1, 0.5, 1, 3}, nil, 0.5},
+		{"lo inclusive, hi exclusive", []float64{0, hi, -0.1, 1}, nil, 0.5},
+		{"wrapped", []float64{2*math.Pi + 0.5, -2*math.Pi - 0.5, 0.5 - 4*math.Pi, -3}, nil, 0.5},
+		{"weighted", []float64{0.5, -1, -2}, []float64{0.2, 0.3, 0.5}, 0.2},
+		{"NaN angles and zero weights left out", []float64{0.5, nan, -1, 1}, []float64{1, 5, 1, 0}, 0.5},
+		{"nothing to count", []float64{nan, 1}, []float64{1, 0}, nan},
+	} {
+		got := BasinFraction(tc.angles, tc.w, lo, hi)
+		if math.IsNaN(tc.want) != math.IsNaN(got) || (!math.IsNaN(got) && math.Abs(got-tc.want) > 1e-15) {
+			t.Errorf("%s: %v, want %v", tc.name, got, tc.want)
+		}
+	}
+}
