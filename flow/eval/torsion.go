@@ -66,17 +66,22 @@ func Dihedrals(frames [][]molecule.Vec3, atoms [4]int) []float64 {
 	return out
 }
 
+// shiftedAngle returns a + pi wrapped to [0, 2pi).
+func shiftedAngle(a float64) float64 {
+	a = math.Mod(a+math.Pi, 2*math.Pi)
+	if a < 0 {
+		a += 2 * math.Pi
+	}
+	return a
+}
+
 // angleBin maps an angle to one of bins equal bins on [-pi, pi); angles
 // outside are wrapped; -1 for NaN.
 func angleBin(a float64, bins int) int {
 	if !finite(a) {
 		return -1
 	}
-	a = math.Mod(a+math.Pi, 2*math.Pi)
-	if a < 0 {
-		a += 2 * math.Pi
-	}
-	b := int(a / (2 * math.Pi) * float64(bins))
+	b := int(shiftedAngle(a) / (2 * math.Pi) * float64(bins))
 	return min(max(b, 0), bins-1)
 }
 
@@ -104,11 +109,7 @@ func BasinFraction(angles, w []float64, lo, hi float64) float64 {
 		if !finite(a) || !(wi > 0) {
 			continue
 		}
-		a = math.Mod(a+math.Pi, 2*math.Pi)
-		if a < 0 {
-			a += 2 * math.Pi
-		}
-		a -= math.Pi
+		a = shiftedAngle(a) - math.Pi
 		all += wi
 		if a >= lo && a < hi {
 			in += wi
