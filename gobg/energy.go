@@ -19,6 +19,7 @@ import (
 	"github.com/gobg/gobg/energy/native"
 	nativegraph "github.com/gobg/gobg/energy/native/graph"
 	"github.com/gobg/gobg/flow/nn"
+	"github.com/gobg/gobg/internal/atomicfile"
 	"github.com/gobg/gobg/plugin"
 	"github.com/gomlx/gomlx/backends"
 	"github.com/gomlx/gomlx/pkg/core/dtypes"
@@ -27,12 +28,13 @@ import (
 func init() {
 	register(&command{
 		name:    "energy",
-		summary: "Amber energies: `gobg energy check` (exactness of each path) and `gobg energy bench` (speed)",
+		summary: "Amber energies: `gobg energy check` (exactness of each path), `gobg energy bench` (speed), `gobg energy system` (export the System)",
 		usage: `Usage: gobg energy check --pdb FILE --traj DCD [--n 50] [--python PY] [--backend SPEC] [--json]
        gobg energy bench --pdb FILE --traj DCD [--batch 256] [--repeat 1] [--threads T]
                          [--paths LIST] [--python PY] [--backend SPEC] [--json]
+       gobg energy system --pdb FILE --out system.xml [--python PY] [--json]
 
-Both build the amber99sbildn + amber99_obc System (implicit solvent, no
+check and bench build the amber99sbildn + amber99_obc System (implicit solvent, no
 cutoff, no constraints) of the structure through the OpenMM plugin and
 evaluate frames spread evenly over the trajectory.
 
@@ -53,9 +55,14 @@ other jobs on the machine lower them: the load average before and after is
 printed with the table. --paths selects paths (comma-separated names from the
 table; default all).
 
+system writes that System as OpenMM's XML (atomically). A training
+configuration's energy.system_xml names such a file, so that the native
+provider trains where OpenMM is not installed (a GPU machine, say).
+
 Example:
   gobg energy check --pdb ../shared/data/md/hp35/top.pdb --traj ../shared/data/md/hp35/traj.dcd --n 50 --json
-  gobg energy bench --pdb ../shared/data/md/hp35/top.pdb --traj ../shared/data/md/hp35/traj.dcd --batch 256`,
+  gobg energy bench --pdb ../shared/data/md/hp35/top.pdb --traj ../shared/data/md/hp35/traj.dcd --batch 256
+  gobg energy system --pdb ../shared/data/md/ala2/top.pdb --out ala2-system.xml`,
 		run: runEnergy,
 	})
 }
@@ -67,15 +74,71 @@ func runEnergy(ctx context.Context, env *cmdEnv, args []string) error {
 		return flagErrHelp
 	}
 	if len(args) == 0 {
-		return fmt.Errorf("%w: the subcommand is `gobg energy check` or `gobg energy bench`", errUsage)
+		return fmt.Errorf("%w: the subcommand is `gobg energy check`, `gobg energy bench` or `gobg energy system`", errUsage)
 	}
 	switch args[0] {
 	case "check":
 		return runEnergyCheck(ctx, env, args[1:])
 	case "bench":
 		return runEnergyBench(ctx, env, args[1:])
+	case "system":
+		return runEnergySystem(ctx, env, args[1:])
 	}
-	return fmt.Errorf("%w: unknown subcommand %q: the subcommands are check and bench", errUsage, args[0])
+	return fmt.Errorf("%w: unknown subcommand %q: the subcommands are check, bench and system", errUsage, args[0])
+}
+
+type energySystemSummary struct {
+	PDB       string `json:"pdb"`
+	Out       string `json:"out"`
+	Particles int    `json:"particles"`
+	Bytes     int    `json:"bytes"`
+}
+
+// runEnergySystem writes the System the OpenMM plugin builds for a PDB, after
+// checking that gobg's own parser reads it back with every atom.
+func runEnergySystem(ctx context.Context, env *cmdEnv, args []string) error {
+	fs := newFlags(commands["energy"], env)
+	pdbPath := fs.String("pdb", "", "structure `file` (PDB)")
+	out := fs.String("out", "", "output `file` (OpenMM System XML)")
+	python := fs.String("python", "", "Python interpreter with OpenMM (default: $GOBG_PYTHON, else the project's .venv)")
+	asJSON := fs.Bool("json", false, "print a JSON summary as the last line")
+	if err := parseFlags(fs, args); err != nil {
+		return err
+	}
+	if *pdbPath == "" || *out == "" {
+		return fmt.Errorf("%w: --pdb and --out are required", errUsage)
+	}
+	if *python == "" {
+		*python = defaultPython()
+	}
+	pdb, err := molecule.ReadPDBFile(*pdbPath)
+	if err != nil {
+		return err
+	}
+	pool, err := plugin.Start(ctx, plugin.Config{Python: *python, PDB: *pdbPath})
+	if err != nil {
+		return fmt.Errorf("start OpenMM plugin: %w", err)
+	}
+	xml, err := pool.SystemXML(ctx)
+	_ = pool.Close()
+	if err != nil {
+		return fmt.Errorf("OpenMM plugin: %w", err)
+	}
+	sys, err := forcefield.ParseSystemXML(strings.NewReader(xml))
+	if err != nil {
+		return fmt.Errorf("the plugin's System for %s: %w", *pdbPath, err)
+	}
+	if sys.NumParticles() != len(pdb.Topology.Atoms) {
+		return fmt.Errorf("the plugin's System has %d particles, %s has %d atoms", sys.NumParticles(), *pdbPath, len(pdb.Topology.Atoms))
+	}
+	if err := atomicfile.WriteFile(*out, []byte(xml)); err != nil {
+		return fmt.Errorf("write %s: %w", *out, err)
+	}
+	fmt.Fprintf(env.stderr, "wrote %s: the System of %s, %d particles\n", *out, *pdbPath, sys.NumParticles())
+	if *asJSON {
+		return printJSON(env, energySystemSummary{PDB: *pdbPath, Out: *out, Particles: sys.NumParticles(), Bytes: len(xml)})
+	}
+	return nil
 }
 
 // energySetup is what both subcommands start from: frames, the OpenMM pool

@@ -7,6 +7,7 @@ import (
 	"strings"
 	"testing"
 
+	"github.com/gobg/gobg/energy/forcefield"
 	"github.com/gobg/gobg/internal/testenv"
 )
 
@@ -158,6 +159,32 @@ func TestEnergyBench(t *testing.T) {
 	}
 }
 
+// TestEnergySystem exports alanine dipeptide's System and reads it back with
+// gobg's parser: every particle and the force terms are there (training on
+// such a file is checked in flow/train's TestSystemXMLProvider).
+func TestEnergySystem(t *testing.T) {
+	py := testenv.Python(t)
+	md := filepath.Join(testenv.SharedData(t), "md", "ala2")
+	out := filepath.Join(t.TempDir(), "ala2-system.xml")
+	code, stdout, stderr := runCLI(t, "energy", "system", "--pdb", filepath.Join(md, "top.pdb"), "--out", out, "--python", py, "--json")
+	if code != 0 {
+		t.Fatalf("exit %d: %s", code, stderr)
+	}
+	var s energySystemSummary
+	lastJSON(t, stdout, &s)
+	sys, err := forcefield.ReadSystemXMLFile(out)
+	if err != nil {
+		t.Fatal(err)
+	}
+	if s.Particles != 22 || sys.NumParticles() != 22 || s.Out != out {
+		t.Errorf("summary %+v; the file has %d particles, want 22", s, sys.NumParticles())
+	}
+	if len(sys.Forces) < 4 || len(sys.Bonds) != 21 || len(sys.Torsions) == 0 {
+		t.Errorf("the System has %d forces, %d bonds, %d torsions; want the bonded, non-bonded and GB terms of 21 bonds",
+			len(sys.Forces), len(sys.Bonds), len(sys.Torsions))
+	}
+}
+
 func TestEnergyUsageErrors(t *testing.T) {
 	md := filepath.Join(testenv.Root(), "..", "shared", "data", "md", "ala2")
 	for _, c := range []struct {
@@ -169,6 +196,7 @@ func TestEnergyUsageErrors(t *testing.T) {
 		{"unknown subcommand", []string{"energy", "frobnicate"}, "unknown subcommand"},
 		{"check without traj", []string{"energy", "check", "--pdb", filepath.Join(md, "top.pdb")}, "--traj"},
 		{"bench unknown path", []string{"energy", "bench", "--pdb", "x.pdb", "--traj", "x.dcd", "--paths", "gpu"}, "unknown path"},
+		{"system without out", []string{"energy", "system", "--pdb", filepath.Join(md, "top.pdb")}, "--out"},
 		{"bench zero batch", []string{"energy", "bench", "--pdb", "x.pdb", "--traj", "x.dcd", "--batch", "0"}, "at least 1"},
 	} {
 		t.Run(c.name, func(t *testing.T) {

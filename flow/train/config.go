@@ -61,6 +61,7 @@ type EnergyConfig struct {
 	Python      string  `json:"python"`
 	Workers     int     `json:"workers"`
 	Platform    string  `json:"platform"`
+	SystemXML   string  `json:"system_xml"`
 }
 
 // Stage is one phase of the schedule.
@@ -140,6 +141,7 @@ var FieldDocs = []struct{ Field, Doc string }{
 	{"energy.python", "Python with OpenMM (empty: the command's default)"},
 	{"energy.workers", "OpenMM worker processes (openmm provider) or goroutines (native; 0: all CPUs)"},
 	{"energy.platform", "OpenMM platform of the openmm provider (CPU, Reference, CUDA, OpenCL)"},
+	{"energy.system_xml", "OpenMM System XML (from `gobg energy system`) that the native provider evaluates instead of asking the OpenMM plugin for it, so that training needs no OpenMM (relative to the config file; empty: ask the plugin)"},
 	{"stages[].name", "label of the stage in logs and the summary"},
 	{"stages[].steps", "optimizer steps of the stage"},
 	{"stages[].batch_size", "MD frames per NLL batch and flow samples per W2/KL batch"},
@@ -261,6 +263,7 @@ func ReadConfig(path string) (Config, error) {
 	}
 	cfg.Output = abs(cfg.Output)
 	cfg.InitModel = abs(cfg.InitModel)
+	cfg.Energy.SystemXML = abs(cfg.Energy.SystemXML)
 	if err := cfg.Validate(); err != nil {
 		return Config{}, fmt.Errorf("config %s: %w", path, err)
 	}
@@ -311,6 +314,9 @@ func (c *Config) Validate() error {
 		case ProviderNative, ProviderOpenMM:
 		default:
 			return fmt.Errorf("energy.provider %q: want %q or %q", c.Energy.Provider, ProviderNative, ProviderOpenMM)
+		}
+		if c.Energy.SystemXML != "" && c.Energy.Provider != ProviderNative {
+			return fmt.Errorf("energy.system_xml is read by the %q provider only, not %q", ProviderNative, c.Energy.Provider)
 		}
 		if !(c.Energy.Temperature > 0) {
 			return fmt.Errorf("energy.temperature %g must be positive", c.Energy.Temperature)

@@ -43,6 +43,7 @@ func TestReadConfig(t *testing.T) {
 {
   "data": {"topology": "sys/top.pdb", "trajectories": ["sys/a.dcd", "/abs/b.dcd"]}, // trailing comment
   "model": {"arch": "split-mlp", "hidden": [8]},
+  "energy": {"system_xml": "sys/system.xml"},
   "stages": [{"name": "x // not a comment", "steps": 3, "batch_size": 4, "lr": 0.1, "weights": {"nll": 1}}]
 }`)
 	cfg, err := ReadConfig(good)
@@ -51,6 +52,9 @@ func TestReadConfig(t *testing.T) {
 	}
 	if cfg.Data.Topology != filepath.Join(dir, "sys/top.pdb") || cfg.Data.Trajectories[1] != "/abs/b.dcd" {
 		t.Errorf("paths: %q %q", cfg.Data.Topology, cfg.Data.Trajectories)
+	}
+	if cfg.Energy.SystemXML != filepath.Join(dir, "sys/system.xml") {
+		t.Errorf("energy.system_xml %q is not relative to the config file", cfg.Energy.SystemXML)
 	}
 	if cfg.Model.Arch != "split-mlp" || cfg.Model.BackboneLayers != 6 || len(cfg.Model.Hidden) != 1 {
 		t.Errorf("model block did not start from the arch defaults: %+v", cfg.Model)
@@ -63,6 +67,7 @@ func TestReadConfig(t *testing.T) {
 		{"weights", `{"data": {"topology": "a", "trajectories": ["b"]}, "stages": [{"steps": 1, "batch_size": 4, "lr": 1, "weights": {}}]}`, "all loss weights are zero"},
 		{"schedule", `{"data": {"topology": "a", "trajectories": ["b"]}, "stages": [{"steps": 1, "batch_size": 4, "lr": 1, "schedule": "step", "weights": {"nll": 1}}]}`, "schedule"},
 		{"mode", `{"data": {"topology": "a", "trajectories": ["b"]}, "ic_mode": "half"}`, "ic_mode"},
+		{"system_xml", `{"data": {"topology": "a", "trajectories": ["b"]}, "energy": {"provider": "openmm", "system_xml": "s.xml"}}`, "system_xml"},
 	} {
 		_, err := ReadConfig(write(tc.name+".json", tc.text))
 		if err == nil || !strings.Contains(err.Error(), tc.want) {

@@ -300,16 +300,7 @@ func (t *Trainer) startEnergy(ctx context.Context) error {
 		}
 		t.en, t.closer = pool, func() { _ = pool.Close() }
 	default:
-		pool, err := plugin.Start(ctx, plugin.Config{Python: python, PDB: t.cfg.Data.Topology, Workers: 1})
-		if err != nil {
-			return fmt.Errorf("energy: %w", err)
-		}
-		xml, err := pool.SystemXML(ctx)
-		_ = pool.Close()
-		if err != nil {
-			return fmt.Errorf("energy: system XML: %w", err)
-		}
-		sys, err := forcefield.ParseSystemXML(strings.NewReader(xml))
+		sys, err := t.nativeSystem(ctx, python)
 		if err != nil {
 			return fmt.Errorf("energy: %w", err)
 		}
@@ -323,6 +314,25 @@ func (t *Trainer) startEnergy(ctx context.Context) error {
 		return fmt.Errorf("energy: the system has %d atoms, the topology %d", t.en.NumAtoms(), len(t.data.Top.Atoms))
 	}
 	return nil
+}
+
+// nativeSystem is the System the native provider evaluates: the configured
+// System XML file, else the one the OpenMM plugin builds for the topology
+// (the plugin is closed again once it has answered).
+func (t *Trainer) nativeSystem(ctx context.Context, python string) (*forcefield.System, error) {
+	if path := t.cfg.Energy.SystemXML; path != "" {
+		return forcefield.ReadSystemXMLFile(path)
+	}
+	pool, err := plugin.Start(ctx, plugin.Config{Python: python, PDB: t.cfg.Data.Topology, Workers: 1})
+	if err != nil {
+		return nil, err
+	}
+	xml, err := pool.SystemXML(ctx)
+	_ = pool.Close()
+	if err != nil {
+		return nil, fmt.Errorf("system XML: %w", err)
+	}
+	return forcefield.ParseSystemXML(strings.NewReader(xml))
 }
 
 // Flow is the flow being trained.

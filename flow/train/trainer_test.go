@@ -14,6 +14,7 @@ import (
 	"github.com/gobg/gobg/flow/ic"
 	"github.com/gobg/gobg/flow/model"
 	"github.com/gobg/gobg/internal/testenv"
+	"github.com/gobg/gobg/plugin"
 	"github.com/gomlx/gomlx/pkg/core/dtypes"
 	. "github.com/gomlx/gomlx/pkg/core/graph"
 	gctx "github.com/gomlx/gomlx/pkg/ml/context"
@@ -390,6 +391,49 @@ func TestOpenMMProviderMatchesNative(t *testing.T) {
 	}
 	if native[2] == native[1] {
 		t.Errorf("the KL steps did not change the loss: %v", native)
+	}
+}
+
+// TestSystemXMLProvider trains with the native energy read from a System
+// XML file, with a Python that does not exist: no OpenMM is started, and
+// the losses equal those of the native provider that asks the plugin.
+func TestSystemXMLProvider(t *testing.T) {
+	if testing.Short() {
+		t.Skip("starts an OpenMM worker")
+	}
+	run := func(cfg Config) []float64 {
+		tr := newTrainer(t, cfg, Options{})
+		s, err := tr.Run(context.Background())
+		if err != nil {
+			t.Fatal(err)
+		}
+		return s.Losses
+	}
+	cfg := tinyConfig(t, 1, 2)
+	want := run(cfg)
+
+	pool, err := plugin.Start(context.Background(), plugin.Config{Python: testenv.Python(t), PDB: cfg.Data.Topology, Workers: 1})
+	if err != nil {
+		t.Fatal(err)
+	}
+	xml, err := pool.SystemXML(context.Background())
+	pool.Close()
+	if err != nil {
+		t.Fatal(err)
+	}
+	cfg = tinyConfig(t, 1, 2)
+	cfg.Energy.SystemXML = filepath.Join(t.TempDir(), "system.xml")
+	if err := os.WriteFile(cfg.Energy.SystemXML, []byte(xml), 0o644); err != nil {
+		t.Fatal(err)
+	}
+	cfg.Energy.Python = filepath.Join(t.TempDir(), "no-python")
+	if got := run(cfg); !slices.Equal(got, want) || len(got) != 3 {
+		t.Errorf("losses from the System XML %v, from the plugin %v", got, want)
+	}
+
+	cfg.Energy.SystemXML += ".missing"
+	if _, err := New(context.Background(), cfg, Options{}); err == nil || !strings.Contains(err.Error(), "system.xml.missing") {
+		t.Errorf("a missing System XML: error %v, want one naming the file", err)
 	}
 }
 
