@@ -3,7 +3,8 @@
 # backend and on XLA (a PJRT plugin, normally CUDA), side by side, as a
 # Markdown table for docs/.
 #
-# Usage: scripts/gpu-check.sh [--plugin PATH] [--data DIR] [--prebuilt] [--out FILE]
+# Usage: scripts/gpu-check.sh [--plugin PATH] [--data DIR] [--prebuilt] [--quick-cpu]
+#                             [--timeout SECONDS] [--out FILE]
 #
 #   --plugin PATH  the PJRT plugin .so (e.g. the xla_cuda_plugin.so of PyPI's
 #                  jax-cuda12-pjrt); default $GOBG_PJRT_PLUGIN, else searched
@@ -13,6 +14,11 @@
 #   --prebuilt     use bin/gobg-xla and bin/flow-model-xla.test as they are
 #                  (machines without Go or the module cache: build them
 #                  elsewhere with this script, then carry bin/).
+#   --quick-cpu    on the pure-Go backend time the NLL step once and skip the
+#                  flow check (it was measured on the CPU machines already);
+#                  for a GPU machine whose time is short.
+#   --timeout S    stop any one check or benchmark after S seconds (default
+#                  1800); its cell then says it timed out.
 #   --out FILE     also write the table to FILE.
 #
 # What runs, per backend (go:ops_sequential, then xla:PLUGIN):
@@ -29,14 +35,18 @@ cd "$(dirname "$0")/.."
 plugin=${GOBG_PJRT_PLUGIN:-}
 data=${GOBG_SHARED_DATA:-}
 prebuilt=0
+quick_cpu=0
+limit=1800
 out=
 while [ $# -gt 0 ]; do
   case "$1" in
     --plugin) plugin=$2; shift 2 ;;
     --data) data=$2; shift 2 ;;
     --prebuilt) prebuilt=1; shift ;;
+    --quick-cpu) quick_cpu=1; shift ;;
+    --timeout) limit=$2; shift 2 ;;
     --out) out=$2; shift 2 ;;
-    -h|--help) sed -n '2,26p' "$0" | sed 's/^# \{0,1\}//'; exit 0 ;;
+    -h|--help) sed -n '2,32p' "$0" | sed 's/^# \{0,1\}//'; exit 0 ;;
     *) echo "gpu-check: unknown argument $1 (see --help)" >&2; exit 2 ;;
   esac
 done
@@ -83,21 +93,27 @@ failed=0
 declare -A cell
 json_field() { sed -n "s/.*\"$1\":\([^,}]*\).*/\1/p" | head -1; }
 for be in "${backends[@]}"; do
+  benchtime=3x
+  [ $quick_cpu = 1 ] && [ "$be" = go:ops_sequential ] && benchtime=1x
   for arch in nsf split-gau; do
-    log "flow check: $arch on $be"
-    if res=$(bin/gobg-xla flow check --arch "$arch" --pdb "$GOBG_SHARED_DATA/hp35.pdb" --backend "$be" --json 2>/tmp/gpu-check.err | tail -1) && [ -n "$res" ]; then
-      cell[$be,$arch,check]="$(printf '%.1e / %.1e / %.1e' "$(json_field inverse_err_f64 <<<"$res")" \
-        "$(json_field inverse_err_f32 <<<"$res")" "$(json_field logdet_rel_err <<<"$res")")"
+    if [ $quick_cpu = 1 ] && [ "$be" = go:ops_sequential ]; then
+      cell[$be,$arch,check]="not run (--quick-cpu)"
     else
-      cell[$be,$arch,check]="failed: $(tail -1 /tmp/gpu-check.err)"
-      failed=1
+      log "flow check: $arch on $be"
+      if res=$(timeout "$limit" bin/gobg-xla flow check --arch "$arch" --pdb "$GOBG_SHARED_DATA/hp35.pdb" --backend "$be" --json 2>/tmp/gpu-check.err | tail -1) && [ -n "$res" ]; then
+        cell[$be,$arch,check]="$(printf '%.1e / %.1e / %.1e' "$(json_field inverse_err_f64 <<<"$res")" \
+          "$(json_field inverse_err_f32 <<<"$res")" "$(json_field logdet_rel_err <<<"$res")")"
+      else
+        cell[$be,$arch,check]="failed or timed out after ${limit} s: $(tail -1 /tmp/gpu-check.err)"
+        failed=1
+      fi
     fi
-    log "benchmark: one NLL step, $arch on $be"
-    if b=$(GOMLX_BACKEND="$be" bin/flow-model-xla.test -test.run '^$' -test.bench "^BenchmarkFlow\$/^train\$/^$arch\$/^hp35\$" \
-      -test.benchtime 3x 2>/tmp/gpu-check.err | awk '/ns\/op/ {print $3; exit}') && [ -n "$b" ]; then
+    log "benchmark: one NLL step, $arch on $be ($benchtime)"
+    if b=$(GOMLX_BACKEND="$be" timeout "$limit" bin/flow-model-xla.test -test.run '^$' -test.bench "^BenchmarkFlow\$/^train\$/^$arch\$/^hp35\$" \
+      -test.benchtime $benchtime 2>/tmp/gpu-check.err | awk '/ns\/op/ {print $3; exit}') && [ -n "$b" ]; then
       cell[$be,$arch,step]="$(awk -v ns="$b" 'BEGIN {printf "%.3f s", ns / 1e9}')"
     else
-      cell[$be,$arch,step]="failed: $(tail -1 /tmp/gpu-check.err)"
+      cell[$be,$arch,step]="failed or timed out after ${limit} s: $(tail -1 /tmp/gpu-check.err)"
       failed=1
     fi
   done
