@@ -6,6 +6,8 @@ import (
 	"path/filepath"
 	"strings"
 	"testing"
+
+	"github.com/gobg/gobg/internal/testenv"
 )
 
 func TestLearningRate(t *testing.T) {
@@ -95,5 +97,37 @@ func TestBatchIndicesCoverEachEpoch(t *testing.T) {
 		if a[i] != b[i] {
 			t.Fatalf("batches depend on how the draws are cut: %v vs %v", a, b)
 		}
+	}
+}
+
+// TestExampleConfigs reads every training configuration under examples/:
+// each must parse with its relative paths and pass validation, so that the
+// commands docs/results.md gives for them run.
+func TestExampleConfigs(t *testing.T) {
+	paths, err := filepath.Glob(filepath.Join(testenv.Root(), "examples", "*", "*.json"))
+	if err != nil {
+		t.Fatal(err)
+	}
+	n := 0
+	for _, p := range paths {
+		b, err := os.ReadFile(p)
+		if err != nil {
+			t.Fatal(err)
+		}
+		if !strings.Contains(string(b), `"stages"`) {
+			continue // not a training configuration (reference_md.json, say)
+		}
+		n++
+		cfg, err := ReadConfig(p)
+		if err != nil {
+			t.Errorf("%v", err)
+			continue
+		}
+		if !filepath.IsAbs(cfg.Output) || !filepath.IsAbs(cfg.Data.Topology) {
+			t.Errorf("%s: paths not resolved against the file: output %q, topology %q", p, cfg.Output, cfg.Data.Topology)
+		}
+	}
+	if n < 10 {
+		t.Errorf("found %d training configurations under examples/, want the ala2 and hp35 ones", n)
 	}
 }
