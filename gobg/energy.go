@@ -115,12 +115,7 @@ func runEnergySystem(ctx context.Context, env *cmdEnv, args []string) error {
 	if err != nil {
 		return err
 	}
-	pool, err := plugin.Start(ctx, plugin.Config{Python: *python, PDB: *pdbPath})
-	if err != nil {
-		return fmt.Errorf("start OpenMM plugin: %w", err)
-	}
-	xml, err := pool.SystemXML(ctx)
-	_ = pool.Close()
+	xml, err := plugin.FetchSystemXML(ctx, plugin.Config{Python: *python, PDB: *pdbPath})
 	if err != nil {
 		return fmt.Errorf("OpenMM plugin: %w", err)
 	}

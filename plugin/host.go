@@ -326,6 +326,19 @@ func (p *Pool) SystemXML(ctx context.Context) (string, error) {
 	return xml, err
 }
 
+// FetchSystemXML starts one worker for cfg (Workers is ignored), asks it
+// for its serialized System and stops it again: for callers that evaluate
+// the System elsewhere (gobg's native energy) or store it.
+func FetchSystemXML(ctx context.Context, cfg Config) (string, error) {
+	cfg.Workers = 1
+	pool, err := Start(ctx, cfg)
+	if err != nil {
+		return "", err
+	}
+	defer pool.Close()
+	return pool.SystemXML(ctx)
+}
+
 // Close stops every worker (asking each to shut down, killing it after a
 // grace period) and waits until the processes are gone. It is safe to call
 // more than once.

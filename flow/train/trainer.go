@@ -323,12 +323,7 @@ func (t *Trainer) nativeSystem(ctx context.Context, python string) (*forcefield.
 	if path := t.cfg.Energy.SystemXML; path != "" {
 		return forcefield.ReadSystemXMLFile(path)
 	}
-	pool, err := plugin.Start(ctx, plugin.Config{Python: python, PDB: t.cfg.Data.Topology, Workers: 1})
-	if err != nil {
-		return nil, err
-	}
-	xml, err := pool.SystemXML(ctx)
-	_ = pool.Close()
+	xml, err := plugin.FetchSystemXML(ctx, plugin.Config{Python: python, PDB: t.cfg.Data.Topology})
 	if err != nil {
 		return nil, fmt.Errorf("system XML: %w", err)
 	}
