@@ -119,12 +119,9 @@ func runEnergySystem(ctx context.Context, env *cmdEnv, args []string) error {
 	if err != nil {
 		return fmt.Errorf("OpenMM plugin: %w", err)
 	}
-	sys, err := forcefield.ParseSystemXML(strings.NewReader(xml))
+	sys, err := pluginSystem(xml, *pdbPath, len(pdb.Topology.Atoms))
 	if err != nil {
-		return fmt.Errorf("the plugin's System for %s: %w", *pdbPath, err)
-	}
-	if sys.NumParticles() != len(pdb.Topology.Atoms) {
-		return fmt.Errorf("the plugin's System has %d particles, %s has %d atoms", sys.NumParticles(), *pdbPath, len(pdb.Topology.Atoms))
+		return err
 	}
 	if err := atomicfile.WriteFile(*out, []byte(xml)); err != nil {
 		return fmt.Errorf("write %s: %w", *out, err)
@@ -164,16 +161,25 @@ func newEnergySetup(ctx context.Context, pdbPath, trajPath, python, platform str
 		pool.Close()
 		return nil, fmt.Errorf("OpenMM plugin: %w", err)
 	}
-	sys, err := forcefield.ParseSystemXML(strings.NewReader(xml))
+	sys, err := pluginSystem(xml, pdbPath, len(pdb.Topology.Atoms))
 	if err != nil {
 		pool.Close()
-		return nil, fmt.Errorf("the plugin's System for %s: %w", pdbPath, err)
-	}
-	if sys.NumParticles() != len(pdb.Topology.Atoms) {
-		pool.Close()
-		return nil, fmt.Errorf("the plugin's System has %d particles, %s has %d atoms", sys.NumParticles(), pdbPath, len(pdb.Topology.Atoms))
+		return nil, err
 	}
 	return &energySetup{frames: frames, pool: pool, sys: sys}, nil
+}
+
+// pluginSystem parses the System XML the plugin built for pdbPath and checks
+// that it has one particle per atom of the structure.
+func pluginSystem(xml, pdbPath string, atoms int) (*forcefield.System, error) {
+	sys, err := forcefield.ParseSystemXML(strings.NewReader(xml))
+	if err != nil {
+		return nil, fmt.Errorf("the plugin's System for %s: %w", pdbPath, err)
+	}
+	if sys.NumParticles() != atoms {
+		return nil, fmt.Errorf("the plugin's System has %d particles, %s has %d atoms", sys.NumParticles(), pdbPath, atoms)
+	}
+	return sys, nil
 }
 
 // energyPathError is one path's agreement with OpenMM's Reference platform.

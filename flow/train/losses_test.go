@@ -144,12 +144,7 @@ func pyString(s string) string {
 func nativeAla2(t *testing.T) (*native.Energy, []molecule.Vec3) {
 	t.Helper()
 	dir := filepath.Join(testenv.SharedData(t), "md", "ala2")
-	pool, err := plugin.Start(context.Background(), plugin.Config{Python: testenv.Python(t), PDB: filepath.Join(dir, "top.pdb"), Workers: 1})
-	if err != nil {
-		t.Fatal(err)
-	}
-	xml, err := pool.SystemXML(context.Background())
-	pool.Close()
+	xml, err := plugin.FetchSystemXML(context.Background(), plugin.Config{Python: testenv.Python(t), PDB: filepath.Join(dir, "top.pdb")})
 	if err != nil {
 		t.Fatal(err)
 	}

@@ -412,12 +412,7 @@ func TestSystemXMLProvider(t *testing.T) {
 	cfg := tinyConfig(t, 1, 2)
 	want := run(cfg)
 
-	pool, err := plugin.Start(context.Background(), plugin.Config{Python: testenv.Python(t), PDB: cfg.Data.Topology, Workers: 1})
-	if err != nil {
-		t.Fatal(err)
-	}
-	xml, err := pool.SystemXML(context.Background())
-	pool.Close()
+	xml, err := plugin.FetchSystemXML(context.Background(), plugin.Config{Python: testenv.Python(t), PDB: cfg.Data.Topology})
 	if err != nil {
 		t.Fatal(err)
 	}
