@@ -93,7 +93,7 @@ const (
 )
 
 // Weights of the loss terms: total = NLL·nll + W2·w2 + KL·kl + FKL·fkl +
-// LogVar·logvar.
+// LogVar·logvar + ESS·ess.
 type Weights struct {
 	NLL float64 `json:"nll"`
 	W2  float64 `json:"w2"`
@@ -104,10 +104,14 @@ type Weights struct {
 	// LogVar weighs the variance of the log importance weights of the
 	// flow's own samples (see the package doc).
 	LogVar float64 `json:"logvar,omitempty"`
+	// ESS weighs minus the log of the batch's Kish effective sample size
+	// fraction, the α = 2 divergence of the flow's own samples (see the
+	// package doc).
+	ESS float64 `json:"ess,omitempty"`
 }
 
 // energyBased says whether the weights need energies of flow samples.
-func (w Weights) energyBased() bool { return w.KL != 0 || w.FKL != 0 || w.LogVar != 0 }
+func (w Weights) energyBased() bool { return w.KL != 0 || w.FKL != 0 || w.LogVar != 0 || w.ESS != 0 }
 
 // Learning-rate schedules.
 const (
@@ -149,7 +153,7 @@ var FieldDocs = []struct{ Field, Doc string }{
 	{"stages[].schedule", "\"constant\", \"cosine\" (from lr to min_lr over the stage, after warmup_steps of linear warm-up) or \"warmup\" (linear warm-up, then constant)"},
 	{"stages[].warmup_steps", "linear warm-up steps at the start of the stage"},
 	{"stages[].min_lr", "final learning rate of the cosine schedule"},
-	{"stages[].weights", "loss weights {nll, w2, kl, fkl, logvar}; a zero weight leaves the term out of the graph. fkl is the forward KL estimated on the flow's own samples with self-normalised importance weights (mass-covering, unlike kl); logvar is the variance of the log importance weights of the flow's samples (it sets the effective sample size)"},
+	{"stages[].weights", "loss weights {nll, w2, kl, fkl, logvar, ess}; a zero weight leaves the term out of the graph. fkl is the forward KL estimated on the flow's own samples with self-normalised importance weights (mass-covering, unlike kl); logvar is the variance of the log importance weights of the flow's samples (it sets the effective sample size); ess is minus the log of the batch's Kish effective sample size fraction (the alpha=2 divergence: it weighs the largest importance weights most)"},
 	{"stages[].kl_gradient", "reverse-KL gradient estimator: \"total\" (default; through the samples and the log-det) or \"path\" (through the samples only, log q from a frozen copy of the weights: lower variance near convergence, one more inverse pass per step)"},
 	{"seed", "random seed of the data order and the base samples"},
 	{"output", "output directory: model.gobg (rewritten at the end of each stage), checkpoint.ckpt, the log"},
@@ -353,12 +357,12 @@ func (s Stage) validate() error {
 		return fmt.Errorf("warmup_steps %d is negative", s.WarmupSteps)
 	}
 	w := s.Weights
-	for _, v := range []float64{w.NLL, w.W2, w.KL, w.FKL, w.LogVar} {
+	for _, v := range []float64{w.NLL, w.W2, w.KL, w.FKL, w.LogVar, w.ESS} {
 		if !(v >= 0) || math.IsInf(v, 0) {
 			return fmt.Errorf("weights must be finite and not negative, got %+v", w)
 		}
 	}
-	if w.NLL == 0 && w.W2 == 0 && w.KL == 0 && w.FKL == 0 && w.LogVar == 0 {
+	if w.NLL == 0 && w.W2 == 0 && w.KL == 0 && w.FKL == 0 && w.LogVar == 0 && w.ESS == 0 {
 		return fmt.Errorf("all loss weights are zero")
 	}
 	switch s.KLGradient {

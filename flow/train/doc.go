@@ -67,6 +67,20 @@
 //     reverse-KL surrogate (forces and log-det, as for kl "total") weighted
 //     by them. There is no path form: the score term of a variance does not
 //     have mean zero.
+//   - ESS (weight ess): minus the log of the batch's Kish effective sample
+//     size fraction, log B + log Σ_b w_b² - 2 log Σ_b w_b, an estimate of
+//     the α = 2 (Rényi) divergence of p from q, log E_q[(p/q)²]. The
+//     evaluation reports the Kish ESS, and near convergence its loss is
+//     set by a few samples with the largest weights, which the log
+//     variance weighs like any other sample whose weight is as far from
+//     the mean. Its gradient is Σ_b 2(s1_b - s2_b)∇f_b with s1 =
+//     softmax(log w) and s2 = softmax(2 log w): the host computes the
+//     factors, and the graph shares the log-variance surrogate (the two
+//     terms' weights are folded into one factor per sample). It is
+//     positive weight only on the samples whose weight exceeds the
+//     batch's w²-weighted mean, so it acts on the tail that sets the ESS;
+//     the estimate is noisy when a batch's ESS is small, so it belongs,
+//     like fkl, at the end of training.
 //
 // A sample without a finite energy makes the KL non-finite, and the step
 // is skipped; so is a step whose total loss or gradient norm is not finite

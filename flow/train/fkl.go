@@ -50,3 +50,30 @@ func logVarWeights(logW []float64) (v []float64, variance float64) {
 	}
 	return v, variance
 }
+
+// essWeights returns the host half of the ESS term for log-weights logW:
+// loss = log B + log Σ w² - 2 log Σ w, minus the log of the batch's Kish
+// effective sample size fraction (0 when every weight is equal, log B when
+// one carries everything), and the per-sample factors v_b = 2(s1_b - s2_b)
+// with s1 = softmax(logW) and s2 = softmax(2 logW), so that Σ_b v_b ∇f_b
+// (f = -logW) is the gradient of loss. s2 - s1 is positive only on the
+// largest weights, which is where the ESS is lost.
+func essWeights(logW []float64) (v []float64, loss float64) {
+	s1, kl := SelfNormalizedWeights(logW)
+	v = make([]float64, len(logW))
+	if math.IsNaN(kl) {
+		return v, math.NaN()
+	}
+	twice := make([]float64, len(logW))
+	for i, l := range logW {
+		twice[i] = 2 * l
+	}
+	s2, _ := SelfNormalizedWeights(twice)
+	var sumSq float64
+	for i := range v {
+		v[i] = 2 * (s1[i] - s2[i])
+		sumSq += s1[i] * s1[i]
+	}
+	// With normalised weights s1, the Kish ESS is 1/Σ s1².
+	return v, math.Log(float64(len(logW))) + math.Log(sumSq)
+}

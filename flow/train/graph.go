@@ -36,7 +36,7 @@ func (t terms) forces() bool { return t.kl || t.lv }
 
 func termsOf(s Stage) terms {
 	w := s.Weights
-	return terms{nll: w.NLL != 0, w2: w.W2 != 0, kl: w.KL != 0, path: w.KL != 0 && s.KLGradient == KLGradientPath, fkl: w.FKL != 0, lv: w.LogVar != 0}
+	return terms{nll: w.NLL != 0, w2: w.W2 != 0, kl: w.KL != 0, path: w.KL != 0 && s.KLGradient == KLGradientPath, fkl: w.FKL != 0, lv: w.LogVar != 0 || w.ESS != 0}
 }
 
 // stepOutputs are the step graph's outputs, in order.
@@ -127,6 +127,8 @@ func FKLSurrogate(logQ, wbar *Node) *Node {
 // the host. Its gradient is that of the batch variance of f, that is of
 // log w = -f. This is the total derivative: unlike the KL, the variance's
 // score term does not have mean zero, so there is no path-gradient form.
+//
+// The ESS term uses the same surrogate with the factors of essWeights.
 func LogVarSurrogate(x, g, logDet, v *Node) *Node {
 	return ReduceAllSum(Mul(StopGradient(v), sampleSurrogate(x, g, logDet)))
 }
@@ -143,9 +145,11 @@ func sampleGraph(f *model.Flow, tr *ic.Transform) func(ctx *context.Context, z *
 }
 
 // stepGraph builds one training step for the given terms. Inputs: lr,
-// w_nll, w_w2, w_kl, w_fkl, clip (scalars), then zData [B, D] (nll), zBase
-// [B, D] (w2, kl or logvar), order [P·B] and ref [P, B] (w2), g [B, N, 3]
-// (kl or logvar), v [B] (logvar), xSamples [B, D] and wbar [B] (fkl).
+// w_nll, w_w2, w_kl, w_fkl, w_v, clip (scalars), then zData [B, D] (nll),
+// zBase [B, D] (w2, kl or lv), order [P·B] and ref [P, B] (w2), g [B, N,
+// 3] (kl or lv), v [B] (lv: the log-variance and ESS factors, their
+// weights folded in on the host, so the trainer passes w_v = 1), xSamples
+// [B, D] and wbar [B] (fkl).
 func stepGraph(f *model.Flow, tr *ic.Transform, backbone []int, t terms) func(ctx *context.Context, in []*Node) []*Node {
 	return func(ctx *context.Context, in []*Node) []*Node {
 		g := in[0].Graph()

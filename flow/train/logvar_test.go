@@ -8,14 +8,28 @@ import (
 	gctx "github.com/gomlx/gomlx/pkg/ml/context"
 )
 
-// TestLogVarGradientThroughFlow checks the log-variance term end to end:
-// the gradient of LogVarSurrogate (with the host factors of
-// logVarWeights) with respect to a batch of base samples, through the
-// perturbed flow and the internal-to-Cartesian map, against central finite
-// differences of the batch variance of f(U(x(z))/kT) - log|det ∂x/∂z|
-// evaluated with the native energy. Each sample's gradient is scaled by
-// its distance from the batch mean, so a wrong factor or sign fails.
+// TestLogVarGradientThroughFlow checks the log-variance and ESS terms end
+// to end: the gradient of LogVarSurrogate (with the host factors of
+// logVarWeights or essWeights) with respect to a batch of base samples,
+// through the perturbed flow and the internal-to-Cartesian map, against
+// central finite differences of the term's host value (the batch variance
+// of log w, or minus the log of the batch's ESS fraction) with log w =
+// -f(U(x(z))/kT) + log|det ∂x/∂z| evaluated with the native energy. Each
+// sample's gradient is scaled by its own factor, so a wrong factor or sign
+// fails.
 func TestLogVarGradientThroughFlow(t *testing.T) {
+	for _, tc := range []struct {
+		name    string
+		factors func([]float64) ([]float64, float64)
+	}{
+		{"logvar", logVarWeights},
+		{"ess", essWeights},
+	} {
+		t.Run(tc.name, func(t *testing.T) { testFactorGradient(t, tc.factors) })
+	}
+}
+
+func testFactorGradient(t *testing.T, factors func([]float64) ([]float64, float64)) {
 	p := newFlowProbe(t)
 	const b = 3
 	d, n := p.d, p.n
@@ -40,13 +54,13 @@ func TestLogVarGradientThroughFlow(t *testing.T) {
 	}
 	variance := func(z []float64) float64 {
 		lw, _ := logW(z)
-		_, v := logVarWeights(lw)
+		_, v := factors(lw)
 		return v
 	}
 	logW0, g0 := logW(z0)
-	v0, var0 := logVarWeights(logW0)
-	if !(var0 > 0.1) {
-		t.Fatalf("batch variance %.3g: the samples are too alike for this test", var0)
+	v0, var0 := factors(logW0)
+	if _, spread := logVarWeights(logW0); !(spread > 0.1) {
+		t.Fatalf("batch variance %.3g: the samples are too alike for this test", spread)
 	}
 	out, err := grad.Exec(tensorF64(z0, b, d), tensorF64(g0, b, n, 3), tensorF64(v0, b))
 	if err != nil {
@@ -64,10 +78,10 @@ func TestLogVarGradientThroughFlow(t *testing.T) {
 		rel := math.Abs(got[i]-fd) / (math.Abs(fd) + 1)
 		worst = max(worst, rel)
 		if rel > 1e-4 {
-			t.Errorf("sample %d z[%d]: surrogate gradient %.8g, finite difference of the variance %.8g", i/d, i%d, got[i], fd)
+			t.Errorf("sample %d z[%d]: surrogate gradient %.8g, finite difference of the term %.8g", i/d, i%d, got[i], fd)
 		}
 	}
-	t.Logf("batch variance of log w %.4g; worst relative difference %.3g over %d of %d coordinates", var0, worst, (b*d+6)/7, b*d)
+	t.Logf("term value %.4g; worst relative difference %.3g over %d of %d coordinates", var0, worst, (b*d+6)/7, b*d)
 }
 
 // TestLogVarWeights checks the host factors against their definition on
@@ -95,5 +109,57 @@ func TestLogVarWeights(t *testing.T) {
 	}
 	if _, variance := logVarWeights([]float64{0, math.NaN()}); !math.IsNaN(variance) {
 		t.Errorf("a NaN log-weight gives variance %g, want NaN", variance)
+	}
+}
+
+// TestESSWeights checks the ESS term's host half: its value against the
+// Kish ESS computed from the weights directly, on a table, and its factors
+// against central finite differences of the value.
+func TestESSWeights(t *testing.T) {
+	for _, tc := range []struct {
+		name string
+		logW []float64
+	}{
+		{"equal", []float64{-2, -2, -2, -2}},
+		{"spread", []float64{0.3, -1.2, 2.0, 0.1, -0.4}},
+		{"one dominant", []float64{0, -40, -40}},
+		{"large offset", []float64{-700, -701.5, -699}}, // exp underflows without the shift
+	} {
+		t.Run(tc.name, func(t *testing.T) {
+			v, loss := essWeights(tc.logW)
+			m := tc.logW[0]
+			for _, l := range tc.logW {
+				m = max(m, l)
+			}
+			var s, s2 float64
+			for _, l := range tc.logW {
+				w := math.Exp(l - m)
+				s += w
+				s2 += w * w
+			}
+			frac := s * s / s2 / float64(len(tc.logW))
+			if want := -math.Log(frac); math.Abs(loss-want) > 1e-12 {
+				t.Errorf("loss %.15g, want -log(ESS/B) = %.15g", loss, want)
+			}
+			// v_b = d loss / d f_b with f = -log w.
+			const eps = 1e-6
+			for i := range tc.logW {
+				up := append([]float64(nil), tc.logW...)
+				dn := append([]float64(nil), tc.logW...)
+				up[i] -= eps // f up
+				dn[i] += eps
+				_, lu := essWeights(up)
+				_, ld := essWeights(dn)
+				if fd := (lu - ld) / (2 * eps); math.Abs(v[i]-fd) > 1e-7 {
+					t.Errorf("v[%d] = %.10g, finite difference %.10g", i, v[i], fd)
+				}
+			}
+		})
+	}
+	if _, loss := essWeights([]float64{0, math.NaN()}); !math.IsNaN(loss) {
+		t.Errorf("a NaN log-weight gives loss %g, want NaN", loss)
+	}
+	if _, loss := essWeights([]float64{0, -50, -50, -50}); math.Abs(loss-math.Log(4)) > 1e-12 {
+		t.Errorf("one weight carrying everything: loss %g, want log 4", loss)
 	}
 }

@@ -65,6 +65,7 @@ type Record struct {
 	KL         float64 `json:"kl,omitempty"`
 	FKL        float64 `json:"fkl,omitempty"`
 	LogVar     float64 `json:"logvar,omitempty"`
+	ESS        float64 `json:"ess,omitempty"`
 	GradNorm   float64 `json:"grad_norm"`
 	Skipped    bool    `json:"skipped"`
 	SkipReason string  `json:"skip_reason,omitempty"`
@@ -82,7 +83,7 @@ func (r Record) MarshalJSON() ([]byte, error) {
 		}
 	}
 	p := plain(r)
-	for _, v := range []*float64{&p.Loss, &p.NLL, &p.W2, &p.KL, &p.FKL, &p.LogVar, &p.GradNorm, &p.MeanEnergy} {
+	for _, v := range []*float64{&p.Loss, &p.NLL, &p.W2, &p.KL, &p.FKL, &p.LogVar, &p.ESS, &p.GradNorm, &p.MeanEnergy} {
 		fix(v)
 	}
 	return json.Marshal(p)
@@ -100,6 +101,7 @@ type StageSummary struct {
 	KL       float64 `json:"kl"`
 	FKL      float64 `json:"fkl,omitempty"`
 	LogVar   float64 `json:"logvar,omitempty"`
+	ESS      float64 `json:"ess,omitempty"`
 	FirstNLL float64 `json:"first_nll"`
 	ValNLL   float64 `json:"val_nll,omitempty"` // 0 without validation frames
 	Wall     float64 `json:"wall_s"`
@@ -139,7 +141,7 @@ type state struct {
 // stageAcc accumulates the current stage's summary.
 type stageAcc struct {
 	Skipped  int          `json:"skipped"`
-	Last     [][6]float64 `json:"last"` // loss, nll, w2, kl, fkl, logvar of the last applied steps
+	Last     [][7]float64 `json:"last"` // loss, nll, w2, kl, fkl, logvar, ess of the last applied steps
 	FirstNLL float64      `json:"first_nll"`
 	Wall     float64      `json:"wall_s"`
 }
@@ -364,7 +366,7 @@ func (t *Trainer) step(ctx context.Context, s Stage, k int) (Record, error) {
 	tm := termsOf(s)
 	lr := s.LearningRate(k)
 	rec := Record{Stage: t.st.Stage, StageName: s.Name, StageStep: k, Step: t.st.Step, LR: lr}
-	args := []any{scalarF64(lr), scalarF64(s.Weights.NLL), scalarF64(s.Weights.W2), scalarF64(s.Weights.KL), scalarF64(s.Weights.FKL), scalarF64(s.Weights.LogVar), scalarF64(t.cfg.ClipNorm)}
+	args := []any{scalarF64(lr), scalarF64(s.Weights.NLL), scalarF64(s.Weights.W2), scalarF64(s.Weights.KL), scalarF64(s.Weights.FKL), scalarF64(1), scalarF64(t.cfg.ClipNorm)}
 	var ldMean float64
 	if tm.nll {
 		idx := batchIndices(t.cfg.Seed, t.st.Cursor, len(t.data.Train), b)
@@ -375,7 +377,7 @@ func (t *Trainer) step(ctx context.Context, s Stage, k int) (Record, error) {
 		}
 		args = append(args, tensorF64(z, b, d))
 	}
-	var klValue, fklValue, lvValue float64
+	var klValue, fklValue, lvValue, essValue float64
 	hostBad := ""
 	if tm.w2 || tm.forces() || tm.fkl {
 		r := rand.New(rand.NewPCG(t.cfg.Seed, uint64(t.st.Step)))
@@ -427,7 +429,7 @@ func (t *Trainer) step(ctx context.Context, s Stage, k int) (Record, error) {
 				}
 			}
 			rec.MeanEnergy = sumE / float64(b)
-			// A skipped step reports KL, FKL and LogVar as NaN (below).
+			// A skipped step reports KL, FKL, LogVar and ESS as NaN (below).
 			if rec.EnergyFail > 0 || math.IsNaN(sumE) {
 				hostBad = fmt.Sprintf("%d samples without a finite energy", max(rec.EnergyFail, 1))
 			}
@@ -438,8 +440,23 @@ func (t *Trainer) step(ctx context.Context, s Stage, k int) (Record, error) {
 				args = append(args, tensorF64(g, b, n, 3))
 			}
 			if tm.lv {
-				var v []float64
-				v, lvValue = logVarWeights(logW)
+				// The log-variance and ESS terms share one surrogate: the
+				// host folds their weights into the per-sample factors.
+				v := make([]float64, b)
+				if w := s.Weights.LogVar; w != 0 {
+					var vl []float64
+					vl, lvValue = logVarWeights(logW)
+					for i := range v {
+						v[i] += w * vl[i]
+					}
+				}
+				if w := s.Weights.ESS; w != 0 {
+					var ve []float64
+					ve, essValue = essWeights(logW)
+					for i := range v {
+						v[i] += w * ve[i]
+					}
+				}
 				args = append(args, tensorF64(v, b))
 			}
 			if tm.fkl {
@@ -456,7 +473,7 @@ func (t *Trainer) step(ctx context.Context, s Stage, k int) (Record, error) {
 	t.st.Step++
 	if hostBad != "" {
 		rec.Skipped, rec.SkipReason = true, hostBad
-		rec.Loss, rec.KL, rec.FKL, rec.LogVar = math.NaN(), math.NaN(), math.NaN(), math.NaN()
+		rec.Loss, rec.KL, rec.FKL, rec.LogVar, rec.ESS = math.NaN(), math.NaN(), math.NaN(), math.NaN(), math.NaN()
 		return rec, nil
 	}
 	exec, err := t.stepExec(tm)
@@ -476,8 +493,8 @@ func (t *Trainer) step(ctx context.Context, s Stage, k int) (Record, error) {
 		rec.NLL = vals[outNLL] - ldMean
 	}
 	rec.W2 = vals[outW2]
-	rec.KL, rec.FKL, rec.LogVar = klValue, fklValue, lvValue
-	rec.Loss = s.Weights.NLL*rec.NLL + s.Weights.W2*rec.W2 + s.Weights.KL*rec.KL + s.Weights.FKL*rec.FKL + s.Weights.LogVar*rec.LogVar
+	rec.KL, rec.FKL, rec.LogVar, rec.ESS = klValue, fklValue, lvValue, essValue
+	rec.Loss = s.Weights.NLL*rec.NLL + s.Weights.W2*rec.W2 + s.Weights.KL*rec.KL + s.Weights.FKL*rec.FKL + s.Weights.LogVar*rec.LogVar + s.Weights.ESS*rec.ESS
 	if vals[outOK] != 1 {
 		rec.Skipped, rec.SkipReason = true, "non-finite loss or gradient"
 	}
@@ -646,7 +663,7 @@ func (t *Trainer) Run(ctx context.Context) (*Summary, error) {
 				if len(t.st.Current.Last) == 0 && k == 0 {
 					t.st.Current.FirstNLL = rec.NLL
 				}
-				t.st.Current.Last = append(t.st.Current.Last, [6]float64{rec.Loss, rec.NLL, rec.W2, rec.KL, rec.FKL, rec.LogVar})
+				t.st.Current.Last = append(t.st.Current.Last, [7]float64{rec.Loss, rec.NLL, rec.W2, rec.KL, rec.FKL, rec.LogVar, rec.ESS})
 				if len(t.st.Current.Last) > 10 {
 					t.st.Current.Last = t.st.Current.Last[1:]
 				}
@@ -662,6 +679,9 @@ func (t *Trainer) Run(ctx context.Context) (*Summary, error) {
 				}
 				if s.Weights.LogVar != 0 {
 					fkl += fmt.Sprintf(" logvar %.4g", rec.LogVar)
+				}
+				if s.Weights.ESS != 0 {
+					fkl += fmt.Sprintf(" ess %.4g (batch ESS %.1f%%)", rec.ESS, 100*math.Exp(-rec.ESS))
 				}
 				fmt.Fprintf(w, "stage %d %s step %d/%d (%d/%d): loss %.4g nll %.4g w2 %.4g kl %.4g%s |g| %.3g lr %.3g%s  %.1f samples/s  ETA %s\n",
 					t.st.Stage, s.Name, k+1, s.Steps, t.st.Step, total, rec.Loss, rec.NLL, rec.W2, rec.KL, fkl, rec.GradNorm, rec.LR,
@@ -740,6 +760,7 @@ func (t *Trainer) finishStage(s Stage, val float64) StageSummary {
 			ss.KL += l[3] / float64(n)
 			ss.FKL += l[4] / float64(n)
 			ss.LogVar += l[5] / float64(n)
+			ss.ESS += l[6] / float64(n)
 		}
 	}
 	return ss

@@ -205,28 +205,30 @@ func TestNonFiniteStepsAreSkipped(t *testing.T) {
 // TestResumeIsExact trains 3 NLL and 5 NLL+KL steps in one go, and again
 // stopping after step 4 and resuming from the checkpoint in a new
 // trainer; the losses and the final weights must be identical, with
-// either KL gradient estimator, with the forward-KL term and with the
-// log-variance term.
+// either KL gradient estimator, with the forward-KL term, with the
+// log-variance term and with the ESS term.
 func TestResumeIsExact(t *testing.T) {
 	for _, tc := range []struct {
-		name        string
-		est         string
-		fkl, logvar float64
+		name             string
+		est              string
+		fkl, logvar, ess float64
 	}{
-		{"total", KLGradientTotal, 0, 0},
-		{"path", KLGradientPath, 0, 0},
-		{"path+fkl", KLGradientPath, 0.5, 0},
-		{"path+logvar", KLGradientPath, 0, 0.5},
+		{"total", KLGradientTotal, 0, 0, 0},
+		{"path", KLGradientPath, 0, 0, 0},
+		{"path+fkl", KLGradientPath, 0.5, 0, 0},
+		{"path+logvar", KLGradientPath, 0, 0.5, 0},
+		{"path+logvar+ess", KLGradientPath, 0, 0.5, 0.5},
 	} {
-		t.Run(tc.name, func(t *testing.T) { testResumeIsExact(t, tc.est, tc.fkl, tc.logvar) })
+		t.Run(tc.name, func(t *testing.T) { testResumeIsExact(t, tc.est, tc.fkl, tc.logvar, tc.ess) })
 	}
 }
 
-func testResumeIsExact(t *testing.T, est string, fkl, logvar float64) {
+func testResumeIsExact(t *testing.T, est string, fkl, logvar, ess float64) {
 	cfg := tinyConfig(t, 3, 5)
 	cfg.Stages[1].KLGradient = est
 	cfg.Stages[1].Weights.FKL = fkl
 	cfg.Stages[1].Weights.LogVar = logvar
+	cfg.Stages[1].Weights.ESS = ess
 	a := newTrainer(t, cfg, Options{})
 	sa, err := a.Run(context.Background())
 	if err != nil {
