@@ -138,7 +138,7 @@ var FieldDocs = []struct{ Field, Doc string }{
 	{"ic_mode", "internal coordinates: \"full\" (every coordinate free; densities on Cartesian space) or \"reduced\" (bonds and side-chain angles fixed)"},
 	{"torsion_window", "radians; 0 (default): every torsion on the circle. Otherwise each torsion whose training frames stay near its circular mean (observed range widened by half on each side at most this wide; pi suits peptide bonds and impropers) is modelled on that interval, so the flow's spline is not spread over a circle the torsion never crosses"},
 	{"model", "flow configuration (flow/model.Config): arch (nsf, split-gau, split-mlp), bins, layers, backbone_layers, sidechain_layers, hidden, embed, expansion, qk_dim, gau_layers, relpos_clip, spline minimums, torsion_base, kappa, learn_base, act_norm, interval_scale, seed"},
-	{"init_model", "model file (from an earlier run) whose weights and internal coordinates start this run instead of a fresh initialisation, to fine-tune it; its model settings must equal model's (empty: start fresh)"},
+	{"init_model", "model file (from an earlier run) whose weights and internal coordinates start this run instead of a fresh initialisation, to fine-tune it; its model settings must equal model's, except that model may have more coupling layers (layers, backbone_layers, sidechain_layers), which are added after the old ones as the identity (empty: start fresh)"},
 	{"energy.provider", "\"native\" (the OpenMM plugin serialises the System once, then gobg's Go energy evaluates it) or \"openmm\" (a pool of OpenMM workers)"},
 	{"energy.temperature", "temperature in K (u = U/kT)"},
 	{"energy.cut, energy.max", "lin-log cut of the reduced energy u (kT): linear up to cut, logarithmic above, clipped at max"},

@@ -246,7 +246,9 @@ func New(ctx context.Context, cfg Config, opts Options) (*Trainer, error) {
 // initModel loads cfg.InitModel for fine-tuning: its flow (in float64, the
 // training precision) and its internal-coordinate spec. Its model settings
 // must be the configuration's, so that the file written at the end says
-// what was trained.
+// what was trained, except that the configuration may add coupling layers:
+// then the flow is grown (model.Flow.Grow), its new layers starting as the
+// identity.
 func initModel(cfg Config, backend backends.Backend) (*model.Flow, *ic.Spec, error) {
 	f, spec, err := model.Load(cfg.InitModel, backend)
 	if err != nil {
@@ -258,7 +260,12 @@ func initModel(cfg Config, backend backends.Backend) (*model.Flow, *ic.Spec, err
 	have, _ := json.Marshal(f.Config())
 	want, _ := json.Marshal(cfg.Model)
 	if !bytes.Equal(have, want) {
-		return nil, nil, fmt.Errorf("init_model %s: its model settings %s differ from the configuration's %s", cfg.InitModel, have, want)
+		g, err := f.Grow(cfg.Model)
+		if err != nil {
+			return nil, nil, fmt.Errorf("init_model %s: its model settings %s differ from the configuration's %s, which does not only add layers: %w",
+				cfg.InitModel, have, want, err)
+		}
+		f = g
 	}
 	if f.DType() != dtypes.Float64 {
 		if f, err = f.WithDType(dtypes.Float64); err != nil {

@@ -435,8 +435,10 @@ func TestSystemXMLProvider(t *testing.T) {
 }
 
 // TestInitModel fine-tunes a saved model: the run starts from exactly its
-// weights and internal coordinates, trains, and refuses a model whose
-// settings or coordinate mode differ from the configuration's.
+// weights and internal coordinates, trains, grows the model when the
+// configuration only adds a layer (every saved weight kept), and refuses a
+// model whose other settings or coordinate mode differ from the
+// configuration's.
 func TestInitModel(t *testing.T) {
 	first := tinyConfig(t, 3, 0)
 	a := newTrainer(t, first, Options{})
@@ -463,12 +465,29 @@ func TestInitModel(t *testing.T) {
 		t.Errorf("fine-tuning ran %d steps (%d skipped), want 3", s.Steps, s.Skipped)
 	}
 
+	grow := tinyConfig(t, 2, 0)
+	grow.InitModel = saved
+	grow.Model.Layers++
+	c := newTrainer(t, grow, Options{})
+	if diff, n := maxDiff(snapshot(t, a.flow.Context()), snapshot(t, c.flow.Context()), model.RootScope); n == 0 || diff != 0 {
+		t.Errorf("the grown model starts %.3g away from the saved weights (%d variables compared)", diff, n)
+	}
+	if c.flow.NumParams() <= a.flow.NumParams() {
+		t.Errorf("the grown model has %d parameters, the saved one %d", c.flow.NumParams(), a.flow.NumParams())
+	}
+	if _, err := c.Run(context.Background()); err != nil {
+		t.Fatal(err)
+	}
+	if m, _, err := model.Load(filepath.Join(grow.Output, ModelFile), c.flow.Backend()); err != nil || m.Config().Layers != grow.Model.Layers {
+		t.Errorf("the grown model's file: %v", err)
+	}
+
 	for _, c := range []struct {
 		name string
 		edit func(*Config)
 		want string
 	}{
-		{"other settings", func(c *Config) { c.Model.Hidden = []int{8} }, "differ from the configuration's"},
+		{"other settings", func(c *Config) { c.Model.Hidden = []int{8} }, "does not only add layers"},
 		{"other mode", func(c *Config) { c.ICMode = "reduced" }, "internal coordinates"},
 		{"missing file", func(c *Config) { c.InitModel = filepath.Join(t.TempDir(), "none.gobg") }, "none.gobg"},
 	} {
