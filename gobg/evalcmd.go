@@ -6,6 +6,7 @@ import (
 	"math"
 	"path/filepath"
 
+	"github.com/gobg/gobg/energy"
 	"github.com/gobg/gobg/energy/molecule"
 	"github.com/gobg/gobg/flow/eval"
 	"github.com/gobg/gobg/flow/generator"
@@ -15,7 +16,7 @@ func init() {
 	register(&command{
 		name:    "eval",
 		summary: "evaluate a trained Boltzmann generator against MD: NLL, ESS, energies, clashes, ΔD, RMSF, free energies",
-		usage: `Usage: gobg eval --model M --data DCD ... [--n N] [--seed S] [--temperature K]
+		usage: `Usage: gobg eval --model M --data DCD ... [--n N] [--seed S] [--sets K] [--temperature K]
                  [--energy native|openmm] [--md-frames F] [--plots DIR] [--out REPORT.json] [--json]
 
 Compares the model with MD frames (DCDs of the model's topology): the test
@@ -30,7 +31,10 @@ free-energy profiles from MD, raw samples and reweighted samples (RMSE in
 kT over bins with at least 50 MD frames) and the population of
 0 <= phi < 120° (alpha-L, C7ax), which MD started elsewhere may never
 visit. The ESS line also gives the largest normalised weight: near 1, one
-sample carries the estimate. With --plots, PNG figures.
+sample carries the estimate. The ESS of one set of heavy-tailed weights
+varies from set to set: --sets K draws K-1 more sets of N (seeds S+1, ...)
+and reports each set's ESS, their mean and their minimum (the other metrics
+use the first set). With --plots, PNG figures.
 
 Example:
   gobg eval --model examples/ala2/model.gobg --data ../shared/data/md/ala2/traj.dcd --n 10000 --plots out/plots --json`,
@@ -62,9 +66,22 @@ type evalSummary struct {
 	// Population of 0 <= phi < 120 degrees (alpha-L, C7ax): MD, samples,
 	// reweighted samples.
 	PhiPositive [3]eval.Float `json:"phi_positive_md_samples_reweighted"`
-	Report      string        `json:"report"`
-	Plots       string        `json:"plots,omitempty"`
-	Notes       []string      `json:"notes,omitempty"`
+	// Sets is the ESS of --sets independent sample sets (nil for one).
+	Sets   *essSets `json:"ess_sets,omitempty"`
+	Report string   `json:"report"`
+	Plots  string   `json:"plots,omitempty"`
+	Notes  []string `json:"notes,omitempty"`
+}
+
+// essSets is the Kish ESS fraction and KL(q‖p) estimate of several
+// independent sample sets of the same size; the first is the set the rest of
+// the evaluation uses.
+type essSets struct {
+	Seeds    []uint64     `json:"seeds"`
+	Fraction []eval.Float `json:"ess_fraction"`
+	KL       []eval.Float `json:"kl_q_p"`
+	Mean     eval.Float   `json:"ess_fraction_mean"`
+	Min      eval.Float   `json:"ess_fraction_min"`
 }
 
 func runEval(ctx context.Context, env *cmdEnv, args []string) error {
@@ -75,6 +92,7 @@ func runEval(ctx context.Context, env *cmdEnv, args []string) error {
 	fs.Var(&data, "data", "MD trajectory `DCD` of the model's topology (repeatable)")
 	n := fs.Int("n", 10000, "number of generated structures")
 	seed := fs.Uint64("seed", 1, "random seed")
+	sets := fs.Int("sets", 1, "independent sample sets of N for the ESS (seeds S, S+1, ...)")
 	temperature := fs.Float64("temperature", 300, "temperature in K")
 	energyName := fs.String("energy", "native", "energy provider: native or openmm")
 	mdFrames := fs.Int("md-frames", 5000, "use at most `F` MD frames, spread evenly over the trajectories")
@@ -89,6 +107,12 @@ func runEval(ctx context.Context, env *cmdEnv, args []string) error {
 	}
 	if *modelPath == "" || len(data) == 0 {
 		return fmt.Errorf("%w: --model and --data are required", errUsage)
+	}
+	if *sets < 1 || *sets > 255 {
+		// Sample batches are seeded seed + offset (offsets are multiples of
+		// the batch size), so more than 255 consecutive seeds could share a
+		// batch with batch 256.
+		return fmt.Errorf("%w: --sets %d: want 1 to 255", errUsage, *sets)
 	}
 	gm, err := generator.Load(*modelPath, *backendSpec, *batch)
 	if err != nil {
@@ -132,6 +156,11 @@ func runEval(ctx context.Context, env *cmdEnv, args []string) error {
 	s := evalSummary{Model: *modelPath, MDFrames: len(md), Samples: *n, Temperature: *temperature,
 		NLL: eval.Float(nll), NLLPerDim: eval.Float(nll / float64(spec.NumFree())), Notes: rep.Notes}
 	fillEvalSummary(&s, rep)
+	if *sets > 1 {
+		if s.Sets, err = moreSets(ctx, env, gm, e, g, *n, *batch, *seed, *sets, *temperature); err != nil {
+			return err
+		}
+	}
 	s.Report = *reportPath
 	if s.Report == "" {
 		s.Report = trimExt(*modelPath) + ".eval.json"
@@ -154,6 +183,36 @@ func runEval(ctx context.Context, env *cmdEnv, args []string) error {
 		return printJSON(env, s)
 	}
 	return nil
+}
+
+// moreSets draws sets-1 more sample sets after first (seed) and returns
+// the ESS of every set.
+func moreSets(ctx context.Context, env *cmdEnv, gm *generator.Generator, e energy.Energy, first *generated,
+	n, batch int, seed uint64, sets int, temperature float64) (*essSets, error) {
+	out := &essSets{}
+	minF := math.Inf(1)
+	var sum float64
+	for k := range sets {
+		g := first
+		if k > 0 {
+			fmt.Fprintf(env.stderr, "eval: sample set %d of %d (seed %d)\n", k+1, sets, seed+uint64(k))
+			var err error
+			if g, err = drawSamples(ctx, env, gm, n, batch, seed+uint64(k), e); err != nil {
+				return nil, fmt.Errorf("sample set %d: %w", k+1, err)
+			}
+		}
+		w, err := eval.ImportanceWeights(g.energies, g.logQ, temperature)
+		if err != nil {
+			return nil, fmt.Errorf("sample set %d (seed %d): %w", k+1, seed+uint64(k), err)
+		}
+		out.Seeds = append(out.Seeds, seed+uint64(k))
+		out.Fraction = append(out.Fraction, eval.Float(w.ESSFraction))
+		out.KL = append(out.KL, w.KL)
+		sum += w.ESSFraction
+		minF = math.Min(minF, w.ESSFraction)
+	}
+	out.Mean, out.Min = eval.Float(sum/float64(sets)), eval.Float(minF)
+	return out, nil
 }
 
 func fillEvalSummary(s *evalSummary, rep *eval.Report) {
@@ -201,6 +260,14 @@ func printEvalSummary(w interface{ Write([]byte) (int, error) }, s *evalSummary)
 	fmt.Fprintf(w, "test NLL: %.3f nats per structure (%.4f per free coordinate) on %d MD frames\n", s.NLL, s.NLLPerDim, s.MDFrames)
 	fmt.Fprintf(w, "Kish ESS: %.1f of %d samples (%.2f%%; bootstrap 95%% interval %.2f–%.2f%%); KL(q‖p) %.3f nats, var(log w) %.3f, largest weight %.3f\n",
 		s.ESS, s.Samples, 100*float64(s.ESSFraction), 100*float64(s.ESSFractionCI[0]), 100*float64(s.ESSFractionCI[1]), s.KL, s.VarLogW, s.MaxWeight)
+	if st := s.Sets; st != nil {
+		fmt.Fprintf(w, "Kish ESS of %d sets of %d (seeds %d-%d): mean %.2f%%, min %.2f%%; each:", len(st.Fraction), s.Samples,
+			st.Seeds[0], st.Seeds[len(st.Seeds)-1], 100*float64(st.Mean), 100*float64(st.Min))
+		for _, f := range st.Fraction {
+			fmt.Fprintf(w, " %.1f", 100*float64(f))
+		}
+		fmt.Fprintln(w, "%")
+	}
 	fmt.Fprintf(w, "energy, mean of the lower half: samples %.2f kJ/mol, MD %.2f kJ/mol\n", s.LowerHalfMean, s.MDLowerHalf)
 	fmt.Fprintf(w, "clashes: %.2f%% of samples; backbone ΔD %.4f nm\n", 100*float64(s.ClashFraction), s.DeltaD)
 	if p := s.PhiPositive; !math.IsNaN(float64(p[1])) {

@@ -6,10 +6,12 @@ import (
 	"os"
 	"path/filepath"
 	"strconv"
+	"strings"
 	"testing"
 
 	"github.com/gobg/gobg/energy"
 	"github.com/gobg/gobg/energy/molecule"
+	"github.com/gobg/gobg/flow/eval"
 	"github.com/gobg/gobg/flow/generator"
 	"github.com/gobg/gobg/flow/ic"
 	"github.com/gobg/gobg/internal/testenv"
@@ -89,7 +91,7 @@ func TestSampleAndEval(t *testing.T) {
 	md := filepath.Join(testenv.SharedData(t), "md", "ala2", "traj.dcd")
 	plots := t.TempDir()
 	code, stdout, stderr = runCLI(t, "eval", "--model", modelPath, "--data", md, "--n", "200", "--md-frames", "2000",
-		"--batch", "64", "--plots", plots, "--python", py, "--json")
+		"--batch", "64", "--plots", plots, "--python", py, "--sets", "2", "--json")
 	if code != 0 {
 		t.Fatalf("eval: exit %d: %s", code, stderr)
 	}
@@ -109,6 +111,39 @@ func TestSampleAndEval(t *testing.T) {
 	// flipped sign or a missing wrap would count the C7eq basin instead.
 	if p := e.PhiPositive; p[0] != 0 || !(p[1] >= 0 && p[1] <= 1) || !(p[2] >= 0 && p[2] <= 1) {
 		t.Errorf("population of 0 <= phi < 120°: MD, samples, reweighted %v; want MD 0 and fractions", p)
+	}
+	// --sets 2: the first set is the evaluation's own, the second is what
+	// gobg sample draws with the next seed (same batch size), weighted alike.
+	if st := e.Sets; st == nil || len(st.Fraction) != 2 || st.Fraction[0] != e.ESSFraction ||
+		st.Min != min(st.Fraction[0], st.Fraction[1]) || math.Abs(float64(st.Mean-(st.Fraction[0]+st.Fraction[1])/2)) > 1e-15 {
+		t.Errorf("ESS of two sets: %+v, ESS fraction of the first %g", st, e.ESSFraction)
+	} else {
+		out3 := filepath.Join(t.TempDir(), "s3.dcd")
+		if code, _, stderr := runCLI(t, "sample", "--model", modelPath, "--n", "200", "--batch", "64", "--out", out3,
+			"--seed", "2", "--python", py); code != 0 {
+			t.Fatalf("sample seed 2: %s", stderr)
+		}
+		// The small model's weights are degenerate (one sample carries
+		// them, ESS 1/N), so the KL estimate log Z - mean(log w) is what
+		// tells the sets apart.
+		var lw []float64
+		for _, r := range readCSV(t, strings.TrimSuffix(out3, ".dcd")+".csv")[1:] {
+			v, _ := strconv.ParseFloat(r[3], 64)
+			lw = append(lw, v)
+		}
+		w, logSum := eval.NormalizeLogWeights(lw)
+		var s2, mean float64
+		for i, v := range w {
+			s2 += v * v
+			mean += lw[i] / float64(len(lw))
+		}
+		kl := logSum - math.Log(float64(len(lw))) - mean
+		if want := 1 / s2 / float64(len(w)); math.Abs(float64(st.Fraction[1])-want) > 1e-9 {
+			t.Errorf("ESS of the second set %.12g, gobg sample --seed 2 gives %.12g", st.Fraction[1], want)
+		}
+		if got := float64(st.KL[1]); math.Abs(got-kl) > 1e-9*math.Abs(kl) {
+			t.Errorf("KL of the second set %.12g, gobg sample --seed 2 gives %.12g", got, kl)
+		}
 	}
 	for _, png := range []string{"energy.png", "ramachandran.png", "fes.png", "rmsf.png", "distance_diff.png"} {
 		if st, err := os.Stat(filepath.Join(plots, png)); err != nil || st.Size() == 0 {
