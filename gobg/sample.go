@@ -30,6 +30,11 @@ log q(x) (the generator's log-density of the structure), and with --energy
 the potential energy (amber99sbildn + amber99_obc) and the log importance
 weight log w = -U/kT - log q(x) at the given temperature.
 
+The same seed and batch size give the same structures. Batch k is drawn
+with seed S + k*B, so seeds that differ by a multiple of B share batches:
+for independent sets, use seeds that differ by less than B (gobg eval
+--sets uses S, S+1, ...).
+
 Example:
   gobg sample --model examples/ala2/model.gobg --n 1000 --out out/samples.dcd --seed 1 --json`,
 		run: runSample,
