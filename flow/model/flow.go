@@ -647,21 +647,30 @@ func (f *Flow) WithDType(dtype dtypes.DType) (*Flow, error) {
 	if err != nil {
 		return nil, err
 	}
+	if err := f.copyWeightsTo(g); err != nil {
+		return nil, err
+	}
+	if err := g.materialize(); err != nil {
+		return nil, err
+	}
+	return g, nil
+}
+
+// copyWeightsTo creates each of f's variables in g (before g is
+// materialised), with f's values converted to g's dtype.
+func (f *Flow) copyWeightsTo(g *Flow) error {
 	for v := range f.ctx.IterVariables() {
 		if !isFlowVar(v) {
 			continue
 		}
 		t, err := v.Value()
 		if err != nil {
-			return nil, fmt.Errorf("flow: read %s: %w", v.ScopeAndName(), err)
+			return fmt.Errorf("flow: read %s: %w", v.ScopeAndName(), err)
 		}
 		nv := g.ctx.InAbsPath(v.Scope()).Checked(false).VariableWithValue(v.Name(), g.tensor(nn.Float64s(t), v.Shape().Dimensions...))
 		nv.SetTrainable(v.Trainable)
 	}
-	if err := g.materialize(); err != nil {
-		return nil, err
-	}
-	return g, nil
+	return nil
 }
 
 // tensor makes a tensor of the flow's dtype from float64 values.

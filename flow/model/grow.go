@@ -5,7 +5,6 @@ import (
 	"encoding/json"
 	"fmt"
 
-	"github.com/gobg/gobg/flow/nn"
 	"github.com/gomlx/gomlx/pkg/ml/context"
 )
 
@@ -26,16 +25,8 @@ func (f *Flow) Grow(cfg Config) (*Flow, error) {
 		return nil, err
 	}
 	g.ctx.SetParam(context.ParamInitialSeed, cfg.Seed)
-	for v := range f.ctx.IterVariables() {
-		if !isFlowVar(v) {
-			continue
-		}
-		t, err := v.Value()
-		if err != nil {
-			return nil, fmt.Errorf("flow: read %s: %w", v.ScopeAndName(), err)
-		}
-		nv := g.ctx.InAbsPath(v.Scope()).Checked(false).VariableWithValue(v.Name(), g.tensor(nn.Float64s(t), v.Shape().Dimensions...))
-		nv.SetTrainable(v.Trainable)
+	if err := f.copyWeightsTo(g); err != nil {
+		return nil, err
 	}
 	// The new layers' variables are created here, with cfg's initialisers.
 	if err := g.materialize(); err != nil {
