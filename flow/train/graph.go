@@ -145,16 +145,15 @@ func sampleGraph(f *model.Flow, tr *ic.Transform) func(ctx *context.Context, z *
 }
 
 // stepGraph builds one training step for the given terms. Inputs: lr,
-// w_nll, w_w2, w_kl, w_fkl, w_v, clip (scalars), then zData [B, D] (nll),
-// zBase [B, D] (w2, kl or lv), order [P·B] and ref [P, B] (w2), g [B, N,
-// 3] (kl or lv), v [B] (lv: the log-variance and ESS factors, their
-// weights folded in on the host, so the trainer passes w_v = 1), xSamples
-// [B, D] and wbar [B] (fkl).
+// w_nll, w_w2, w_kl, w_fkl, clip (scalars), then zData [B, D] (nll), zBase
+// [B, D] (w2, kl or lv), order [P·B] and ref [P, B] (w2), g [B, N, 3] (kl
+// or lv), v [B] (lv: the log-variance and ESS factors, their weights
+// folded in on the host), xSamples [B, D] and wbar [B] (fkl).
 func stepGraph(f *model.Flow, tr *ic.Transform, backbone []int, t terms) func(ctx *context.Context, in []*Node) []*Node {
 	return func(ctx *context.Context, in []*Node) []*Node {
 		g := in[0].Graph()
-		lr, wN, wW, wK, wF, wV, clip := in[0], in[1], in[2], in[3], in[4], in[5], in[6]
-		in = in[7:]
+		lr, wN, wW, wK, wF, clip := in[0], in[1], in[2], in[3], in[4], in[5]
+		in = in[6:]
 		zero := ScalarZero(g, dtypes.Float64)
 		total, nll, w2, sur, fsur, vsur := zero, zero, zero, zero, zero, zero
 		if t.nll {
@@ -184,7 +183,7 @@ func stepGraph(f *model.Flow, tr *ic.Transform, backbone []int, t terms) func(ct
 				}
 				if t.lv {
 					vsur = LogVarSurrogate(pos, grad, Add(ldF, ldT), in[0])
-					total = Add(total, Mul(wV, vsur))
+					total = Add(total, vsur)
 					in = in[1:]
 				}
 			}

@@ -373,7 +373,7 @@ func (t *Trainer) step(ctx context.Context, s Stage, k int) (Record, error) {
 	tm := termsOf(s)
 	lr := s.LearningRate(k)
 	rec := Record{Stage: t.st.Stage, StageName: s.Name, StageStep: k, Step: t.st.Step, LR: lr}
-	args := []any{scalarF64(lr), scalarF64(s.Weights.NLL), scalarF64(s.Weights.W2), scalarF64(s.Weights.KL), scalarF64(s.Weights.FKL), scalarF64(1), scalarF64(t.cfg.ClipNorm)}
+	args := []any{scalarF64(lr), scalarF64(s.Weights.NLL), scalarF64(s.Weights.W2), scalarF64(s.Weights.KL), scalarF64(s.Weights.FKL), scalarF64(t.cfg.ClipNorm)}
 	var ldMean float64
 	if tm.nll {
 		idx := batchIndices(t.cfg.Seed, t.st.Cursor, len(t.data.Train), b)
