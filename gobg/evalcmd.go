@@ -17,7 +17,8 @@ func init() {
 		name:    "eval",
 		summary: "evaluate a trained Boltzmann generator against MD: NLL, ESS, energies, clashes, ΔD, RMSF, free energies",
 		usage: `Usage: gobg eval --model M --data DCD ... [--n N] [--seed S] [--sets K] [--temperature K]
-                 [--energy native|openmm] [--md-frames F] [--plots DIR] [--out REPORT.json] [--json]
+                 [--energy native|openmm] [--md-frames F] [--plots DIR] [--out REPORT.json]
+                 [--defensive F [--widen W] [--widen-dims D]] [--json]
 
 Compares the model with MD frames (DCDs of the model's topology): the test
 NLL of the frames under the model (nats per structure and per free
@@ -35,6 +36,8 @@ sample carries the estimate. The ESS of one set of heavy-tailed weights
 varies from set to set: --sets K draws K-1 more sets of N (seeds S+1, ...)
 and reports each set's ESS, their mean and their minimum (the other metrics
 use the first set). With --plots, PNG figures.
+
+` + defensiveUsage + `
 
 Example:
   gobg eval --model examples/ala2/model.gobg --data ../shared/data/md/ala2/traj.dcd --n 10000 --plots out/plots --json`,
@@ -67,10 +70,12 @@ type evalSummary struct {
 	// reweighted samples.
 	PhiPositive [3]eval.Float `json:"phi_positive_md_samples_reweighted"`
 	// Sets is the ESS of --sets independent sample sets (nil for one).
-	Sets   *essSets `json:"ess_sets,omitempty"`
-	Report string   `json:"report"`
-	Plots  string   `json:"plots,omitempty"`
-	Notes  []string `json:"notes,omitempty"`
+	Sets *essSets `json:"ess_sets,omitempty"`
+	// Defensive is the proposal mixture the samples came from (nil: the flow).
+	Defensive *defensiveSummary `json:"defensive,omitempty"`
+	Report    string            `json:"report"`
+	Plots     string            `json:"plots,omitempty"`
+	Notes     []string          `json:"notes,omitempty"`
 }
 
 // essSets is the Kish ESS fraction and KL(q‖p) estimate of several
@@ -101,6 +106,7 @@ func runEval(ctx context.Context, env *cmdEnv, args []string) error {
 	batch := fs.Int("batch", 256, "batch size of the flow graphs")
 	python := fs.String("python", "", "Python interpreter with OpenMM (default: $GOBG_PYTHON, else the project's .venv)")
 	backendSpec := fs.String("backend", "", "GoMLX backend (default: $GOMLX_BACKEND, else go:ops_sequential)")
+	defFlags := addDefensiveFlags(fs)
 	asJSON := fs.Bool("json", false, "print a JSON summary as the last line")
 	if err := parseFlags(fs, args); err != nil {
 		return err
@@ -119,6 +125,10 @@ func runEval(ctx context.Context, env *cmdEnv, args []string) error {
 		return err
 	}
 	defer gm.Close()
+	def, err := defFlags.apply(gm)
+	if err != nil {
+		return err
+	}
 	spec := gm.Spec()
 	top := gm.Topology()
 	md, err := readSpread(ctx, data, *modelPath, len(top.Atoms), *mdFrames)
@@ -154,7 +164,7 @@ func runEval(ctx context.Context, env *cmdEnv, args []string) error {
 		return err
 	}
 	s := evalSummary{Model: *modelPath, MDFrames: len(md), Samples: *n, Temperature: *temperature,
-		NLL: eval.Float(nll), NLLPerDim: eval.Float(nll / float64(spec.NumFree())), Notes: rep.Notes}
+		NLL: eval.Float(nll), NLLPerDim: eval.Float(nll / float64(spec.NumFree())), Notes: rep.Notes, Defensive: def}
 	fillEvalSummary(&s, rep)
 	if *sets > 1 {
 		if s.Sets, err = moreSets(ctx, env, gm, e, g, *n, *batch, *seed, *sets, *temperature); err != nil {

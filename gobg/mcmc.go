@@ -29,7 +29,8 @@ func init() {
 		summary: "MD with Metropolis-Hastings moves proposed by a trained generator (flow-augmented MD)",
 		usage: `Usage: gobg mcmc --model M --pdb FILE --ns T --every K --out DIR [--temperature 300]
        [--timestep-fs 2] [--friction 1] [--hmr 0] [--save-ps 1] [--seed S] [--batch 256]
-       [--minimize] [--platform CPU] [--threads 1] [--python PY] [--backend B] [--json]
+       [--minimize] [--platform CPU] [--threads 1] [--python PY] [--backend B]
+       [--defensive F [--widen W] [--widen-dims D]] [--json]
 
 Runs Langevin dynamics (OpenMM's LangevinMiddleIntegrator, amber99sbildn +
 amber99_obc, no cutoff, NO constraints) of the structure in FILE and, every K
@@ -37,7 +38,8 @@ integrator steps, makes a Metropolis-Hastings independence move: x' is drawn
 from the generator M (pre-sampled in batches of --batch), U(x') is evaluated
 in the simulation's own OpenMM Context, and x' is accepted with probability
   min(1, exp(-(U(x') - U(x))/kT) * q(x)/q(x'))
-(q: the generator's density, kT with the molar gas constant). An accepted
+(q: the generator's density, kT with the molar gas constant; with
+--defensive, the density of the defensive mixture below). An accepted
 move sets the positions to x' and redraws the velocities at --temperature
 (seeded by --seed and the move index); a rejected one restores the exact
 state before the move (positions, velocities, the integrator's random
@@ -70,6 +72,8 @@ renamed into place at the end, so a path never holds a torn file. The run is
 NOT resumable: an interrupted run (Ctrl-C) still writes its files, with
 "complete": false in summary.json; a killed one leaves only the temporary
 files.
+
+` + defensiveUsage + `
 
 Summary: ns, steps, moves, accepted, acceptance rate, wall seconds (the MD
 and moves, after start-up) and ns/day; and, for each residue with backbone
@@ -146,6 +150,8 @@ type mcmcSummaryT struct {
 	Top                string        `json:"top"`
 	MovesCSV           string        `json:"moves_csv"`
 	Summary            string        `json:"summary"`
+	// Defensive is the proposal mixture (nil: the generator's flow).
+	Defensive *defensiveSummary `json:"defensive,omitempty"`
 }
 
 func runMCMC(ctx context.Context, env *cmdEnv, args []string) error {
@@ -162,6 +168,7 @@ func runMCMC(ctx context.Context, env *cmdEnv, args []string) error {
 	every := fs.Int64("every", -1, "integrator `steps` between moves (0: plain MD, no moves)")
 	batch := fs.Int("batch", generator.DefaultBatch, "proposals drawn from the generator per `batch`")
 	backendSpec := fs.String("backend", "", "GoMLX backend (default: $GOMLX_BACKEND, else go:ops_sequential)")
+	defFlags := addDefensiveFlags(fs)
 	asJSON := fs.Bool("json", false, "print a JSON summary as the last line")
 	if err := parseFlags(fs, args); err != nil {
 		return err
@@ -198,6 +205,7 @@ func runMCMC(ctx context.Context, env *cmdEnv, args []string) error {
 	// The model is checked before anything is started or written.
 	var prop *mcmcProposals
 	var density *generator.Generator // log q of the current state (a batch-1 graph inside)
+	var def *defensiveSummary
 	if *modelPath != "" {
 		g, err := generator.Load(*modelPath, *backendSpec, *batch)
 		if err != nil {
@@ -205,6 +213,11 @@ func runMCMC(ctx context.Context, env *cmdEnv, args []string) error {
 		}
 		defer g.Close()
 		if err := mcmcCheckModel(g, top, mdf.pdb); err != nil {
+			return err
+		}
+		// Proposals and the current state's density both come from g, so
+		// a defensive mixture enters both sides of the acceptance ratio.
+		if def, err = defFlags.apply(g); err != nil {
 			return err
 		}
 		density = g
@@ -310,7 +323,7 @@ func runMCMC(ctx context.Context, env *cmdEnv, args []string) error {
 	s := mcmcSummaryT{Out: mdf.out, Model: *modelPath, PDB: mdf.pdb, Every: K, SavePS: mdf.savePS, Seed: runSeed,
 		TemperatureK: mdf.temperature, TimestepPS: timestepPS, FrictionPerPS: mdf.friction, HydrogenMassAMU: mdf.hmr,
 		Constraints: "None", Platform: info.Platform, OpenMM: info.OpenmmVersion, Observable: mcmcObservable,
-		Traj: paths.traj, Top: paths.top, MovesCSV: paths.moves, Summary: paths.summary}
+		Traj: paths.traj, Top: paths.top, MovesCSV: paths.moves, Summary: paths.summary, Defensive: def}
 	s.SetupS = time.Since(start).Seconds()
 
 	var step int64

@@ -18,6 +18,7 @@ import (
 	"github.com/gobg/gobg/energy/molecule"
 	"github.com/gobg/gobg/flow/generator"
 	"github.com/gobg/gobg/flow/ic"
+	"github.com/gobg/gobg/flow/model"
 	"github.com/gobg/gobg/internal/testenv"
 	"github.com/gobg/gobg/internal/testmodel"
 )
@@ -200,8 +201,11 @@ func TestMCMC(t *testing.T) {
 		t.Fatal("no frames from plain MD")
 	}
 
+	// Trained here, not in a subtest, so that it outlives the subtests
+	// that use it.
+	trained := mcmcModel(t, ic.Full, plain, 300)
 	t.Run("moves", func(t *testing.T) {
-		modelPath := mcmcModel(t, ic.Full, plain, 300)
+		modelPath := trained
 		dir := t.TempDir()
 		// A move every 10 steps and a frame every 10 steps: frame k is the
 		// state right after move k.
@@ -276,6 +280,64 @@ func TestMCMC(t *testing.T) {
 			}
 		}
 		t.Logf("log q of the frames after moves: within %.2g of the logged value", worst)
+	})
+
+	// With --defensive, both sides of the acceptance ratio are the
+	// mixture's density: the log q logged for the state after each move is
+	// the mixture's (recomputed from the frame), not the flow's own.
+	t.Run("defensive moves", func(t *testing.T) {
+		dir := t.TempDir()
+		s := mcmcOK(t, mcmcArgs(t, dir, "0.004", "10", "--model", trained, "--save-ps", "0.02", "--batch", "64",
+			"--defensive", "0.3", "--widen", "2"))
+		if s.Defensive == nil || s.Defensive.Fraction != 0.3 || s.Moves != 199 || s.Accepted < 1 {
+			t.Fatalf("summary: %+v, defensive %+v", s, s.Defensive)
+		}
+		rows := mcmcReadMoves(t, filepath.Join(dir, mcmcMoves))
+		fr, err := molecule.ReadDCDFile(filepath.Join(dir, mcmcTraj))
+		if err != nil {
+			t.Fatal(err)
+		}
+		flow, err := generator.Load(trained, "", 1)
+		if err != nil {
+			t.Fatal(err)
+		}
+		defer flow.Close()
+		mix, err := generator.Load(trained, "", 1)
+		if err != nil {
+			t.Fatal(err)
+		}
+		defer mix.Close()
+		dims, err := model.WidenDims(mix.Flow().Layout(), model.WidenBackboneTorsions)
+		if err != nil {
+			t.Fatal(err)
+		}
+		if err := mix.SetDefensive(model.Defensive{Frac: 0.3, Widen: 2, Dims: dims}); err != nil {
+			t.Fatal(err)
+		}
+		apart := 0
+		for k, r := range rows {
+			lm, err := mcmcLogQ(mix, fr[k].Positions)
+			if err != nil {
+				t.Fatal(err)
+			}
+			lq, err := mcmcLogQ(flow, fr[k].Positions)
+			if err != nil {
+				t.Fatal(err)
+			}
+			want := r[5]
+			if r[2] == 1 {
+				want = r[6]
+			}
+			if math.Abs(lm-want) > 0.05 {
+				t.Fatalf("move %d: frame's mixture log q %.6f, logged %.6f (flow's own %.6f)", k, lm, want, lq)
+			}
+			if math.Abs(lq-want) > 0.1 {
+				apart++
+			}
+		}
+		if apart < len(rows)/2 {
+			t.Errorf("only %d of %d logged densities differ from the flow's own: is the mixture used?", apart, len(rows))
+		}
 	})
 
 	// Rejected moves restore the state before them exactly (positions,

@@ -35,6 +35,24 @@ type Generator struct {
 	// current state of an MCMC chain, evaluated once per move) and one for
 	// full batches; padding one structure to 256 would cost 256 times more.
 	runners map[int]*model.Runner
+	// defensive is the proposal mixture of Sample (inactive: the flow).
+	defensive model.Defensive
+}
+
+// SetDefensive makes the generator a defensive mixture of the flow and a
+// widened copy of it (model.Defensive): Sample draws from the mixture and
+// both Sample and LogProb give the mixture's log-density, so importance
+// weights and Metropolis-Hastings ratios stay exact. The zero Defensive
+// restores the flow.
+func (g *Generator) SetDefensive(d model.Defensive) error {
+	if err := d.Validate(); err != nil {
+		return err
+	}
+	g.defensive = d
+	if g.sampler != nil {
+		g.sampler.Defensive = d
+	}
+	return nil
 }
 
 // DefaultBatch is the batch size of the compiled sampling and density graphs:
@@ -108,6 +126,7 @@ func (g *Generator) Sample(n int, seed uint64, pos, logQ []float64) error {
 		if err != nil {
 			return err
 		}
+		s.Defensive = g.defensive
 		g.sampler = s
 	}
 	for done := 0; done < n; done += g.batch {
@@ -173,7 +192,7 @@ func (g *Generator) LogProb(n int, pos, out []float64) error {
 		zs = append(zs, z...)
 		lds[i] = ld
 	}
-	lq, err := run.LogProb(zs)
+	lq, err := run.LogProbDefensive(zs, g.defensive)
 	if err != nil {
 		return err
 	}

@@ -136,3 +136,32 @@ func (r *Runner) runWith(key string, in []float64, width int, fn any) ([][]float
 	}
 	return outs, nil
 }
+
+// LogProbDefensive returns the log-density of each row of x under the
+// defensive mixture d of the flow (model.Defensive): the flow's LogProb
+// when d is inactive, else the flow's density times the ratio of the
+// mixture's base density to the flow's at the row's base vector, from one
+// pass of the inverse flow.
+func (r *Runner) LogProbDefensive(x []float64, d Defensive) ([]float64, error) {
+	if !d.Active() {
+		if err := d.Validate(); err != nil {
+			return nil, err
+		}
+		return r.LogProb(x)
+	}
+	out, err := r.run("logprob-base", x, func(ctx *context.Context, in *graph.Node) []*graph.Node {
+		z, ld := r.f.Inverse(ctx, in)
+		return []*graph.Node{graph.Add(r.f.BaseLogProb(ctx, z), ld), z}
+	})
+	if err != nil {
+		return nil, err
+	}
+	ratio, err := r.f.DefensiveLogRatio(out[1], d)
+	if err != nil {
+		return nil, err
+	}
+	for i := range ratio {
+		out[0][i] += ratio[i]
+	}
+	return out[0], nil
+}

@@ -17,6 +17,9 @@ type StructureSampler struct {
 	tr   *ic.Transform
 	run  *Runner
 	nAtm int
+	// Defensive, when active, makes Sample draw from a defensive mixture
+	// (see Defensive); LogQ is then the mixture's log-density.
+	Defensive Defensive
 }
 
 // Structures are samples from StructureSampler.Sample.
@@ -52,7 +55,7 @@ func (s *StructureSampler) Close() { s.run.Close() }
 
 // Sample draws n structures; the same seed gives the same structures.
 func (s *StructureSampler) Sample(n int, seed uint64) (*Structures, error) {
-	z, err := s.f.SampleBase(rand.New(rand.NewPCG(seed, seed+1)), n)
+	z, ratio, err := s.f.SampleBaseDefensive(rand.New(rand.NewPCG(seed, seed+1)), n, s.Defensive)
 	if err != nil {
 		return nil, err
 	}
@@ -65,6 +68,9 @@ func (s *StructureSampler) Sample(n int, seed uint64) (*Structures, error) {
 		return nil, err
 	}
 	st := &Structures{Z: out[0], LogQ: out[1], LogDetCart: out[3], Positions: make([][]ic.Vec3, n)}
+	for i := range st.LogQ[:n] {
+		st.LogQ[i] += ratio[i]
+	}
 	flat := out[2]
 	for i := range n {
 		p := make([]ic.Vec3, s.nAtm)

@@ -28,6 +28,7 @@ class Generator:
         mode: "full" (bond lengths and angles free) or "reduced" (bond lengths
             and side-chain angles fixed at the training data's means).
         architecture: nsf, split-gau or split-mlp.
+        defensive: None, or the defensive mixture set by set_defensive.
     """
 
     def __init__(self, path, backend="", batch=0):
@@ -43,6 +44,7 @@ class Generator:
         self.n_params = self._g.NumParams()
         self.structure = Structure._from_core(_call(self._g.Structure), path)
         self.topology = self.structure.topology
+        self.defensive = None
 
     def sample(self, n, seed=None):
         """Draws n structures: returns (positions [n, n_atoms, 3] in nm,
@@ -76,6 +78,18 @@ class Generator:
         xb, ob = _as_buffer(x, name="positions"), _as_buffer(out, writable=True, name="log q")
         _call(self._g.LogProbInto, x.shape[0], xb.addr, xb.size, ob.addr, ob.size)
         return float(out[0]) if single else out
+
+    def set_defensive(self, fraction, widen=2.0, dims="backbone-torsions"):
+        """Makes the generator a defensive mixture: a fraction of the samples
+        comes from the flow with a base `widen` times wider (von Mises
+        concentrations divided by widen**2) in the dimensions `dims` names
+        ("all", "torsions": the periodic ones, "backbone-torsions": phi and
+        psi). sample and log_prob then give the mixture's log-density, so
+        importance weights and Metropolis-Hastings ratios stay exact; the
+        widened part bounds the weights of structures in the flow's thin
+        tails. fraction 0 restores the flow."""
+        _call(self._g.SetDefensive, float(fraction), float(widen), str(dims))
+        self.defensive = None if fraction == 0 else {"fraction": float(fraction), "widen": float(widen), "dims": str(dims)}
 
     def close(self):
         """Releases the compiled graphs (also done when garbage collected)."""

@@ -8,6 +8,7 @@ import (
 
 	"github.com/gobg/gobg/energy/molecule"
 	"github.com/gobg/gobg/flow/generator"
+	"github.com/gobg/gobg/flow/model"
 	"github.com/gobg/gobg/flow/train"
 )
 
@@ -27,6 +28,22 @@ func LoadGenerator(path, backend string, batch int) (*Generator, error) {
 		return nil, fmt.Errorf("load model %s: %w", path, err)
 	}
 	return &Generator{g: g}, nil
+}
+
+// SetDefensive makes the generator a defensive mixture (model.Defensive):
+// a fraction frac of samples from the flow with a base widen times wider in
+// the dimensions dims names ("all", "torsions", "backbone-torsions"); its
+// samples and log-densities are then the mixture's. frac 0 restores the
+// flow.
+func (g *Generator) SetDefensive(frac, widen float64, dims string) error {
+	if frac == 0 {
+		return g.g.SetDefensive(model.Defensive{})
+	}
+	sel, err := model.WidenDims(g.g.Flow().Layout(), dims)
+	if err != nil {
+		return err
+	}
+	return g.g.SetDefensive(model.Defensive{Frac: frac, Widen: widen, Dims: sel})
 }
 
 // NumAtoms is the number of atoms of each structure.

@@ -102,6 +102,26 @@ def test_load_sample_log_prob(gobg, trained):
         gen.log_prob(bad)
 
 
+def test_defensive(gobg, trained):
+    # A defensive mixture's samples carry its density, which log_prob gives
+    # too; it is at least (1 - fraction) q and above q for some samples.
+    gen = gobg.load(trained["model"], batch=16)
+    x0, lq0 = gen.sample(40, seed=9)
+    gen.set_defensive(0.4, widen=3.0)
+    assert gen.defensive == {"fraction": 0.4, "widen": 3.0, "dims": "backbone-torsions"}
+    x, lm = gen.sample(40, seed=9)
+    assert np.max(np.abs(gen.log_prob(x) - lm)) < 1e-8
+    gen.set_defensive(0)
+    assert gen.defensive is None
+    assert np.array_equal(gen.sample(40, seed=9)[0], x0)
+    lq = gen.log_prob(x)
+    assert np.all(lm - lq >= math.log(0.6) - 1e-9)
+    assert np.any(lm - lq > 0.1)
+    for args, msg in [((1.0,), "fraction"), ((0.1, 0.5), "widening"), ((0.1, 2.0, "sidechains"), "sidechains")]:
+        with pytest.raises(gobg.GobgError, match=msg):
+            gen.set_defensive(*args)
+
+
 def test_flow_move(gobg, trained, tmp_path):
     import gobg.openmm as gom
 

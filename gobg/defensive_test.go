@@ -1,0 +1,86 @@
+package main
+
+import (
+	"math"
+	"path/filepath"
+	"strconv"
+	"strings"
+	"testing"
+
+	"github.com/gobg/gobg/energy/molecule"
+	"github.com/gobg/gobg/flow/generator"
+)
+
+// TestSampleDefensive: with --defensive, the CSV's log q is the mixture's
+// density, which lies between log((1-F) q) and higher values for the
+// samples of the widened part (q recomputed from the DCD by the model), and
+// the summary records the mixture; bad settings are usage errors.
+func TestSampleDefensive(t *testing.T) {
+	modelPath := smallModel(t)
+	out := filepath.Join(t.TempDir(), "d.dcd")
+	code, stdout, stderr := runCLI(t, "sample", "--model", modelPath, "--n", "64", "--batch", "32", "--out", out,
+		"--seed", "3", "--energy", "none", "--defensive", "0.4", "--widen", "3", "--json")
+	if code != 0 {
+		t.Fatalf("sample: exit %d: %s", code, stderr)
+	}
+	gen, err := generator.Load(modelPath, "", 16)
+	if err != nil {
+		t.Fatal(err)
+	}
+	defer gen.Close()
+	l := gen.Flow().Layout()
+	var bbTorsions int
+	for i := range l.Circular {
+		if l.Circular[i] && l.Backbone[i] {
+			bbTorsions++
+		}
+	}
+	var s sampleSummary
+	lastJSON(t, stdout, &s)
+	if d := s.Defensive; d == nil || d.Fraction != 0.4 || d.Widen != 3 || d.Dims != "backbone-torsions" || d.Widened != bbTorsions {
+		t.Fatalf("summary's defensive mixture %+v, want fraction 0.4, widen 3, the %d periodic backbone torsions", s.Defensive, bbTorsions)
+	}
+	frames, err := molecule.ReadDCDFile(out)
+	if err != nil {
+		t.Fatal(err)
+	}
+	na := gen.NumAtoms()
+	pos := make([]float64, 0, len(frames)*na*3)
+	for _, f := range frames {
+		for _, p := range f.Positions {
+			pos = append(pos, p[0], p[1], p[2])
+		}
+	}
+	lq := make([]float64, len(frames))
+	if err := gen.LogProb(len(frames), pos, lq); err != nil {
+		t.Fatal(err)
+	}
+	floor := math.Log(0.6)
+	raised := 0
+	for i, r := range readCSV(t, s.CSV)[1:] {
+		lm, _ := strconv.ParseFloat(r[1], 64)
+		// DCD positions are float32: allow 1e-3 in the recomputed q.
+		if lm-lq[i] < floor-1e-3 {
+			t.Errorf("sample %d: mixture log density %.6f below log(0.6 q) = %.6f", i, lm, floor+lq[i])
+		}
+		if lm-lq[i] > 0.1 {
+			raised++
+		}
+	}
+	if raised == 0 {
+		t.Errorf("no sample's mixture density is above the flow's: the widened part is missing")
+	}
+	for _, tc := range []struct {
+		args []string
+		want string
+	}{
+		{[]string{"--defensive", "1"}, "fraction"},
+		{[]string{"--defensive", "0.1", "--widen", "0.5"}, "widening"},
+		{[]string{"--defensive", "0.1", "--widen-dims", "sidechains"}, "sidechains"},
+	} {
+		args := append([]string{"sample", "--model", modelPath, "--n", "4", "--out", filepath.Join(t.TempDir(), "x.dcd"), "--energy", "none"}, tc.args...)
+		if code, _, stderr := runCLI(t, args...); code != 2 || !strings.Contains(stderr, tc.want) {
+			t.Errorf("%v: exit %d, stderr %q; want usage error about %q", tc.args, code, stderr, tc.want)
+		}
+	}
+}
