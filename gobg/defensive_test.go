@@ -9,6 +9,7 @@ import (
 
 	"github.com/gobg/gobg/energy/molecule"
 	"github.com/gobg/gobg/flow/generator"
+	"github.com/gobg/gobg/internal/testenv"
 )
 
 // TestSampleDefensive: with --defensive, the CSV's log q is the mixture's
@@ -69,6 +70,23 @@ func TestSampleDefensive(t *testing.T) {
 	}
 	if raised == 0 {
 		t.Errorf("no sample's mixture density is above the flow's: the widened part is missing")
+	}
+	// gobg eval weighs the mixture's samples by the mixture's density and
+	// says so.
+	md := filepath.Join(testenv.SharedData(t), "md", "ala2", "traj.dcd")
+	code, stdout, stderr = runCLI(t, "eval", "--model", modelPath, "--data", md, "--n", "64", "--md-frames", "200",
+		"--batch", "32", "--python", testenv.Python(t), "--defensive", "0.25", "--widen-dims", "torsions", "--out",
+		filepath.Join(t.TempDir(), "r.json"), "--json")
+	if code != 0 {
+		t.Fatalf("eval: exit %d: %s", code, stderr)
+	}
+	var e evalSummary
+	lastJSON(t, stdout, &e)
+	if d := e.Defensive; d == nil || d.Fraction != 0.25 || d.Dims != "torsions" || !(e.ESS >= 1 && e.ESS <= 64) {
+		t.Errorf("eval summary: defensive %+v, ESS %v", e.Defensive, e.ESS)
+	}
+	if !strings.Contains(stderr, "defensive mixture: 25% from the flow widened 2 times") {
+		t.Errorf("eval's report does not name the mixture:\n%s", stderr)
 	}
 	for _, tc := range []struct {
 		args []string

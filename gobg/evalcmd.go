@@ -268,6 +268,10 @@ func comparisonRMSE(c *eval.ProfileComparison) eval.Float {
 
 func printEvalSummary(w interface{ Write([]byte) (int, error) }, s *evalSummary) {
 	fmt.Fprintf(w, "test NLL: %.3f nats per structure (%.4f per free coordinate) on %d MD frames\n", s.NLL, s.NLLPerDim, s.MDFrames)
+	if d := s.Defensive; d != nil {
+		fmt.Fprintf(w, "samples from a defensive mixture: %.0f%% from the flow widened %g times in %d dimensions (%s)\n",
+			100*d.Fraction, d.Widen, d.Widened, d.Dims)
+	}
 	fmt.Fprintf(w, "Kish ESS: %.1f of %d samples (%.2f%%; bootstrap 95%% interval %.2f–%.2f%%); KL(q‖p) %.3f nats, var(log w) %.3f, largest weight %.3f\n",
 		s.ESS, s.Samples, 100*float64(s.ESSFraction), 100*float64(s.ESSFractionCI[0]), 100*float64(s.ESSFractionCI[1]), s.KL, s.VarLogW, s.MaxWeight)
 	if st := s.Sets; st != nil {
