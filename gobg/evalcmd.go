@@ -18,7 +18,7 @@ func init() {
 		summary: "evaluate a trained Boltzmann generator against MD: NLL, ESS, energies, clashes, ΔD, RMSF, free energies",
 		usage: `Usage: gobg eval --model M --data DCD ... [--n N] [--seed S] [--sets K] [--temperature K]
                  [--energy native|openmm] [--md-frames F] [--plots DIR] [--out REPORT.json]
-                 [--defensive F [--widen W] [--widen-dims D]] [--json]
+                 [--defensive F [--widen W] [--widen-dims D]] [--symmetrize N] [--json]
 
 Compares the model with MD frames (DCDs of the model's topology): the test
 NLL of the frames under the model (nats per structure and per free
@@ -37,7 +37,7 @@ varies from set to set: --sets K draws K-1 more sets of N (seeds S+1, ...)
 and reports each set's ESS, their mean and their minimum (the other metrics
 use the first set). With --plots, PNG figures.
 
-` + defensiveUsage + `
+` + proposalUsage + `
 
 Example:
   gobg eval --model examples/ala2/model.gobg --data ../shared/data/md/ala2/traj.dcd --n 10000 --plots out/plots --json`,
@@ -73,9 +73,11 @@ type evalSummary struct {
 	Sets *essSets `json:"ess_sets,omitempty"`
 	// Defensive is the proposal mixture the samples came from (nil: the flow).
 	Defensive *defensiveSummary `json:"defensive,omitempty"`
-	Report    string            `json:"report"`
-	Plots     string            `json:"plots,omitempty"`
-	Notes     []string          `json:"notes,omitempty"`
+	// Symmetrized is the relabelling average of the density (nil: none).
+	Symmetrized *symmetrySummary `json:"symmetrized,omitempty"`
+	Report      string           `json:"report"`
+	Plots       string           `json:"plots,omitempty"`
+	Notes       []string         `json:"notes,omitempty"`
 }
 
 // essSets is the Kish ESS fraction and KL(q‖p) estimate of several
@@ -106,7 +108,7 @@ func runEval(ctx context.Context, env *cmdEnv, args []string) error {
 	batch := fs.Int("batch", 256, "batch size of the flow graphs")
 	python := fs.String("python", "", "Python interpreter with OpenMM (default: $GOBG_PYTHON, else the project's .venv)")
 	backendSpec := fs.String("backend", "", "GoMLX backend (default: $GOMLX_BACKEND, else go:ops_sequential)")
-	defFlags := addDefensiveFlags(fs)
+	propFlags := addProposalFlags(fs)
 	asJSON := fs.Bool("json", false, "print a JSON summary as the last line")
 	if err := parseFlags(fs, args); err != nil {
 		return err
@@ -125,7 +127,7 @@ func runEval(ctx context.Context, env *cmdEnv, args []string) error {
 		return err
 	}
 	defer gm.Close()
-	def, err := defFlags.apply(gm)
+	def, sym, err := propFlags.apply(gm)
 	if err != nil {
 		return err
 	}
@@ -164,7 +166,7 @@ func runEval(ctx context.Context, env *cmdEnv, args []string) error {
 		return err
 	}
 	s := evalSummary{Model: *modelPath, MDFrames: len(md), Samples: *n, Temperature: *temperature,
-		NLL: eval.Float(nll), NLLPerDim: eval.Float(nll / float64(spec.NumFree())), Notes: rep.Notes, Defensive: def}
+		NLL: eval.Float(nll), NLLPerDim: eval.Float(nll / float64(spec.NumFree())), Notes: rep.Notes, Defensive: def, Symmetrized: sym}
 	fillEvalSummary(&s, rep)
 	if *sets > 1 {
 		if s.Sets, err = moreSets(ctx, env, gm, e, g, *n, *batch, *seed, *sets, *temperature); err != nil {
@@ -268,6 +270,9 @@ func comparisonRMSE(c *eval.ProfileComparison) eval.Float {
 
 func printEvalSummary(w interface{ Write([]byte) (int, error) }, s *evalSummary) {
 	fmt.Fprintf(w, "test NLL: %.3f nats per structure (%.4f per free coordinate) on %d MD frames\n", s.NLL, s.NLLPerDim, s.MDFrames)
+	if y := s.Symmetrized; y != nil {
+		fmt.Fprintf(w, "density averaged over %d relabellings of %d symmetric groups (%d left out)\n", y.Images, len(y.Groups), y.Skipped)
+	}
 	if d := s.Defensive; d != nil {
 		fmt.Fprintf(w, "samples from a defensive mixture: %.0f%% from the flow widened %g times in %d dimensions (%s)\n",
 			100*d.Fraction, d.Widen, d.Widened, d.Dims)

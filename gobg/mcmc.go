@@ -30,7 +30,7 @@ func init() {
 		usage: `Usage: gobg mcmc --model M --pdb FILE --ns T --every K --out DIR [--temperature 300]
        [--timestep-fs 2] [--friction 1] [--hmr 0] [--save-ps 1] [--seed S] [--batch 256]
        [--minimize] [--platform CPU] [--threads 1] [--python PY] [--backend B]
-       [--defensive F [--widen W] [--widen-dims D]] [--json]
+       [--defensive F [--widen W] [--widen-dims D]] [--symmetrize N] [--json]
 
 Runs Langevin dynamics (OpenMM's LangevinMiddleIntegrator, amber99sbildn +
 amber99_obc, no cutoff, NO constraints) of the structure in FILE and, every K
@@ -39,7 +39,7 @@ from the generator M (pre-sampled in batches of --batch), U(x') is evaluated
 in the simulation's own OpenMM Context, and x' is accepted with probability
   min(1, exp(-(U(x') - U(x))/kT) * q(x)/q(x'))
 (q: the generator's density, kT with the molar gas constant; with
---defensive, the density of the defensive mixture below). An accepted
+--defensive or --symmetrize, the proposal density below). An accepted
 move sets the positions to x' and redraws the velocities at --temperature
 (seeded by --seed and the move index); a rejected one restores the exact
 state before the move (positions, velocities, the integrator's random
@@ -73,7 +73,7 @@ NOT resumable: an interrupted run (Ctrl-C) still writes its files, with
 "complete": false in summary.json; a killed one leaves only the temporary
 files.
 
-` + defensiveUsage + `
+` + proposalUsage + `
 
 Summary: ns, steps, moves, accepted, acceptance rate, wall seconds (the MD
 and moves, after start-up) and ns/day; and, for each residue with backbone
@@ -152,6 +152,8 @@ type mcmcSummaryT struct {
 	Summary            string        `json:"summary"`
 	// Defensive is the proposal mixture (nil: the generator's flow).
 	Defensive *defensiveSummary `json:"defensive,omitempty"`
+	// Symmetrized is the relabelling average of the density (nil: none).
+	Symmetrized *symmetrySummary `json:"symmetrized,omitempty"`
 }
 
 func runMCMC(ctx context.Context, env *cmdEnv, args []string) error {
@@ -168,7 +170,7 @@ func runMCMC(ctx context.Context, env *cmdEnv, args []string) error {
 	every := fs.Int64("every", -1, "integrator `steps` between moves (0: plain MD, no moves)")
 	batch := fs.Int("batch", generator.DefaultBatch, "proposals drawn from the generator per `batch`")
 	backendSpec := fs.String("backend", "", "GoMLX backend (default: $GOMLX_BACKEND, else go:ops_sequential)")
-	defFlags := addDefensiveFlags(fs)
+	propFlags := addProposalFlags(fs)
 	asJSON := fs.Bool("json", false, "print a JSON summary as the last line")
 	if err := parseFlags(fs, args); err != nil {
 		return err
@@ -206,6 +208,7 @@ func runMCMC(ctx context.Context, env *cmdEnv, args []string) error {
 	var prop *mcmcProposals
 	var density *generator.Generator // log q of the current state (a batch-1 graph inside)
 	var def *defensiveSummary
+	var sym *symmetrySummary
 	if *modelPath != "" {
 		g, err := generator.Load(*modelPath, *backendSpec, *batch)
 		if err != nil {
@@ -217,7 +220,7 @@ func runMCMC(ctx context.Context, env *cmdEnv, args []string) error {
 		}
 		// Proposals and the current state's density both come from g, so
 		// a defensive mixture enters both sides of the acceptance ratio.
-		if def, err = defFlags.apply(g); err != nil {
+		if def, sym, err = propFlags.apply(g); err != nil {
 			return err
 		}
 		density = g
@@ -323,7 +326,7 @@ func runMCMC(ctx context.Context, env *cmdEnv, args []string) error {
 	s := mcmcSummaryT{Out: mdf.out, Model: *modelPath, PDB: mdf.pdb, Every: K, SavePS: mdf.savePS, Seed: runSeed,
 		TemperatureK: mdf.temperature, TimestepPS: timestepPS, FrictionPerPS: mdf.friction, HydrogenMassAMU: mdf.hmr,
 		Constraints: "None", Platform: info.Platform, OpenMM: info.OpenmmVersion, Observable: mcmcObservable,
-		Traj: paths.traj, Top: paths.top, MovesCSV: paths.moves, Summary: paths.summary, Defensive: def}
+		Traj: paths.traj, Top: paths.top, MovesCSV: paths.moves, Summary: paths.summary, Defensive: def, Symmetrized: sym}
 	s.SetupS = time.Since(start).Seconds()
 
 	var step int64

@@ -282,15 +282,15 @@ func TestMCMC(t *testing.T) {
 		t.Logf("log q of the frames after moves: within %.2g of the logged value", worst)
 	})
 
-	// With --defensive, both sides of the acceptance ratio are the
-	// mixture's density: the log q logged for the state after each move is
-	// the mixture's (recomputed from the frame), not the flow's own.
+	// With --defensive and --symmetrize, both sides of the acceptance ratio
+	// are the symmetrised mixture's density: the log q logged for the state
+	// after each move is that (recomputed from the frame), not the flow's own.
 	t.Run("defensive moves", func(t *testing.T) {
 		dir := t.TempDir()
 		s := mcmcOK(t, mcmcArgs(t, dir, "0.004", "10", "--model", trained, "--save-ps", "0.02", "--batch", "64",
-			"--defensive", "0.3", "--widen", "2"))
-		if s.Defensive == nil || s.Defensive.Fraction != 0.3 || s.Moves != 199 || s.Accepted < 1 {
-			t.Fatalf("summary: %+v, defensive %+v", s, s.Defensive)
+			"--defensive", "0.3", "--widen", "2", "--symmetrize", "27"))
+		if s.Defensive == nil || s.Defensive.Fraction != 0.3 || s.Symmetrized == nil || s.Symmetrized.Images != 27 || s.Moves != 199 || s.Accepted < 1 {
+			t.Fatalf("summary: %+v, defensive %+v, symmetrized %+v", s, s.Defensive, s.Symmetrized)
 		}
 		rows := mcmcReadMoves(t, filepath.Join(dir, mcmcMoves))
 		fr, err := molecule.ReadDCDFile(filepath.Join(dir, mcmcTraj))
@@ -312,6 +312,9 @@ func TestMCMC(t *testing.T) {
 			t.Fatal(err)
 		}
 		if err := mix.SetDefensive(model.Defensive{Frac: 0.3, Widen: 2, Dims: dims}); err != nil {
+			t.Fatal(err)
+		}
+		if _, err := mix.SetSymmetrize(27); err != nil {
 			t.Fatal(err)
 		}
 		apart := 0

@@ -22,7 +22,7 @@ func init() {
 		name:    "sample",
 		summary: "draw structures from a trained Boltzmann generator",
 		usage: `Usage: gobg sample --model M --n N --out FILE.dcd [--seed S] [--energy native|openmm|none]
-                   [--temperature K] [--batch B] [--defensive F [--widen W] [--widen-dims D]] [--json]
+                   [--temperature K] [--batch B] [--defensive F [--widen W] [--widen-dims D]] [--symmetrize N] [--json]
 
 Draws N structures from the model file M and writes them to FILE.dcd (nm in
 OpenMM's convention), the topology to FILE.pdb, and per sample to FILE.csv:
@@ -35,7 +35,7 @@ with seed S + k*B, so seeds that differ by a multiple of B share batches:
 for independent sets, use seeds that differ by less than B (gobg eval
 --sets uses S, S+1, ...).
 
-` + defensiveUsage + `
+` + proposalUsage + `
 
 Example:
   gobg sample --model examples/ala2/model.gobg --n 1000 --out out/samples.dcd --seed 1 --json`,
@@ -58,6 +58,8 @@ type sampleSummary struct {
 	PerSecond   float64 `json:"samples_per_s"`
 	// Defensive is the proposal mixture the samples came from (nil: the flow).
 	Defensive *defensiveSummary `json:"defensive,omitempty"`
+	// Symmetrized is the relabelling average of the density (nil: none).
+	Symmetrized *symmetrySummary `json:"symmetrized,omitempty"`
 }
 
 // generated holds samples with their log-densities and (optionally) energies.
@@ -123,7 +125,7 @@ func runSample(ctx context.Context, env *cmdEnv, args []string) error {
 	batch := fs.Int("batch", 256, "batch size of the sampling graph")
 	python := fs.String("python", "", "Python interpreter with OpenMM (default: $GOBG_PYTHON, else the project's .venv)")
 	backendSpec := fs.String("backend", "", "GoMLX backend (default: $GOMLX_BACKEND, else go:ops_sequential)")
-	defFlags := addDefensiveFlags(fs)
+	propFlags := addProposalFlags(fs)
 	asJSON := fs.Bool("json", false, "print a JSON summary as the last line")
 	if err := parseFlags(fs, args); err != nil {
 		return err
@@ -136,7 +138,7 @@ func runSample(ctx context.Context, env *cmdEnv, args []string) error {
 		return err
 	}
 	defer g.Close()
-	def, err := defFlags.apply(g)
+	def, sym, err := propFlags.apply(g)
 	if err != nil {
 		return err
 	}
@@ -160,7 +162,7 @@ func runSample(ctx context.Context, env *cmdEnv, args []string) error {
 	}
 	base := strings.TrimSuffix(*out, filepath.Ext(*out))
 	s := sampleSummary{Model: *modelPath, Out: *out, CSV: base + ".csv", PDB: base + ".pdb", N: *n, Seed: *seed,
-		Energy: *energyName, Temperature: *temperature, Defensive: def}
+		Energy: *energyName, Temperature: *temperature, Defensive: def, Symmetrized: sym}
 	if err := writeSamples(*out, s.PDB, s.CSV, top, gen, *temperature); err != nil {
 		return err
 	}

@@ -37,6 +37,9 @@ type Generator struct {
 	runners map[int]*model.Runner
 	// defensive is the proposal mixture of Sample (inactive: the flow).
 	defensive model.Defensive
+	// sym, when not nil, averages the density over relabellings of
+	// symmetric atom groups (SetSymmetrize).
+	sym *symmetry
 }
 
 // SetDefensive makes the generator a defensive mixture of the flow and a
@@ -143,6 +146,12 @@ func (g *Generator) Sample(n int, seed uint64, pos, logQ []float64) error {
 			}
 			logQ[done+i] = st.LogQ[i] - st.LogDetCart[i]
 		}
+		if g.sym != nil {
+			g.sym.relabel(pos[done*na*3:(done+k)*na*3], k, na, seed+uint64(done))
+		}
+	}
+	if g.sym != nil {
+		return g.logProbSym(n, pos, logQ)
 	}
 	return nil
 }
@@ -158,6 +167,16 @@ func (g *Generator) LogProb(n int, pos, out []float64) error {
 		return fmt.Errorf("generator: log_prob of %d structures of %d atoms needs %d positions and %d outputs, got %d and %d",
 			n, na, n*na*3, n, len(pos), len(out))
 	}
+	if g.sym != nil {
+		return g.logProbSym(n, pos, out)
+	}
+	return g.logProb(n, pos, out, func(i int) int { return i })
+}
+
+// logProb is LogProb without symmetrisation; structure i is called
+// structure index(i) in errors.
+func (g *Generator) logProb(n int, pos, out []float64, index func(int) int) error {
+	na := g.NumAtoms()
 	size := g.batch
 	if n == 1 {
 		size = 1
@@ -182,12 +201,12 @@ func (g *Generator) LogProb(n int, pos, out []float64) error {
 			o := (i*na + a) * 3
 			x[a] = molecule.Vec3{pos[o], pos[o+1], pos[o+2]}
 			if !finite(x[a][0]) || !finite(x[a][1]) || !finite(x[a][2]) {
-				return fmt.Errorf("generator: structure %d: atom %d has non-finite position %v", i, a, x[a])
+				return fmt.Errorf("generator: structure %d: atom %d has non-finite position %v", index(i), a, x[a])
 			}
 		}
 		z, ld, err := g.spec.ToInternal(x)
 		if err != nil {
-			return fmt.Errorf("generator: structure %d: %w", i, err)
+			return fmt.Errorf("generator: structure %d: %w", index(i), err)
 		}
 		zs = append(zs, z...)
 		lds[i] = ld

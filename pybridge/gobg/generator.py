@@ -29,6 +29,7 @@ class Generator:
             and side-chain angles fixed at the training data's means).
         architecture: nsf, split-gau or split-mlp.
         defensive: None, or the defensive mixture set by set_defensive.
+        symmetrized: None, or the relabelling average set by set_symmetrize.
     """
 
     def __init__(self, path, backend="", batch=0):
@@ -45,6 +46,7 @@ class Generator:
         self.structure = Structure._from_core(_call(self._g.Structure), path)
         self.topology = self.structure.topology
         self.defensive = None
+        self.symmetrized = None
 
     def sample(self, n, seed=None):
         """Draws n structures: returns (positions [n, n_atoms, 3] in nm,
@@ -90,6 +92,20 @@ class Generator:
         tails. fraction 0 restores the flow."""
         _call(self._g.SetDefensive, float(fraction), float(widen), str(dims))
         self.defensive = None if fraction == 0 else {"fraction": float(fraction), "widen": float(widen), "dims": str(dims)}
+
+    def set_symmetrize(self, max_images=64):
+        """Averages the density over cyclic relabellings of symmetric terminal
+        groups (methyl and NH3+ hydrogens, carboxylate oxygens, planar NH2
+        hydrogens), as many groups as fit in max_images relabellings (alanine
+        dipeptide's three methyls: 27); 0 turns it off. The Boltzmann density
+        is unchanged by these relabellings, so the averaged density is an exact
+        proposal at least as close to it; sample relabels each structure at
+        random, and sample and log_prob give the averaged log-density, at
+        max_images passes of the inverse flow each. Full-mode models only.
+        Returns {"images", "groups", "skipped_groups"}."""
+        info = json.loads(_call(self._g.SetSymmetrize, int(max_images)))
+        self.symmetrized = info if info["images"] > 1 else None
+        return info
 
     def close(self):
         """Releases the compiled graphs (also done when garbage collected)."""

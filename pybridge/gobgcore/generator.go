@@ -46,6 +46,29 @@ func (g *Generator) SetDefensive(frac, widen float64, dims string) error {
 	return g.g.SetDefensive(model.Defensive{Frac: frac, Widen: widen, Dims: sel})
 }
 
+// SetSymmetrize averages the generator's density over at most maxImages
+// cyclic relabellings of symmetric terminal groups (generator.SetSymmetrize;
+// 0 turns it off) and returns, as JSON, the number of relabellings, the
+// groups' centre atoms and the number of groups left out.
+func (g *Generator) SetSymmetrize(maxImages int) (string, error) {
+	res, err := g.g.SetSymmetrize(maxImages)
+	if err != nil {
+		return "", err
+	}
+	top := g.g.Topology()
+	out := struct {
+		Images  int      `json:"images"`
+		Groups  []string `json:"groups"`
+		Skipped int      `json:"skipped_groups"`
+	}{Images: res.Images, Skipped: res.Skipped, Groups: []string{}}
+	for _, grp := range res.Groups {
+		a := top.Atoms[grp.Centre]
+		out.Groups = append(out.Groups, fmt.Sprintf("%s%d:%s", a.Residue.Name, a.Residue.Number, a.Name))
+	}
+	b, err := json.Marshal(out)
+	return string(b), err
+}
+
 // NumAtoms is the number of atoms of each structure.
 func (g *Generator) NumAtoms() int { return g.g.NumAtoms() }
 

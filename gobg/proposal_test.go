@@ -92,6 +92,7 @@ func TestSampleDefensive(t *testing.T) {
 		args []string
 		want string
 	}{
+		{[]string{"--symmetrize", "-1"}, "symmetrize"},
 		{[]string{"--defensive", "1"}, "fraction"},
 		{[]string{"--defensive", "0.1", "--widen", "0.5"}, "widening"},
 		{[]string{"--defensive", "0.1", "--widen-dims", "sidechains"}, "sidechains"},
@@ -99,6 +100,53 @@ func TestSampleDefensive(t *testing.T) {
 		args := append([]string{"sample", "--model", modelPath, "--n", "4", "--out", filepath.Join(t.TempDir(), "x.dcd"), "--energy", "none"}, tc.args...)
 		if code, _, stderr := runCLI(t, args...); code != 2 || !strings.Contains(stderr, tc.want) {
 			t.Errorf("%v: exit %d, stderr %q; want usage error about %q", tc.args, code, stderr, tc.want)
+		}
+	}
+}
+
+// TestSampleSymmetrize: with --symmetrize, the CSV's log q is the density
+// averaged over the relabellings (recomputed from the DCD by a generator
+// set up alike), and the summary names the groups.
+func TestSampleSymmetrize(t *testing.T) {
+	modelPath := smallModel(t)
+	out := filepath.Join(t.TempDir(), "y.dcd")
+	code, stdout, stderr := runCLI(t, "sample", "--model", modelPath, "--n", "40", "--batch", "32", "--out", out,
+		"--seed", "4", "--energy", "none", "--symmetrize", "27", "--json")
+	if code != 0 {
+		t.Fatalf("sample: exit %d: %s", code, stderr)
+	}
+	var s sampleSummary
+	lastJSON(t, stdout, &s)
+	if y := s.Symmetrized; y == nil || y.Images != 27 || len(y.Groups) != 3 || y.Groups[1] != "ALA2:CB" || y.Skipped != 0 {
+		t.Fatalf("summary's symmetrisation %+v, want 27 images of 3 groups", s.Symmetrized)
+	}
+	frames, err := molecule.ReadDCDFile(out)
+	if err != nil {
+		t.Fatal(err)
+	}
+	gen, err := generator.Load(modelPath, "", 64)
+	if err != nil {
+		t.Fatal(err)
+	}
+	defer gen.Close()
+	if _, err := gen.SetSymmetrize(27); err != nil {
+		t.Fatal(err)
+	}
+	na := gen.NumAtoms()
+	pos := make([]float64, 0, len(frames)*na*3)
+	for _, f := range frames {
+		for _, p := range f.Positions {
+			pos = append(pos, p[0], p[1], p[2])
+		}
+	}
+	lq := make([]float64, len(frames))
+	if err := gen.LogProb(len(frames), pos, lq); err != nil {
+		t.Fatal(err)
+	}
+	for i, r := range readCSV(t, s.CSV)[1:] {
+		v, _ := strconv.ParseFloat(r[1], 64)
+		if math.Abs(v-lq[i]) > 1e-3*math.Max(1, math.Abs(v)) { // float32 positions in the DCD
+			t.Errorf("sample %d: csv log q %.6f, symmetrised density of the frame %.6f", i, v, lq[i])
 		}
 	}
 }
