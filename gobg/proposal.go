@@ -27,9 +27,9 @@ weights of rare structures, at the price of samples that are mostly
 wasted.
 
 With --symmetrize N, the density is averaged over cyclic relabellings of
-symmetric terminal groups (methyl and NH3+ hydrogens, carboxylate oxygens,
-planar NH2 hydrogens), as many groups as fit in N relabellings (alanine
-dipeptide's three methyls: 27), and each sample is relabelled at random.
+the hydrogens of methyl and NH3+ groups, as many groups as fit in N
+relabellings (alanine dipeptide's three methyls: 27), and each sample is
+relabelled at random.
 The Boltzmann density is unchanged by these relabellings, so the averaged
 proposal is exact and at least as close to it (KL can only fall); each
 density costs N passes of the inverse flow. Full-mode models only.`

@@ -1,6 +1,7 @@
 package main
 
 import (
+	"context"
 	"math"
 	"path/filepath"
 	"strconv"
@@ -150,3 +151,63 @@ func TestSampleSymmetrize(t *testing.T) {
 		}
 	}
 }
+
+// TestSymmetricGroupsKeepEnergy: turning any symmetric group found in the
+// reference proteins by one step leaves the Amber energy (OpenMM's System,
+// evaluated natively) unchanged, on MD frames of each; that is what makes
+// the relabelling average an exact proposal.
+func TestSymmetricGroupsKeepEnergy(t *testing.T) {
+	py := testenv.Python(t)
+	for _, name := range []string{"ala2", "hp35", "protein_g"} {
+		t.Run(name, func(t *testing.T) {
+			dir := filepath.Join(testenv.SharedData(t), "md", name)
+			pdb, err := molecule.ReadPDBFile(filepath.Join(dir, "top.pdb"))
+			if err != nil {
+				t.Fatal(err)
+			}
+			frames, err := molecule.ReadDCDFile(filepath.Join(dir, "traj.dcd"))
+			if err != nil {
+				t.Fatal(err)
+			}
+			top := pdb.Topology
+			e, stop, err := startEnergy(context.Background(), "native", top, frames[0].Positions, py)
+			if err != nil {
+				t.Fatal(err)
+			}
+			defer stop()
+			groups := top.SymmetricGroups()
+			var batch [][]molecule.Vec3
+			for _, f := range []int{0, len(frames) - 1} {
+				x := f64(frames[f].Positions)
+				batch = append(batch, x)
+				for _, g := range groups {
+					y := append([]molecule.Vec3(nil), x...)
+					for j, a := range g.Atoms {
+						y[a] = x[g.Atoms[(j+1)%len(g.Atoms)]]
+					}
+					batch = append(batch, y)
+				}
+			}
+			res, err := e.Evaluate(context.Background(), batch, false)
+			if err != nil {
+				t.Fatal(err)
+			}
+			per := len(groups) + 1
+			var worst float64
+			for f := range 2 {
+				u0 := res.Energies[f*per]
+				for k, g := range groups {
+					d := math.Abs(res.Energies[f*per+1+k] - u0)
+					worst = max(worst, d)
+					if d > 1e-9*math.Max(1, math.Abs(u0)) {
+						a := top.Atoms[g.Centre]
+						t.Errorf("frame %d: turning the group on %s %s changes U by %.3g kJ/mol", f, a.Residue, a.Name, d)
+					}
+				}
+			}
+			t.Logf("%d groups, largest |ΔU| %.2g kJ/mol", len(groups), worst)
+		})
+	}
+}
+
+func f64(p []molecule.Vec3) []molecule.Vec3 { return append([]molecule.Vec3(nil), p...) }

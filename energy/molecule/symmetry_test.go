@@ -9,13 +9,11 @@ import (
 	"github.com/gobg/gobg/internal/testenv"
 )
 
-// symmetricCentres are the centres of symmetric terminal groups in Amber's
-// residues, by residue name (terminal residues add the N-terminal N and
-// the C-terminal C).
+// symmetricCentres are the centres of methyl and NH3+ groups in Amber's
+// residues, by residue name (a charged N-terminus adds its N).
 var symmetricCentres = map[string][]string{
 	"ALA": {"CB"}, "VAL": {"CG1", "CG2"}, "LEU": {"CD1", "CD2"}, "ILE": {"CG2", "CD1"}, "THR": {"CG2"},
-	"MET": {"CE"}, "LYS": {"NZ"}, "ASP": {"CG"}, "GLU": {"CD"}, "ASN": {"ND2"}, "GLN": {"NE2"},
-	"ARG": {"NH1", "NH2"}, "ACE": {"CH3"}, "NME": {"CH3"},
+	"MET": {"CE"}, "LYS": {"NZ"}, "ACE": {"CH3"}, "NME": {"CH3"},
 }
 
 // TestSymmetricGroups checks the groups found in the reference proteins
@@ -37,24 +35,17 @@ func TestSymmetricGroups(t *testing.T) {
 					}
 					want = append(want, fmt.Sprintf("%s%d:%s", r.Name, r.Number, c))
 				}
-				// Charged termini (no caps): NH3+ and COO-.
+				// A charged N-terminus (no cap): NH3+.
 				if i == 0 && r.Name != "ACE" {
 					want = append(want, fmt.Sprintf("%s%d:N", r.Name, r.Number))
-				}
-				if i == len(top.Residues)-1 && r.Name != "NME" {
-					want = append(want, fmt.Sprintf("%s%d:C", r.Name, r.Number))
 				}
 			}
 			var got []string
 			for _, g := range top.SymmetricGroups() {
 				c := top.Atoms[g.Centre]
 				got = append(got, fmt.Sprintf("%s%d:%s", c.Residue.Name, c.Residue.Number, c.Name))
-				n := 3 // CH3, NH3+
-				if top.Atoms[g.Atoms[0]].Element.Symbol == "O" || slices.Contains([]string{"ND2", "NE2", "NH1", "NH2"}, c.Name) {
-					n = 2 // COO-, planar NH2
-				}
-				if len(g.Atoms) != n {
-					t.Errorf("%s: %d terminal atoms, want %d", got[len(got)-1], len(g.Atoms), n)
+				if len(g.Atoms) != 3 || top.Atoms[g.Atoms[0]].Element.Symbol != "H" {
+					t.Errorf("%s: terminal atoms %v, want three hydrogens", got[len(got)-1], g.Atoms)
 				}
 				if !slices.Contains(top.Neighbors()[g.Centre], g.Parent) {
 					t.Errorf("%s: parent %d is not bonded to the centre", got[len(got)-1], g.Parent)

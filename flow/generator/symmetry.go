@@ -28,9 +28,8 @@ type symmetry struct {
 }
 
 // SetSymmetrize makes the generator's density the average of the flow's
-// over the cyclic relabellings of symmetric terminal groups (methyl and
-// NH3+ hydrogens, carboxylate oxygens, planar NH2 hydrogens;
-// molecule.Topology.SymmetricGroups), as many groups as fit in maxImages
+// over the cyclic relabellings of the hydrogens of methyl and NH3+ groups
+// (molecule.Topology.SymmetricGroups), as many groups as fit in maxImages
 // relabellings, in topology order; 0 turns it off.
 //
 // The Boltzmann density is unchanged by these relabellings, so the average

@@ -94,9 +94,8 @@ class Generator:
         self.defensive = None if fraction == 0 else {"fraction": float(fraction), "widen": float(widen), "dims": str(dims)}
 
     def set_symmetrize(self, max_images=64):
-        """Averages the density over cyclic relabellings of symmetric terminal
-        groups (methyl and NH3+ hydrogens, carboxylate oxygens, planar NH2
-        hydrogens), as many groups as fit in max_images relabellings (alanine
+        """Averages the density over cyclic relabellings of the hydrogens of
+        methyl and NH3+ groups, as many groups as fit in max_images relabellings (alanine
         dipeptide's three methyls: 27); 0 turns it off. The Boltzmann density
         is unchanged by these relabellings, so the averaged density is an exact
         proposal at least as close to it; sample relabels each structure at
