@@ -79,13 +79,7 @@ func (d *proposalFlags) applySymmetry(g *generator.Generator) (*symmetrySummary,
 	if err != nil {
 		return nil, fmt.Errorf("--symmetrize: %w", err)
 	}
-	top := g.Topology()
-	s := &symmetrySummary{Images: res.Images, Skipped: res.Skipped, Groups: []string{}}
-	for _, grp := range res.Groups {
-		a := top.Atoms[grp.Centre]
-		s.Groups = append(s.Groups, fmt.Sprintf("%s%d:%s", a.Residue.Name, a.Residue.Number, a.Name))
-	}
-	return s, nil
+	return &symmetrySummary{Images: res.Images, Skipped: res.Skipped, Groups: append([]string{}, res.Centres...)}, nil
 }
 
 func (d *proposalFlags) applyDefensive(g *generator.Generator) (*defensiveSummary, error) {

@@ -16,6 +16,8 @@ type Symmetrization struct {
 	// counts those left out to keep within the image budget.
 	Groups  []molecule.SymmetricGroup
 	Skipped int
+	// Centres names each group's centre atom, "ALA2:CB".
+	Centres []string
 	// Images is the number of relabellings, the product of the groups'
 	// sizes: each density costs that many passes of the inverse flow.
 	Images int
@@ -61,6 +63,8 @@ func (g *Generator) SetSymmetrize(maxImages int) (Symmetrization, error) {
 			continue
 		}
 		res.Groups = append(res.Groups, grp)
+		c := g.Topology().Atoms[grp.Centre]
+		res.Centres = append(res.Centres, fmt.Sprintf("%s%d:%s", c.Residue.Name, c.Residue.Number, c.Name))
 		res.Images *= m
 		// Every image so far composed with each cyclic shift of the group.
 		var next [][]int

@@ -55,17 +55,11 @@ func (g *Generator) SetSymmetrize(maxImages int) (string, error) {
 	if err != nil {
 		return "", err
 	}
-	top := g.g.Topology()
-	out := struct {
+	b, err := json.Marshal(struct {
 		Images  int      `json:"images"`
 		Groups  []string `json:"groups"`
 		Skipped int      `json:"skipped_groups"`
-	}{Images: res.Images, Skipped: res.Skipped, Groups: []string{}}
-	for _, grp := range res.Groups {
-		a := top.Atoms[grp.Centre]
-		out.Groups = append(out.Groups, fmt.Sprintf("%s%d:%s", a.Residue.Name, a.Residue.Number, a.Name))
-	}
-	b, err := json.Marshal(out)
+	}{Images: res.Images, Skipped: res.Skipped, Groups: append([]string{}, res.Centres...)})
 	return string(b), err
 }
 
