@@ -170,17 +170,17 @@ func (g *Generator) LogProb(n int, pos, out []float64) error {
 	if g.sym != nil {
 		return g.logProbSym(n, pos, out)
 	}
-	return g.logProb(n, pos, out, func(i int) int { return i })
-}
-
-// logProb is LogProb without symmetrisation; structure i is called
-// structure index(i) in errors.
-func (g *Generator) logProb(n int, pos, out []float64, index func(int) int) error {
-	na := g.NumAtoms()
 	size := g.batch
 	if n == 1 {
 		size = 1
 	}
+	return g.logProb(n, pos, out, size, func(i int) int { return i })
+}
+
+// logProb is LogProb without symmetrisation, with graphs of batch size;
+// structure i is called structure index(i) in errors.
+func (g *Generator) logProb(n int, pos, out []float64, size int, index func(int) int) error {
+	na := g.NumAtoms()
 	run, ok := g.runners[size]
 	if !ok {
 		r, err := g.flow.NewRunner(size)

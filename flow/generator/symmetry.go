@@ -119,6 +119,13 @@ func (g *Generator) logProbSym(n int, pos, out []float64) error {
 	na := g.NumAtoms()
 	m := len(g.sym.perms)
 	chunk := max(1, g.batch/m) // structures per call: one graph batch of images
+	// Graphs as wide as a chunk's images; a single structure (the current
+	// state of an MCMC chain) gets one just wide enough for its own images
+	// rather than one padded to the batch.
+	size := chunk * m
+	if n == 1 {
+		size = m
+	}
 	buf := make([]float64, chunk*m*na*3)
 	lq := make([]float64, chunk*m)
 	for start := 0; start < n; start += chunk {
@@ -130,7 +137,7 @@ func (g *Generator) logProbSym(n int, pos, out []float64) error {
 				g.sym.apply(k, x, buf[o:o+na*3])
 			}
 		}
-		if err := g.logProb(c*m, buf[:c*m*na*3], lq[:c*m], func(j int) int { return start + j/m }); err != nil {
+		if err := g.logProb(c*m, buf[:c*m*na*3], lq[:c*m], size, func(j int) int { return start + j/m }); err != nil {
 			return err
 		}
 		for i := range c {
