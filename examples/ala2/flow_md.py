@@ -67,9 +67,14 @@ def main(argv=None):
     p.add_argument("--move-temperature", type=float,
                    help="temperature (K) of the acceptance rule, default the integrator's 300 K; another value "
                         "makes a chain that is NOT at equilibrium (the detailed-balance test uses it as a control)")
+    p.add_argument("--symmetrize", type=int, default=0,
+                   help="propose from the density averaged over at most N relabellings of methyl hydrogens "
+                        "(Generator.set_symmetrize; alanine dipeptide: 27); 0: the flow's own density")
     args = p.parse_args(argv)
 
     gen = gobg.load(args.model)
+    if args.symmetrize:
+        gen.set_symmetrize(args.symmetrize)
     system = app.ForceField("amber99sbildn.xml", "amber99_obc.xml").createSystem(
         gen.topology, nonbondedMethod=app.NoCutoff, constraints=None, hydrogenMass=3 * unit.amu)
     dt = 0.002
@@ -110,6 +115,7 @@ def main(argv=None):
         "model": args.model, "ns": args.ns, "every": args.every, "frames": frames, "wall_s": wall,
         "moves": move.n_proposed if move else 0, "accepted": move.n_accepted if move else 0,
         "acceptance_rate": move.acceptance_rate if move else None,
+        "symmetrize": args.symmetrize,
         # Basins: phi > 0 (alpha_L and C7ax) against the phi < 0 basins.
         "fraction_phi_positive": float(np.mean(phi > 0)),
         "mean_potential_kj_mol": float(energies.mean()),
