@@ -45,63 +45,35 @@ func (d Defensive) widens(i int) bool { return d.Dims == nil || d.Dims[i] }
 // mixture's base density to the flow's own, to be added to the flow's
 // log q of the sample. With an inactive d it is SampleBase with zero ratios.
 func (f *Flow) SampleBaseDefensive(r *rand.Rand, n int, d Defensive) (z, logRatio []float64, err error) {
-	if err := d.Validate(); err != nil {
+	if err := f.checkDefensive(d); err != nil {
 		return nil, nil, err
 	}
-	if d.Dims != nil && len(d.Dims) != f.Dim() {
-		return nil, nil, fmt.Errorf("flow: defensive mixture selects among %d dimensions, the flow has %d", len(d.Dims), f.Dim())
-	}
-	logRatio = make([]float64, n)
 	if !d.Active() {
 		z, err = f.SampleBase(r, n)
-		return z, logRatio, err
+		return z, make([]float64, n), err
 	}
 	p, err := f.BaseParams()
 	if err != nil {
 		return nil, nil, err
 	}
 	dim := f.Dim()
-	vm := f.cfg.TorsionBase == BaseVonMises
-	tau := d.Widen
 	z = make([]float64, n*dim)
 	for s := range n {
-		row := z[s*dim : (s+1)*dim]
-		wide := r.Float64() < d.Frac
-		for _, i := range f.intIdx {
-			a, b := (-1-p.Loc[i])/p.Scale[i], (1-p.Loc[i])/p.Scale[i]
-			if wide && d.widens(i) {
-				row[i] = max(a, min(b, tau*SampleTruncNormal(r, a/tau, b/tau)))
-			} else {
-				row[i] = SampleTruncNormal(r, a, b)
-			}
+		var wide func(int) bool
+		if r.Float64() < d.Frac {
+			wide = d.widens
 		}
-		for _, i := range f.circIdx {
-			switch {
-			case !vm:
-				row[i] = -math.Pi + 2*math.Pi*r.Float64()
-			case wide && d.widens(i):
-				row[i] = SampleVonMises(r, p.Loc[i], p.Scale[i]/(tau*tau))
-			default:
-				row[i] = SampleVonMises(r, p.Loc[i], p.Scale[i])
-			}
-		}
+		f.sampleBaseRow(r, z[s*dim:(s+1)*dim], p, wide, d.Widen)
 	}
-	logRatio, err = f.defensiveLogRatio(z, d, p)
-	if err != nil {
-		return nil, nil, err
-	}
-	return z, logRatio, nil
+	return z, f.defensiveLogRatio(z, d, p), nil
 }
 
 // DefensiveLogRatio is log m(z) - log p(z) for each row of z ([n, D]
 // row-major base vectors): what turns the flow's log-density of a sample
 // into the density of the defensive mixture d (zeros when d is inactive).
 func (f *Flow) DefensiveLogRatio(z []float64, d Defensive) ([]float64, error) {
-	if err := d.Validate(); err != nil {
+	if err := f.checkDefensive(d); err != nil {
 		return nil, err
-	}
-	if d.Dims != nil && len(d.Dims) != f.Dim() {
-		return nil, fmt.Errorf("flow: defensive mixture selects among %d dimensions, the flow has %d", len(d.Dims), f.Dim())
 	}
 	if len(z)%f.Dim() != 0 {
 		return nil, fmt.Errorf("flow: %d values is not a whole number of rows of %d", len(z), f.Dim())
@@ -113,13 +85,24 @@ func (f *Flow) DefensiveLogRatio(z []float64, d Defensive) ([]float64, error) {
 	if err != nil {
 		return nil, err
 	}
-	return f.defensiveLogRatio(z, d, p)
+	return f.defensiveLogRatio(z, d, p), nil
+}
+
+// checkDefensive validates d and its dimension selection against f.
+func (f *Flow) checkDefensive(d Defensive) error {
+	if err := d.Validate(); err != nil {
+		return err
+	}
+	if d.Dims != nil && len(d.Dims) != f.Dim() {
+		return fmt.Errorf("flow: defensive mixture selects among %d dimensions, the flow has %d", len(d.Dims), f.Dim())
+	}
+	return nil
 }
 
 // defensiveLogRatio is DefensiveLogRatio with the base parameters read.
 // Like the flow's own base density, the truncated normals' formula is used
 // as is for coordinates a rounding error outside their interval.
-func (f *Flow) defensiveLogRatio(z []float64, d Defensive, p BaseParams) ([]float64, error) {
+func (f *Flow) defensiveLogRatio(z []float64, d Defensive, p BaseParams) []float64 {
 	dim := f.Dim()
 	vm := f.cfg.TorsionBase == BaseVonMises
 	tau := d.Widen
@@ -133,7 +116,7 @@ func (f *Flow) defensiveLogRatio(z []float64, d Defensive, p BaseParams) ([]floa
 			if !d.widens(i) {
 				continue
 			}
-			a, b := (-1-p.Loc[i])/p.Scale[i], (1-p.Loc[i])/p.Scale[i]
+			a, b := p.interval(i)
 			lp += TruncNormalLogPDF(row[i], a, b)
 			lw += TruncNormalLogPDF(row[i]/tau, a/tau, b/tau) - math.Log(tau)
 		}
@@ -151,7 +134,7 @@ func (f *Flow) defensiveLogRatio(z []float64, d Defensive, p BaseParams) ([]floa
 		m := max(x, y)
 		out[s] = m + math.Log(math.Exp(x-m)+math.Exp(y-m))
 	}
-	return out, nil
+	return out
 }
 
 // Dimension sets a defensive mixture can widen, by name.

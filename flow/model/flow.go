@@ -498,19 +498,43 @@ func (f *Flow) SampleBase(r *rand.Rand, n int) ([]float64, error) {
 	d := f.Dim()
 	out := make([]float64, n*d)
 	for s := range n {
-		row := out[s*d : (s+1)*d]
-		for _, i := range f.intIdx {
-			row[i] = SampleTruncNormal(r, (-1-p.Loc[i])/p.Scale[i], (1-p.Loc[i])/p.Scale[i])
-		}
-		for _, i := range f.circIdx {
-			if f.cfg.TorsionBase == BaseVonMises {
-				row[i] = SampleVonMises(r, p.Loc[i], p.Scale[i])
-			} else {
-				row[i] = -math.Pi + 2*math.Pi*r.Float64()
-			}
-		}
+		f.sampleBaseRow(r, out[s*d:(s+1)*d], p, nil, 1)
 	}
 	return out, nil
+}
+
+// interval is the act-norm preimage [a, b] of [-1, 1] for interval
+// dimension i: the support of its truncated standard normal base.
+func (p BaseParams) interval(i int) (a, b float64) {
+	return (-1 - p.Loc[i]) / p.Scale[i], (1 - p.Loc[i]) / p.Scale[i]
+}
+
+// sampleBaseRow draws one base vector into row, dimension by dimension in
+// layout-kind order; the dimensions wide selects (none when wide is nil)
+// come from the base widened tau times (truncated normals on the same
+// interval, von Mises concentrations divided by tau²). SampleBase and the
+// defensive mixture share it, so an unwidened row consumes the random
+// source the same way in both.
+func (f *Flow) sampleBaseRow(r *rand.Rand, row []float64, p BaseParams, wide func(int) bool, tau float64) {
+	widened := func(i int) bool { return wide != nil && wide(i) }
+	for _, i := range f.intIdx {
+		a, b := p.interval(i)
+		if widened(i) {
+			row[i] = max(a, min(b, tau*SampleTruncNormal(r, a/tau, b/tau)))
+		} else {
+			row[i] = SampleTruncNormal(r, a, b)
+		}
+	}
+	for _, i := range f.circIdx {
+		switch {
+		case f.cfg.TorsionBase != BaseVonMises:
+			row[i] = -math.Pi + 2*math.Pi*r.Float64()
+		case widened(i):
+			row[i] = SampleVonMises(r, p.Loc[i], p.Scale[i]/(tau*tau))
+		default:
+			row[i] = SampleVonMises(r, p.Loc[i], p.Scale[i])
+		}
+	}
 }
 
 // InitFromData sets the base from n samples x ([n, D] row-major, layout
