@@ -46,17 +46,7 @@ func TestSampleDefensive(t *testing.T) {
 	if err != nil {
 		t.Fatal(err)
 	}
-	na := gen.NumAtoms()
-	pos := make([]float64, 0, len(frames)*na*3)
-	for _, f := range frames {
-		for _, p := range f.Positions {
-			pos = append(pos, p[0], p[1], p[2])
-		}
-	}
-	lq := make([]float64, len(frames))
-	if err := gen.LogProb(len(frames), pos, lq); err != nil {
-		t.Fatal(err)
-	}
+	lq := framesLogProb(t, gen, frames)
 	floor := math.Log(0.6)
 	raised := 0
 	for i, r := range readCSV(t, s.CSV)[1:] {
@@ -118,7 +108,7 @@ func TestSampleSymmetrize(t *testing.T) {
 	}
 	var s sampleSummary
 	lastJSON(t, stdout, &s)
-	if y := s.Symmetrized; y == nil || y.Images != 27 || len(y.Groups) != 3 || y.Groups[1] != "ALA2:CB" || y.Skipped != 0 {
+	if y := s.Symmetrized; y == nil || y.Images != 27 || len(y.Centres) != 3 || y.Centres[1] != "ALA2:CB" || y.Skipped != 0 {
 		t.Fatalf("summary's symmetrisation %+v, want 27 images of 3 groups", s.Symmetrized)
 	}
 	frames, err := molecule.ReadDCDFile(out)
@@ -133,17 +123,7 @@ func TestSampleSymmetrize(t *testing.T) {
 	if _, err := gen.SetSymmetrize(27); err != nil {
 		t.Fatal(err)
 	}
-	na := gen.NumAtoms()
-	pos := make([]float64, 0, len(frames)*na*3)
-	for _, f := range frames {
-		for _, p := range f.Positions {
-			pos = append(pos, p[0], p[1], p[2])
-		}
-	}
-	lq := make([]float64, len(frames))
-	if err := gen.LogProb(len(frames), pos, lq); err != nil {
-		t.Fatal(err)
-	}
+	lq := framesLogProb(t, gen, frames)
 	for i, r := range readCSV(t, s.CSV)[1:] {
 		v, _ := strconv.ParseFloat(r[1], 64)
 		if math.Abs(v-lq[i]) > 1e-3*math.Max(1, math.Abs(v)) { // float32 positions in the DCD
@@ -211,3 +191,19 @@ func TestSymmetricGroupsKeepEnergy(t *testing.T) {
 }
 
 func f64(p []molecule.Vec3) []molecule.Vec3 { return append([]molecule.Vec3(nil), p...) }
+
+// framesLogProb is the generator's log-density of each frame read from a DCD.
+func framesLogProb(t *testing.T, g *generator.Generator, frames []molecule.Frame) []float64 {
+	t.Helper()
+	pos := make([]float64, 0, len(frames)*g.NumAtoms()*3)
+	for _, f := range frames {
+		for _, p := range f.Positions {
+			pos = append(pos, p[0], p[1], p[2])
+		}
+	}
+	lq := make([]float64, len(frames))
+	if err := g.LogProb(len(frames), pos, lq); err != nil {
+		t.Fatal(err)
+	}
+	return lq
+}
