@@ -74,10 +74,10 @@ type evalSummary struct {
 	// Defensive is the proposal mixture the samples came from (nil: the flow).
 	Defensive *defensiveSummary `json:"defensive,omitempty"`
 	// Symmetrized is the relabelling average of the density (nil: none).
-	Symmetrized *symmetrySummary `json:"symmetrized,omitempty"`
-	Report      string           `json:"report"`
-	Plots       string           `json:"plots,omitempty"`
-	Notes       []string         `json:"notes,omitempty"`
+	Symmetrized *generator.Symmetrization `json:"symmetrized,omitempty"`
+	Report      string                    `json:"report"`
+	Plots       string                    `json:"plots,omitempty"`
+	Notes       []string                  `json:"notes,omitempty"`
 }
 
 // essSets is the Kish ESS fraction and KL(q‖p) estimate of several
@@ -271,7 +271,7 @@ func comparisonRMSE(c *eval.ProfileComparison) eval.Float {
 func printEvalSummary(w interface{ Write([]byte) (int, error) }, s *evalSummary) {
 	fmt.Fprintf(w, "test NLL: %.3f nats per structure (%.4f per free coordinate) on %d MD frames\n", s.NLL, s.NLLPerDim, s.MDFrames)
 	if y := s.Symmetrized; y != nil {
-		fmt.Fprintf(w, "density averaged over %d relabellings of %d symmetric groups (%d left out)\n", y.Images, len(y.Groups), y.Skipped)
+		fmt.Fprintf(w, "density averaged over %d relabellings of %d symmetric groups (%d left out)\n", y.Images, len(y.Centres), y.Skipped)
 	}
 	if d := s.Defensive; d != nil {
 		fmt.Fprintf(w, "samples from a defensive mixture: %.0f%% from the flow widened %g times in %d dimensions (%s)\n",

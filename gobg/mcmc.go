@@ -153,7 +153,7 @@ type mcmcSummaryT struct {
 	// Defensive is the proposal mixture (nil: the generator's flow).
 	Defensive *defensiveSummary `json:"defensive,omitempty"`
 	// Symmetrized is the relabelling average of the density (nil: none).
-	Symmetrized *symmetrySummary `json:"symmetrized,omitempty"`
+	Symmetrized *generator.Symmetrization `json:"symmetrized,omitempty"`
 }
 
 func runMCMC(ctx context.Context, env *cmdEnv, args []string) error {
@@ -208,7 +208,7 @@ func runMCMC(ctx context.Context, env *cmdEnv, args []string) error {
 	var prop *mcmcProposals
 	var density *generator.Generator // log q of the current state (a batch-1 graph inside)
 	var def *defensiveSummary
-	var sym *symmetrySummary
+	var sym *generator.Symmetrization
 	if *modelPath != "" {
 		g, err := generator.Load(*modelPath, *backendSpec, *batch)
 		if err != nil {

@@ -43,13 +43,6 @@ func addProposalFlags(fs *flag.FlagSet) *proposalFlags {
 	}
 }
 
-// symmetrySummary records symmetrisation in a command's JSON summary.
-type symmetrySummary struct {
-	Images  int      `json:"images"`
-	Groups  []string `json:"groups"` // centre atoms, "ALA2:CB"
-	Skipped int      `json:"skipped_groups"`
-}
-
 // defensiveSummary records a defensive mixture in a command's JSON summary.
 type defensiveSummary struct {
 	Fraction float64 `json:"fraction"`
@@ -59,7 +52,7 @@ type defensiveSummary struct {
 }
 
 // apply sets the proposal on g and returns its summaries (nil when off).
-func (d *proposalFlags) apply(g *generator.Generator) (*defensiveSummary, *symmetrySummary, error) {
+func (d *proposalFlags) apply(g *generator.Generator) (*defensiveSummary, *generator.Symmetrization, error) {
 	sym, err := d.applySymmetry(g)
 	if err != nil {
 		return nil, nil, err
@@ -68,7 +61,7 @@ func (d *proposalFlags) apply(g *generator.Generator) (*defensiveSummary, *symme
 	return def, sym, err
 }
 
-func (d *proposalFlags) applySymmetry(g *generator.Generator) (*symmetrySummary, error) {
+func (d *proposalFlags) applySymmetry(g *generator.Generator) (*generator.Symmetrization, error) {
 	if *d.symmetrize < 0 {
 		return nil, fmt.Errorf("%w: --symmetrize %d: want 0 (off) or a number of relabellings", errUsage, *d.symmetrize)
 	}
@@ -79,7 +72,7 @@ func (d *proposalFlags) applySymmetry(g *generator.Generator) (*symmetrySummary,
 	if err != nil {
 		return nil, fmt.Errorf("--symmetrize: %w", err)
 	}
-	return &symmetrySummary{Images: res.Images, Skipped: res.Skipped, Groups: append([]string{}, res.Centres...)}, nil
+	return &res, nil
 }
 
 func (d *proposalFlags) applyDefensive(g *generator.Generator) (*defensiveSummary, error) {

@@ -59,7 +59,7 @@ type sampleSummary struct {
 	// Defensive is the proposal mixture the samples came from (nil: the flow).
 	Defensive *defensiveSummary `json:"defensive,omitempty"`
 	// Symmetrized is the relabelling average of the density (nil: none).
-	Symmetrized *symmetrySummary `json:"symmetrized,omitempty"`
+	Symmetrized *generator.Symmetrization `json:"symmetrized,omitempty"`
 }
 
 // generated holds samples with their log-densities and (optionally) energies.

@@ -11,16 +11,17 @@ import (
 
 // Symmetrization says over which relabellings the generator averages its
 // density (SetSymmetrize).
+// Its JSON form is what gobg's summaries and the Python module report.
 type Symmetrization struct {
-	// Groups are the symmetric terminal groups averaged over; Skipped
-	// counts those left out to keep within the image budget.
-	Groups  []molecule.SymmetricGroup
-	Skipped int
-	// Centres names each group's centre atom, "ALA2:CB".
-	Centres []string
 	// Images is the number of relabellings, the product of the groups'
 	// sizes: each density costs that many passes of the inverse flow.
-	Images int
+	Images int `json:"images"`
+	// Groups are the symmetric terminal groups averaged over, and Centres
+	// names each one's centre atom ("ALA2:CB"); Skipped counts the groups
+	// left out to keep within the image budget.
+	Groups  []molecule.SymmetricGroup `json:"-"`
+	Centres []string                  `json:"groups"`
+	Skipped int                       `json:"skipped_groups"`
 }
 
 // symmetry holds the relabellings of a Symmetrization: perms[k][a] is the
@@ -48,13 +49,13 @@ func (g *Generator) SetSymmetrize(maxImages int) (Symmetrization, error) {
 	}
 	if maxImages <= 1 {
 		g.sym = nil
-		return Symmetrization{Images: 1}, nil
+		return Symmetrization{Images: 1, Centres: []string{}}, nil
 	}
 	if g.spec.Mode != ic.Full {
 		return Symmetrization{}, fmt.Errorf("generator: %s is a %s-mode model; symmetrisation needs full mode, where relabelled structures keep their bond lengths and angles", g.path, g.spec.Mode)
 	}
 	na := g.NumAtoms()
-	res := Symmetrization{Images: 1}
+	res := Symmetrization{Images: 1, Centres: []string{}}
 	perms := [][]int{identity(na)}
 	for _, grp := range g.Topology().SymmetricGroups() {
 		m := len(grp.Atoms)

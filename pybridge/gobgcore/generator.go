@@ -55,11 +55,7 @@ func (g *Generator) SetSymmetrize(maxImages int) (string, error) {
 	if err != nil {
 		return "", err
 	}
-	b, err := json.Marshal(struct {
-		Images  int      `json:"images"`
-		Groups  []string `json:"groups"`
-		Skipped int      `json:"skipped_groups"`
-	}{Images: res.Images, Skipped: res.Skipped, Groups: append([]string{}, res.Centres...)})
+	b, err := json.Marshal(res)
 	return string(b), err
 }
 
