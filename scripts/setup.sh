@@ -65,7 +65,12 @@ if ! command -v gcc >/dev/null 2>&1; then
 fi
 GOBIN_DIR=$(go env GOPATH)/bin
 gopy_want=$(go list -m -f '{{.Version}}' github.com/go-python/gopy)
-gopy_have=$(go version -m "$GOBIN_DIR/gopy" 2>/dev/null | awk '$1 == "mod" {print $3}')
+# No gopy yet is the normal case on a fresh machine: under pipefail a failing
+# `go version -m` must not end the script.
+gopy_have=""
+if [ -x "$GOBIN_DIR/gopy" ]; then
+  gopy_have=$(go version -m "$GOBIN_DIR/gopy" 2>/dev/null | awk '$1 == "mod" {print $3}' || true)
+fi
 if [ "$gopy_have" != "$gopy_want" ]; then
   log "go install github.com/go-python/gopy ($gopy_want)"
   go install github.com/go-python/gopy
