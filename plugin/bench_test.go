@@ -12,7 +12,7 @@ import (
 // the CPU threads are divided among the workers (Config.Threads default).
 // conf/s is the throughput a training loop sees, transport included.
 func BenchmarkEvaluateHP35(b *testing.B) {
-	frames, _ := mdFrames(b, "hp35", spread(256, 2000))
+	frames, _ := mdFrames(b, "hp35", spread(256, 200)) // the 200 fixture frames, some twice
 	for _, workers := range []int{1, 2} {
 		threads := max(1, runtime.NumCPU()/workers)
 		b.Run(fmt.Sprintf("workers=%d/threads=%d", workers, threads), func(b *testing.B) {

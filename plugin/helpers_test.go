@@ -99,6 +99,9 @@ print(traj.n_frames, traj.n_atoms)
 func mdFrames(t testing.TB, sys string, idx []int) ([][]molecule.Vec3, int) {
 	t.Helper()
 	framesMu.Lock()
+	// Unlock on every exit: t.Fatal leaves through runtime.Goexit, and a held
+	// lock would hang every later test.
+	defer framesMu.Unlock()
 	all, ok := framesCache[sys]
 	if !ok {
 		dir := filepath.Join(testenv.SharedData(t), "md", sys)
@@ -107,13 +110,11 @@ func mdFrames(t testing.TB, sys string, idx []int) ([][]molecule.Vec3, int) {
 		res := testenv.RunPython(t, framesScript, filepath.Join(dir, "top.pdb"), filepath.Join(dir, "traj.dcd"), out)
 		lines := strings.Split(strings.TrimSpace(string(res)), "\n")
 		if _, err := fmt.Sscan(lines[len(lines)-1], &nf, &na); err != nil {
-			framesMu.Unlock()
 			t.Fatalf("frames script printed %q: %v", res, err)
 		}
 		all = readVecs(t, out, nf, na)
 		framesCache[sys] = all
 	}
-	framesMu.Unlock()
 	sel := make([][]molecule.Vec3, len(idx))
 	for i, k := range idx {
 		sel[i] = all[k]

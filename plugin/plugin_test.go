@@ -173,7 +173,7 @@ func TestWorkerDeathMidBatch(t *testing.T) {
 	if testing.Short() {
 		t.Skip("starts and kills worker processes: seconds")
 	}
-	frames, _ := mdFrames(t, "hp35", spread(64, 2000))
+	frames, _ := mdFrames(t, "hp35", spread(64, 200))
 	pool := startPool(t, Config{PDB: mdTop(t, "hp35"), Platform: "Reference", Workers: 2})
 	ctx := context.Background()
 	want, err := pool.Evaluate(ctx, frames, true)
@@ -528,7 +528,7 @@ func TestCPUPlatform(t *testing.T) {
 	if testing.Short() {
 		t.Skip("starts and kills worker processes: seconds")
 	}
-	frames, _ := mdFrames(t, "hp35", spread(8, 2000))
+	frames, _ := mdFrames(t, "hp35", spread(8, 200))
 	pool := startPool(t, Config{PDB: mdTop(t, "hp35"), Threads: 1})
 	if info := pool.Info(); info.Platform != "CPU" || info.Properties["Threads"] != "1" {
 		t.Fatalf("info: platform %q, properties %v", info.Platform, info.Properties)

@@ -1,6 +1,5 @@
 """scripts/phi-start.py puts alanine dipeptide's phi where it is asked to."""
 
-import os
 import subprocess
 import sys
 from pathlib import Path
@@ -12,12 +11,9 @@ SCRIPT = REPO / "scripts" / "phi-start.py"
 
 
 def _shared():
-    """The reference data folder; skips without it, except under CI=true."""
-    d = Path(os.environ.get("GOBG_SHARED_DATA") or REPO.parent / "shared" / "data")
-    if not (d / "ala2.pdb").is_file():
-        if os.environ.get("CI") == "true":
-            pytest.fail(f"reference data not found: {d}", pytrace=False)
-        pytest.skip(f"reference data not found: {d}")
+    """The repository's test fixtures, laid out as the reference data is."""
+    d = REPO / "testdata"
+    assert (d / "ala2.pdb").is_file(), f"test fixtures missing: {d}"
     return d
 
 
@@ -27,7 +23,7 @@ def _pdb():
 
 @pytest.mark.parametrize("target", [60.0, -150.0])
 def test_phi_start_reaches_target(tmp_path, target):
-    md = pytest.importorskip("mdtraj")
+    import mdtraj as md
     import numpy as np
 
     out = tmp_path / "start.pdb"

@@ -112,7 +112,7 @@ func unflatten(flat []float64, b, n int) [][]Vec3 {
 func TestTransformRoundTrip(t *testing.T) {
 	hpFrames := 16
 	if !testing.Short() {
-		hpFrames = 0 // all 2000
+		hpFrames = 0 // all of the fixture's 200
 	}
 	const batch = 250
 	for _, tc := range []struct {

@@ -1,5 +1,6 @@
 // Package testenv finds what gobg's tests need outside the Go tree: the
-// repository root, the reference data in ../shared/data, and the project's
+// repository root, the test fixtures (testdata/) and the full reference data
+// (../shared/data) for long checks, and the project's
 // Python interpreter (the .venv made by scripts/setup.sh) with OpenMM.
 package testenv
 
@@ -19,10 +20,26 @@ func Root() string {
 	return filepath.Clean(filepath.Join(filepath.Dir(file), "..", ".."))
 }
 
-// SharedData returns the reference data directory (GOBG_SHARED_DATA, else
-// ../shared/data beside the repository). Tests that need it skip without it,
-// except under CI=true, where its absence is a failure.
+// SharedData returns the reference data the tests read: the fixture folder
+// testdata/ of the repository (the PDB files of alanine dipeptide, HP35 and
+// protein G, and every 10th frame of their reference MD, laid out as the full
+// reference data is; scripts/mkfixtures makes it). It is part of every clone,
+// so tests that use it never skip.
 func SharedData(t testing.TB) string {
+	t.Helper()
+	dir := filepath.Join(Root(), "testdata")
+	if _, err := os.Stat(filepath.Join(dir, "md")); err != nil {
+		t.Fatalf("test fixtures missing: %v (the repository's testdata/ folder)", err)
+	}
+	return dir
+}
+
+// FullData returns the full reference data (GOBG_SHARED_DATA, else
+// ../shared/data beside the repository): whole MD trajectories, for the long
+// checks and benchmarks that need more frames than the fixtures hold. Those
+// skip, saying so, without it, except under CI=true, where its absence is a
+// failure.
+func FullData(t testing.TB) string {
 	t.Helper()
 	dir := os.Getenv("GOBG_SHARED_DATA")
 	if dir == "" {
@@ -30,9 +47,9 @@ func SharedData(t testing.TB) string {
 	}
 	if _, err := os.Stat(dir); err != nil {
 		if os.Getenv("CI") == "true" {
-			t.Fatalf("reference data not found at %s (set GOBG_SHARED_DATA)", dir)
+			t.Fatalf("full reference data not found at %s (set GOBG_SHARED_DATA)", dir)
 		}
-		t.Skipf("reference data not found at %s", dir)
+		t.Skipf("long check: full reference data not found at %s (set GOBG_SHARED_DATA)", dir)
 	}
 	return dir
 }

@@ -1,8 +1,9 @@
 """Shared fixtures of the gobg Python tests.
 
 The tests import the installed gobg (scripts/setup.sh runs `pip install .`
-into .venv). Like the Go tests (internal/testenv), they skip when the package
-or the reference data is missing, except under CI=true, where that fails.
+into .venv) and read the repository's test fixtures (testdata/: the reference
+PDB files and every 10th frame of their MD). A missing gobg module skips them,
+saying so, except under CI=true, where that fails.
 """
 
 import os
@@ -33,7 +34,7 @@ def gobg():
 
 @pytest.fixture(scope="session")
 def shared_data():
-    d = Path(os.environ.get("GOBG_SHARED_DATA") or REPO.parent / "shared" / "data")
-    if not d.is_dir():
-        _missing(f"reference data not found at {d} (set GOBG_SHARED_DATA)")
+    """The test fixtures, laid out as the reference data is (PDB files, md/<system>/)."""
+    d = REPO / "testdata"
+    assert (d / "md").is_dir(), f"test fixtures missing: {d}"
     return d

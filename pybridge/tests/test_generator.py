@@ -8,8 +8,8 @@ import math
 import numpy as np
 import pytest
 
-openmm = pytest.importorskip("openmm")
-from openmm import app, unit  # noqa: E402
+import openmm
+from openmm import app, unit
 
 
 def _system(topology, constraints=None):
