@@ -1,7 +1,7 @@
 # gobg: the two commands of the README (`make run`, `make test`) do all set-up
 # themselves, so a fresh machine needs nothing else.
 SHELL := /bin/bash
-PY    := .venv/bin/python
+PY    := $(or $(GOBG_VENV),.venv)/bin/python
 GO    ?= go
 
 .PHONY: setup build run test test-short bench fuzz vet clean
@@ -22,8 +22,10 @@ vet:
 
 # Everything CI runs: vet, the Go tests (long checks included, fuzz seeds
 # included), and the Python tests.
+# Every skipped test is listed with its reason; under CI=true a skip fails.
 test: setup vet
-	CI=$${CI:-} $(GO) test -count=1 -timeout 60m ./...
+	set -o pipefail; $(GO) test -count=1 -timeout 60m -json ./... | \
+	  $(GO) run ./scripts/testsummary $$([ "$${CI:-}" = true ] && echo -no-skips)
 	bash scripts/pytest.sh
 
 test-short: build
