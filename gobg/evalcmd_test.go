@@ -6,7 +6,6 @@ import (
 	"math"
 	"os"
 	"path/filepath"
-	"slices"
 	"strconv"
 	"strings"
 	"testing"
@@ -15,6 +14,7 @@ import (
 	"github.com/gobg/gobg/flow/eval"
 	"github.com/gobg/gobg/flow/generator"
 	"github.com/gobg/gobg/internal/testenv"
+	"github.com/gobg/gobg/internal/testmodel"
 )
 
 // TestEvalPairsAtomsByName evaluates the committed alanine dipeptide model
@@ -80,17 +80,9 @@ func TestEvalPairsAtomsByName(t *testing.T) {
 	// NLL is that of the frames in the model's order.
 	t.Run("renamed and reordered", func(t *testing.T) {
 		dir := t.TempDir()
+		pdbPath, perm := testmodel.ALA2Renamed(t, dir)
 		top, err := molecule.ReadPDBFile(filepath.Join(data, "top.pdb"))
 		if err != nil {
-			t.Fatal(err)
-		}
-		renamed, perm := renameReversed(top.Topology)
-		pdbPath := filepath.Join(dir, "renamed.pdb")
-		x0 := make([]molecule.Vec3, len(perm))
-		for i, j := range perm {
-			x0[i] = top.Models[0][j]
-		}
-		if err := molecule.WritePDBFile(pdbPath, renamed, [][]molecule.Vec3{x0}, nil); err != nil {
 			t.Fatal(err)
 		}
 		frames, err := readSpread(context.Background(), []string{filepath.Join(data, "traj.dcd")}, "top.pdb", len(perm), 120)
@@ -103,20 +95,16 @@ func TestEvalPairsAtomsByName(t *testing.T) {
 			t.Fatal(err)
 		}
 		for _, f := range frames {
-			x := make([]molecule.Vec3, len(perm))
-			for i, j := range perm {
-				x[i] = f[j]
-			}
-			if err := w.Write(x, nil); err != nil {
+			if err := w.Write(testmodel.Permute(f, perm), nil); err != nil {
 				t.Fatal(err)
 			}
 		}
 		if err := w.Close(); err != nil {
 			t.Fatal(err)
 		}
-		// Independently: the frames as top.pdb orders them, paired with
-		// the model by hand (the order MatchAtoms gave for top.pdb is
-		// checked in energy/molecule).
+		// Without the renamed file: the frames as top.pdb orders them,
+		// paired with the model through top.pdb (whose pairing
+		// energy/molecule's tests check).
 		m, err := gen.MatchAtoms(molecule.AtomSource{File: "top.pdb", Top: top.Topology, Positions: top.Models[0]})
 		if err != nil {
 			t.Fatal(err)
@@ -167,37 +155,6 @@ func TestEvalPairsAtomsByName(t *testing.T) {
 			})
 		}
 	})
-}
-
-// renameReversed renames alanine dipeptide's atoms as Amber's and the old PDB
-// convention name them (ACE's HH31..33, NME's CH3 and HH31..33, 1HB, HN) and
-// lists each residue's atoms in reverse order; perm[i] is the index in top
-// of the new topology's atom i.
-func renameReversed(top *molecule.Topology) (*molecule.Topology, []int) {
-	names := map[string]string{
-		"ACE H1": "HH31", "ACE H2": "HH32", "ACE H3": "HH33",
-		"NME C": "CH3", "NME H1": "HH31", "NME H2": "HH32", "NME H3": "HH33",
-		"ALA H": "HN", "ALA HB1": "1HB", "ALA HB2": "2HB", "ALA HB3": "3HB",
-	}
-	out := &molecule.Topology{}
-	var perm []int
-	for _, c := range top.Chains {
-		nc := out.AddChain(c.ID)
-		for _, r := range c.Residues {
-			nr := out.AddResidue(nc, r.Name, r.Number, "")
-			atoms := slices.Clone(r.Atoms)
-			slices.Reverse(atoms)
-			for _, a := range atoms {
-				n := a.Name
-				if v, ok := names[r.Name+" "+n]; ok {
-					n = v
-				}
-				out.AddAtom(nr, n, a.Element, 0)
-				perm = append(perm, a.Index)
-			}
-		}
-	}
-	return out, perm
 }
 
 // spreadEnergies returns the energies.csv values of the n frames readSpread

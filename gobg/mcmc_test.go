@@ -348,19 +348,7 @@ func TestMCMC(t *testing.T) {
 	// proposals would have absurd energies (no move accepted) and the
 	// logged log q of the current state would not be the frame's.
 	t.Run("moves in another atom order", func(t *testing.T) {
-		src, err := molecule.ReadPDBFile(filepath.Join(testenv.SharedData(t), "md", "ala2", "top.pdb"))
-		if err != nil {
-			t.Fatal(err)
-		}
-		renamed, perm := renameReversed(src.Topology)
-		x0 := make([]molecule.Vec3, len(perm))
-		for i, j := range perm {
-			x0[i] = src.Models[0][j]
-		}
-		pdbPath := filepath.Join(t.TempDir(), "renamed.pdb")
-		if err := molecule.WritePDBFile(pdbPath, renamed, [][]molecule.Vec3{x0}, nil); err != nil {
-			t.Fatal(err)
-		}
+		pdbPath, perm := testmodel.ALA2Renamed(t, t.TempDir())
 		dir := t.TempDir()
 		s := mcmcOK(t, mcmcArgs(t, dir, "0.004", "10", "--model", trained, "--save-ps", "0.02", "--batch", "64", "--pdb", pdbPath))
 		if s.Moves != 199 || s.Accepted < 1 {
