@@ -16,14 +16,14 @@ func init() {
 	register(&command{
 		name:    "eval",
 		summary: "evaluate a trained Boltzmann generator against MD: NLL, ESS, energies, clashes, ΔD, RMSF, free energies",
-		usage: `Usage: gobg eval --model M --data DCD ... [--n N] [--seed S] [--sets K] [--temperature K]
+		usage: `Usage: gobg eval --model M --data DCD ... [--data-top PDB ...] [--n N] [--seed S] [--sets K] [--temperature K]
                  [--energy native|openmm] [--md-frames F] [--plots DIR] [--out REPORT.json]
                  [--defensive F [--widen W] [--widen-dims D]] [--symmetrize N] [--json]
 
-Compares the model with MD frames (DCDs of the model's topology): the test
-NLL of the frames under the model (nats per structure and per free
-coordinate; a density of Cartesian structures up to rigid motion in full
-mode, of the free coordinates' marginal in reduced mode); for N generated
+Compares the model with MD frames: the test NLL of the frames under the
+model (nats per structure and per free coordinate; a density of Cartesian
+structures up to rigid motion in full mode, of the free coordinates'
+marginal in reduced mode); for N generated
 structures the Kish effective sample size of the importance weights against
 the Boltzmann distribution at K, energy quantiles against MD and the mean
 of the lower half, the fraction with clashes, the backbone distance
@@ -36,6 +36,16 @@ sample carries the estimate. The ESS of one set of heavy-tailed weights
 varies from set to set: --sets K draws K-1 more sets of N (seeds S+1, ...)
 and reports each set's ESS, their mean and their minimum (the other metrics
 use the first set). With --plots, PNG figures.
+
+The MD's atoms are paired with the model's by identity, not by their place
+in the file: chain, residue by position in its chain, atom by name across
+the PDB v3, Amber and CHARMM conventions (HH31 or H1, HN or H, OT1 or O,
+HIE or HIS ...), hydrogen groups by their handedness; frames are reordered
+into the model's atom order. A DCD holds no atom names, so each needs the
+topology it was written with: --data-top, by default FILE.pdb beside
+FILE.dcd (gobg sample) or else top.pdb in its folder (gobg simulate). A
+trajectory whose atoms do not all pair is refused with the first atom that
+does not, and the atoms missing and extra.
 
 ` + proposalUsage + `
 
@@ -96,7 +106,9 @@ func runEval(ctx context.Context, env *cmdEnv, args []string) error {
 	fs := newFlags(c, env)
 	modelPath := fs.String("model", "", "model `file` written by gobg train")
 	var data stringList
-	fs.Var(&data, "data", "MD trajectory `DCD` of the model's topology (repeatable)")
+	fs.Var(&data, "data", "MD trajectory `DCD` of the model's molecule (repeatable)")
+	var dataTop stringList
+	fs.Var(&dataTop, "data-top", "topology `PDB` of the --data trajectories: one for all or one per --data (default: FILE.pdb beside FILE.dcd, else top.pdb in its folder)")
 	n := fs.Int("n", 10000, "number of generated structures")
 	seed := fs.Uint64("seed", 1, "random seed")
 	sets := fs.Int("sets", 1, "independent sample sets of N for the ESS (seeds S, S+1, ...)")
@@ -116,6 +128,10 @@ func runEval(ctx context.Context, env *cmdEnv, args []string) error {
 	if *modelPath == "" || len(data) == 0 {
 		return fmt.Errorf("%w: --model and --data are required", errUsage)
 	}
+	tops, err := dataTopologies(data, dataTop)
+	if err != nil {
+		return err
+	}
 	if *sets < 1 || *sets > 255 {
 		// Sample batches are seeded seed + offset (offsets are multiples of
 		// the batch size), so more than 255 consecutive seeds could share a
@@ -133,7 +149,15 @@ func runEval(ctx context.Context, env *cmdEnv, args []string) error {
 	}
 	spec := gm.Spec()
 	top := gm.Topology()
-	md, err := readSpread(ctx, data, *modelPath, len(top.Atoms), *mdFrames)
+	src := make([]spreadSource, len(data))
+	for i, d := range data {
+		m, p, err := matchToModel(env.stderr, gm, tops[i])
+		if err != nil {
+			return fmt.Errorf("--data %s: %w", d, err)
+		}
+		src[i] = spreadSource{dcd: d, top: tops[i], atoms: len(p.Topology.Atoms), match: m}
+	}
+	md, err := readSpreadFrom(ctx, src, *mdFrames)
 	if err != nil {
 		return err
 	}

@@ -42,28 +42,51 @@ func readFrames(ctx context.Context, path, pdbPath string, atoms, limit int) ([]
 // each DCD checked against the topology (named by what, with atoms atoms).
 // Only the chosen frames are read.
 func readSpread(ctx context.Context, paths []string, what string, atoms, n int) ([][]molecule.Vec3, error) {
+	src := make([]spreadSource, len(paths))
+	for i, p := range paths {
+		src[i] = spreadSource{dcd: p, top: what, atoms: atoms}
+	}
+	return readSpreadFrom(ctx, src, n)
+}
+
+// spreadSource is one trajectory of readSpreadFrom: the DCD, its topology
+// file (named in errors) and atom count, and the pairing that puts its
+// frames into another topology's atom order (nil: as read).
+type spreadSource struct {
+	dcd, top string
+	atoms    int
+	match    *molecule.AtomMatch
+}
+
+// readSpreadFrom is readSpread over trajectories of their own topologies,
+// each frame reordered by its trajectory's pairing.
+func readSpreadFrom(ctx context.Context, src []spreadSource, n int) ([][]molecule.Vec3, error) {
 	if n < 1 {
 		return nil, fmt.Errorf("%w: the number of frames must be at least 1, got %d", errUsage, n)
 	}
-	readers := make([]*molecule.DCDReader, 0, len(paths))
+	readers := make([]*molecule.DCDReader, 0, len(src))
 	defer func() {
 		for _, r := range readers {
 			r.Close()
 		}
 	}()
 	total := 0
-	for _, p := range paths {
-		r, err := molecule.OpenDCD(p)
+	for _, s := range src {
+		r, err := molecule.OpenDCD(s.dcd)
 		if err != nil {
 			return nil, err
 		}
 		readers = append(readers, r)
-		if err := r.CheckAtoms(what, atoms); err != nil {
+		if err := r.CheckAtoms(s.top, s.atoms); err != nil {
 			return nil, err
 		}
 		total += r.NumFrames()
 	}
 	if total == 0 {
+		paths := make([]string, len(src))
+		for i, s := range src {
+			paths[i] = s.dcd
+		}
 		return nil, fmt.Errorf("no complete frame in %v", paths)
 	}
 	n = min(n, total)
@@ -88,7 +111,12 @@ func readSpread(ctx context.Context, paths []string, what string, atoms, n int) 
 		if err != nil {
 			return nil, err
 		}
-		frames = append(frames, fr.Positions)
+		x := fr.Positions
+		if m := src[f].match; m != nil {
+			x = make([]molecule.Vec3, len(fr.Positions))
+			m.ToRef(x, fr.Positions)
+		}
+		frames = append(frames, x)
 	}
 	return frames, nil
 }

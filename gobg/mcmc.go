@@ -50,8 +50,11 @@ The MD runs unconstrained because a full-mode generator proposes every bond
 length: both must describe the same configuration space. A reduced-mode
 generator (fixed bond lengths) is refused: its proposals lie on a manifold
 that unconstrained MD leaves, and moves between the two would break detailed
-balance. So is a generator whose topology (atom count, names, order) is not
-FILE's. Unconstrained bonds to hydrogen need 2 fs steps; --hmr M (hydrogen
+balance. FILE's atoms are paired with the generator's by identity (chain,
+residue by position, atom name across the PDB, Amber and CHARMM
+conventions, hydrogen groups by handedness; see gobg eval --help), and
+structures are reordered between the two atom orders; a FILE whose atoms do
+not all pair with the generator's is refused. Unconstrained bonds to hydrogen need 2 fs steps; --hmr M (hydrogen
 mass repartitioning) changes the dynamics, not the configurations sampled.
 Train the generator on unconstrained frames (gobg simulate --constraints
 None): one trained on MD with bonds to hydrogen constrained gives the
@@ -161,7 +164,7 @@ func runMCMC(ctx context.Context, env *cmdEnv, args []string) error {
 	fs := newFlags(c, env)
 	modelPath := fs.String("model", "", "generator `file` written by gobg train (full mode; optional with --every 0)")
 	mdf := &mdFlags{
-		pdbHelp:        "starting structure `file` (PDB); its topology must be the model's",
+		pdbHelp:        "starting structure `file` (PDB); the model's molecule, atoms in any order and naming convention",
 		nsHelp:         "simulated time in `ns`",
 		timestepFSHelp: "time step in `fs` (bonds to hydrogen are not constrained)",
 		seedHelp:       "random `seed` of velocities, integrator, proposals and decisions (default: random, recorded)",
@@ -209,14 +212,30 @@ func runMCMC(ctx context.Context, env *cmdEnv, args []string) error {
 	var density *generator.Generator // log q of the current state (a batch-1 graph inside)
 	var def *defensiveSummary
 	var sym *generator.Symmetrization
+	// toModel puts a structure of the PDB's atom order into the model's.
+	toModel := func(x []molecule.Vec3) []molecule.Vec3 { return x }
 	if *modelPath != "" {
 		g, err := generator.Load(*modelPath, *backendSpec, *batch)
 		if err != nil {
 			return err
 		}
 		defer g.Close()
-		if err := mcmcCheckModel(g, top, mdf.pdb); err != nil {
+		match, err := mcmcCheckModel(g, pdb, mdf.pdb)
+		if err != nil {
 			return err
+		}
+		for _, r := range match.Reoriented {
+			fmt.Fprintf(env.stderr, "hydrogens of %s paired with the model's by their geometry, not their names: %s\n", mdf.pdb, r)
+		}
+		if match.IsIdentity() {
+			match = nil
+		} else {
+			fmt.Fprintf(env.stderr, "atoms of %s paired with the model's by name; structures are reordered between the two\n", mdf.pdb)
+			toModel = func(x []molecule.Vec3) []molecule.Vec3 {
+				y := make([]molecule.Vec3, len(x))
+				match.ToRef(y, x)
+				return y
+			}
 		}
 		// Proposals and the current state's density both come from g, so
 		// a defensive mixture enters both sides of the acceptance ratio.
@@ -224,7 +243,7 @@ func runMCMC(ctx context.Context, env *cmdEnv, args []string) error {
 			return err
 		}
 		density = g
-		prop = &mcmcProposals{g: g, natoms: natoms, batch: *batch, seed: mcmcMix(uint64(runSeed), 0x666c6f77)}
+		prop = &mcmcProposals{g: g, natoms: natoms, batch: *batch, seed: mcmcMix(uint64(runSeed), 0x666c6f77), match: match}
 	}
 
 	paths := mcmcPaths(mdf.out)
@@ -274,7 +293,7 @@ func runMCMC(ctx context.Context, env *cmdEnv, args []string) error {
 		if err != nil {
 			return err
 		}
-		if _, err := mcmcLogQ(density, s.Positions); err != nil {
+		if _, err := mcmcLogQ(density, toModel(s.Positions)); err != nil {
 			return fmt.Errorf("log q of the starting structure: %w", err)
 		}
 	}
@@ -361,7 +380,7 @@ func runMCMC(ctx context.Context, env *cmdEnv, args []string) error {
 		t0 := time.Now()
 		defer func() { movesTime += time.Since(t0).Seconds() }()
 		k := sampler.Moves()
-		lqCur, err := mcmcLogQ(density, cur.Positions)
+		lqCur, err := mcmcLogQ(density, toModel(cur.Positions))
 		if err != nil {
 			return nil, fmt.Errorf("move %d (step %d): log q of the current structure: %w", k, step, err)
 		}
@@ -549,26 +568,15 @@ func mcmcPaths(dir string) mcmcDirPaths {
 }
 
 // mcmcCheckModel refuses generators whose proposals cannot enter
-// unconstrained MD of top.
-func mcmcCheckModel(g *generator.Generator, top *molecule.Topology, pdbPath string) error {
+// unconstrained MD of the PDB's molecule and pairs the PDB's atoms with the
+// model's (generator.MatchAtoms).
+func mcmcCheckModel(g *generator.Generator, pdb *molecule.PDB, pdbPath string) (*molecule.AtomMatch, error) {
 	if g.Mode() == ic.Reduced {
-		return fmt.Errorf("%s is a reduced-mode generator (bond lengths and side-chain angles fixed): its proposals lie on a "+
+		return nil, fmt.Errorf("%s is a reduced-mode generator (bond lengths and side-chain angles fixed): its proposals lie on a "+
 			"manifold of fixed lengths that the unconstrained MD of gobg mcmc leaves at once, so moves between the two "+
 			"would break detailed balance; train a full-mode model (ic mode \"full\") for gobg mcmc", g.Path())
 	}
-	mt := g.Topology()
-	if len(mt.Atoms) != len(top.Atoms) {
-		return fmt.Errorf("%s makes %d atoms, %s has %d: not the same molecule", g.Path(), len(mt.Atoms), pdbPath, len(top.Atoms))
-	}
-	for i, a := range mt.Atoms {
-		b := top.Atoms[i]
-		if a.Name != b.Name || a.Residue.Name != b.Residue.Name || a.Residue.Index != b.Residue.Index {
-			return fmt.Errorf("atom %d differs: %s has %s of %s%d (residue %d), %s has %s of %s%d (residue %d); the model and the structure must list the same atoms in the same order",
-				i, g.Path(), a.Name, a.Residue.Name, a.Residue.Number, a.Residue.Index,
-				pdbPath, b.Name, b.Residue.Name, b.Residue.Number, b.Residue.Index)
-		}
-	}
-	return nil
+	return g.MatchAtoms(molecule.AtomSource{File: pdbPath, Top: pdb.Topology, Positions: pdb.Models[0]})
 }
 
 // mcmcProposals hands out structures drawn from the generator, a batch at a
@@ -582,6 +590,9 @@ type mcmcProposals struct {
 	pos    []float64
 	logQ   []float64
 	used   int // proposals of the current batch handed out
+	// match puts the model's structures into the PDB's atom order (nil:
+	// the same order).
+	match *molecule.AtomMatch
 }
 
 // warmUp compiles the sampling graph with a throwaway batch, drawn with a
@@ -621,6 +632,11 @@ func (p *mcmcProposals) next() ([]molecule.Vec3, float64, error) {
 				return nil, p.logQ[i], nil
 			}
 		}
+	}
+	if p.match != nil {
+		y := make([]molecule.Vec3, len(x))
+		p.match.FromRef(y, x)
+		x = y
 	}
 	return x, p.logQ[i], nil
 }

@@ -343,6 +343,56 @@ func TestMCMC(t *testing.T) {
 		}
 	})
 
+	// A PDB that lists the atoms in another order under other names: the
+	// MD runs in the PDB's order, the model sees its own. Wrongly paired,
+	// proposals would have absurd energies (no move accepted) and the
+	// logged log q of the current state would not be the frame's.
+	t.Run("moves in another atom order", func(t *testing.T) {
+		pdbPath, perm := testmodel.ALA2Renamed(t, t.TempDir())
+		dir := t.TempDir()
+		s := mcmcOK(t, mcmcArgs(t, dir, "0.004", "10", "--model", trained, "--save-ps", "0.02", "--batch", "64", "--pdb", pdbPath))
+		if s.Moves != 199 || s.Accepted < 1 {
+			t.Fatalf("summary: %+v", s)
+		}
+		rows := mcmcReadMoves(t, filepath.Join(dir, mcmcMoves))
+		fr, err := molecule.ReadDCDFile(filepath.Join(dir, mcmcTraj))
+		if err != nil {
+			t.Fatal(err)
+		}
+		top, err := molecule.ReadPDBFile(filepath.Join(dir, mcmcTop))
+		if err != nil {
+			t.Fatal(err)
+		}
+		g, err := generator.Load(trained, "", 1)
+		if err != nil {
+			t.Fatal(err)
+		}
+		defer g.Close()
+		m, err := g.MatchAtoms(molecule.AtomSource{File: mcmcTop, Top: top.Topology, Positions: top.Models[0]})
+		if err != nil {
+			t.Fatal(err)
+		}
+		if m.IsIdentity() {
+			t.Fatalf("%s is in the model's order", mcmcTop)
+		}
+		x := make([]molecule.Vec3, len(perm))
+		for k, r := range rows {
+			m.ToRef(x, fr[k].Positions)
+			lq, err := mcmcLogQ(g, x)
+			if err != nil {
+				t.Fatal(err)
+			}
+			want := r[5]
+			if r[2] == 1 {
+				want = r[6]
+			}
+			if math.Abs(lq-want) > 0.05 {
+				t.Fatalf("move %d (accepted %v): frame's log q %.6f, logged %.6f", k, r[2], lq, want)
+			}
+		}
+		t.Logf("%d of %d moves accepted", s.Accepted, s.Moves)
+	})
+
 	// Rejected moves restore the state before them exactly (positions,
 	// velocities, the integrator's random state): with a generator whose
 	// proposals are all rejected, the trajectory is the plain MD's, bit for
@@ -407,23 +457,21 @@ func TestMCMC(t *testing.T) {
 		data := testenv.SharedData(t)
 		full := mcmcModel(t, ic.Full, plain[:100], 0)
 		reduced := mcmcModel(t, ic.Reduced, plain[:100], 0)
-		// ALA2 as in top.pdb but with the ACE's H2 and H3 in swapped order.
+		// ALA2 as in top.pdb but with an atom no convention knows.
 		top, err := os.ReadFile(filepath.Join(data, "md", "ala2", "top.pdb"))
 		if err != nil {
 			t.Fatal(err)
 		}
-		lines := strings.Split(string(top), "\n")
-		lines[3], lines[4] = lines[4], lines[3]
-		swapped := filepath.Join(t.TempDir(), "swapped.pdb")
-		if err := os.WriteFile(swapped, []byte(strings.Join(lines, "\n")), 0o644); err != nil {
+		unknown := filepath.Join(t.TempDir(), "unknown.pdb")
+		if err := os.WriteFile(unknown, []byte(strings.Replace(string(top), " HA  ALA", " HQ  ALA", 1)), 0o644); err != nil {
 			t.Fatal(err)
 		}
 		for _, c := range []struct {
 			name, model, pdb, want string
 		}{
 			{"reduced", reduced, "", "reduced-mode generator"},
-			{"other molecule", full, filepath.Join(data, "hp35.pdb"), "makes 22 atoms"},
-			{"other order", full, swapped, "atom 2 differs"},
+			{"other molecule", full, filepath.Join(data, "hp35.pdb"), `hp35.pdb: chain "A", LEU 1, atom N`},
+			{"unknown atom", full, unknown, `chain "A", ALA 2, atom HQ`},
 		} {
 			t.Run(c.name, func(t *testing.T) {
 				dir := filepath.Join(t.TempDir(), "out")

@@ -7,7 +7,6 @@ import (
 	"io"
 	"math"
 	"math/rand/v2"
-	"slices"
 
 	"github.com/gobg/gobg/energy/molecule"
 	"github.com/gobg/gobg/flow/ic"
@@ -28,19 +27,44 @@ type Data struct {
 	// TrainDist the training frames' distances ([len(Train), pairs]).
 	Backbone  []int
 	TrainDist []float64
+	// Match pairs Top's atoms (the initial model's) with those of the
+	// configured topology, which lists them in another order; nil when
+	// the two orders are one. Frames are in Top's order; an energy of the
+	// configured topology's system needs energy.Reordered.
+	Match *molecule.AtomMatch
 }
 
 // LoadData reads the topology and trajectories, splits the frames and fits
 // the internal-coordinate spec on the training frames (with torsion
-// windows when torsionWindow > 0), or, with spec not
-// nil (fine-tuning a saved model), uses that spec after checking that it
-// describes the same molecule.
+// windows when torsionWindow > 0), or, with spec not nil (fine-tuning a
+// saved model), uses that spec: the configured topology's atoms are paired
+// with the model's by identity (molecule.MatchAtoms), so that it may name
+// and order them otherwise, and the frames are reordered into the model's
+// atom order.
 func LoadData(ctx context.Context, c DataConfig, mode ic.Mode, torsionWindow float64, spec *ic.Spec) (*Data, error) {
 	pdb, err := molecule.ReadPDBFile(c.Topology)
 	if err != nil {
 		return nil, err
 	}
 	top := pdb.Topology
+	var match *molecule.AtomMatch
+	if spec != nil {
+		if spec.Mode != mode {
+			return nil, fmt.Errorf("data: the initial model uses %s internal coordinates, the configuration %s", spec.Mode, mode)
+		}
+		ref := make([]molecule.Vec3, spec.Z.NumAtoms())
+		if err := spec.Z.Cartesian(spec.Ref, ref); err != nil {
+			return nil, fmt.Errorf("data: the initial model's reference structure: %w", err)
+		}
+		m, err := molecule.MatchAtoms(molecule.AtomSource{File: "the initial model (init_model)", Top: spec.Z.Top, Positions: ref},
+			molecule.AtomSource{File: c.Topology, Top: top, Positions: pdb.Models[0]})
+		if err != nil {
+			return nil, fmt.Errorf("data: %w", err)
+		}
+		if !m.IsIdentity() {
+			match = m
+		}
+	}
 	// Each trajectory is strided and split on its own: separate runs are
 	// not one time series, and a short run appended after a long one would
 	// otherwise land mostly in the last validation block.
@@ -73,14 +97,22 @@ func LoadData(ctx context.Context, c DataConfig, mode ic.Mode, torsionWindow flo
 				return nil, fmt.Errorf("%s: %w", path, err)
 			}
 			if k%c.Stride == 0 {
-				frames = append(frames, f.Positions)
+				x := f.Positions
+				if match != nil {
+					x = make([]molecule.Vec3, len(f.Positions))
+					match.ToRef(x, f.Positions)
+				}
+				frames = append(frames, x)
 				total++
 			}
 		}
 		r.Close()
 		trajs = append(trajs, frames)
 	}
-	d := &Data{Top: top}
+	d := &Data{Top: top, Match: match}
+	if spec != nil {
+		d.Top = spec.Z.Top
+	}
 	for _, frames := range trajs {
 		train, val := splitBlocks(frames, c.ValFraction, c.ValBlocks)
 		d.Train, d.Val = append(d.Train, train...), append(d.Val, val...)
@@ -88,19 +120,13 @@ func LoadData(ctx context.Context, c DataConfig, mode ic.Mode, torsionWindow flo
 	if len(d.Train) < 2 {
 		return nil, fmt.Errorf("data: %d training frames (of %d read); need at least 2", len(d.Train), total)
 	}
-	z, err := ic.NewZMatrix(top)
-	if err != nil {
-		return nil, fmt.Errorf("%s: %w", c.Topology, err)
-	}
 	if spec != nil {
-		if spec.Mode != mode {
-			return nil, fmt.Errorf("data: the initial model uses %s internal coordinates, the configuration %s", spec.Mode, mode)
-		}
-		if !slices.Equal(spec.Z.Entries, z.Entries) {
-			return nil, fmt.Errorf("data: %s is not the molecule of the initial model (its Z-matrix differs)", c.Topology)
-		}
 		d.Spec = spec
 	} else {
+		z, err := ic.NewZMatrix(top)
+		if err != nil {
+			return nil, fmt.Errorf("%s: %w", c.Topology, err)
+		}
 		if d.Spec, err = ic.FitSpec(z, d.Train, mode); err != nil {
 			return nil, fmt.Errorf("%s: fit internal coordinates: %w", c.Topology, err)
 		}
@@ -116,7 +142,7 @@ func LoadData(ctx context.Context, c DataConfig, mode ic.Mode, torsionWindow flo
 	if d.ValZ, d.ValL, err = toInternal(d.Spec, d.Val, "validation"); err != nil {
 		return nil, err
 	}
-	d.Backbone = BackboneAtoms(top)
+	d.Backbone = BackboneAtoms(d.Top)
 	if len(d.Backbone) < 2 {
 		return nil, fmt.Errorf("%s: fewer than 2 backbone atoms for the W2 term", c.Topology)
 	}

@@ -44,7 +44,9 @@ type Options struct {
 	// Resume continues from the output directory's checkpoint.
 	Resume bool
 	// Energy, if not nil, replaces the configured provider (tests use it
-	// to inject failures).
+	// to inject failures). Like the configured providers it evaluates
+	// structures in the atom order of the configured topology
+	// (data.topology), which may differ from an initial model's.
 	Energy energy.Energy
 	// StopAfter ends the run after this global step, with a checkpoint,
 	// as if it had been interrupted there (0: run to the end).
@@ -292,6 +294,22 @@ func fingerprint(cfg Config) string {
 }
 
 func (t *Trainer) startEnergy(ctx context.Context) error {
+	if err := t.startProvider(ctx); err != nil {
+		return err
+	}
+	if t.en.NumAtoms() != len(t.data.Top.Atoms) {
+		return fmt.Errorf("energy: the system has %d atoms, the topology %d", t.en.NumAtoms(), len(t.data.Top.Atoms))
+	}
+	if t.data.Match != nil {
+		// Every provider's system is the configured topology's, whose atom
+		// order is not the model's.
+		t.en = energy.Reordered{E: t.en, Match: t.data.Match}
+	}
+	return nil
+}
+
+// startProvider sets t.en to Options.Energy or the configured provider.
+func (t *Trainer) startProvider(ctx context.Context) error {
 	if t.opts.Energy != nil {
 		t.en = t.opts.Energy
 		return nil
@@ -318,9 +336,6 @@ func (t *Trainer) startEnergy(ctx context.Context) error {
 			return fmt.Errorf("energy: %w", err)
 		}
 		t.en = n
-	}
-	if t.en.NumAtoms() != len(t.data.Top.Atoms) {
-		return fmt.Errorf("energy: the system has %d atoms, the topology %d", t.en.NumAtoms(), len(t.data.Top.Atoms))
 	}
 	return nil
 }

@@ -118,3 +118,52 @@ func Save(t testing.TB, f *model.Flow, spec *ic.Spec, name string) string {
 	}
 	return path
 }
+
+// ALA2Renamed writes alanine dipeptide's MD topology (the shared top.pdb) as
+// another tool might: named as Amber and the old PDB convention name the
+// atoms (ACE's HH31..33, NME's CH3 and HH31..33, ALA's HN and 1HB..3HB) and
+// each residue's atoms listed in reverse order. It returns the file and
+// perm: atom i of the file is atom perm[i] of top.pdb. NME's methyl
+// hydrogens keep top.pdb's numbering, which is the mirror of gobg build's.
+func ALA2Renamed(t testing.TB, dir string) (path string, perm []int) {
+	t.Helper()
+	src, err := molecule.ReadPDBFile(filepath.Join(testenv.SharedData(t), "md", "ala2", "top.pdb"))
+	if err != nil {
+		t.Fatal(err)
+	}
+	names := map[string]string{
+		"ACE H1": "HH31", "ACE H2": "HH32", "ACE H3": "HH33",
+		"NME C": "CH3", "NME H1": "HH31", "NME H2": "HH32", "NME H3": "HH33",
+		"ALA H": "HN", "ALA HB1": "1HB", "ALA HB2": "2HB", "ALA HB3": "3HB",
+	}
+	out := &molecule.Topology{}
+	for _, c := range src.Topology.Chains {
+		nc := out.AddChain(c.ID)
+		for _, r := range c.Residues {
+			nr := out.AddResidue(nc, r.Name, r.Number, "")
+			for k := len(r.Atoms) - 1; k >= 0; k-- {
+				a := r.Atoms[k]
+				n := a.Name
+				if v, ok := names[r.Name+" "+n]; ok {
+					n = v
+				}
+				out.AddAtom(nr, n, a.Element, 0)
+				perm = append(perm, a.Index)
+			}
+		}
+	}
+	path = filepath.Join(dir, "ala2-renamed.pdb")
+	if err := molecule.WritePDBFile(path, out, [][]molecule.Vec3{Permute(src.Models[0], perm)}, nil); err != nil {
+		t.Fatal(err)
+	}
+	return path, perm
+}
+
+// Permute returns x[perm[0]], x[perm[1]], ...
+func Permute(x []molecule.Vec3, perm []int) []molecule.Vec3 {
+	y := make([]molecule.Vec3, len(perm))
+	for i, j := range perm {
+		y[i] = x[j]
+	}
+	return y
+}

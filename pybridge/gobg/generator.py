@@ -1,5 +1,6 @@
 """Trained Boltzmann generators: sampling and densities of structures."""
 
+import io
 import json
 import os
 
@@ -65,13 +66,22 @@ class Generator:
         _call(self._g.SampleInto, n, int(seed), xb.addr, xb.size, lb.addr, lb.size)
         return x, lq
 
-    def log_prob(self, positions):
+    def log_prob(self, positions, topology=None):
         """log q(x) of structures [n, n_atoms, 3] (nm; numpy or an OpenMM
-        Quantity); one structure [n_atoms, 3] gives a float."""
+        Quantity); one structure [n_atoms, 3] gives a float.
+
+        Without topology the atoms must be in the generator's order (that of
+        self.topology). With topology, an openmm.app.Topology of the same
+        molecule whose atoms may be named and ordered otherwise (PDBFixer,
+        CHARMM-GUI, mdtraj, ...), the positions are in its order and are
+        paired with the generator's atoms by identity (see atom_order; the
+        first structure decides the pairing of hydrogen groups)."""
         x = _positions_nm(positions)
         single = x.ndim == 2
         if single:
             x = x[None]
+        if topology is not None and x.ndim == 3 and x.shape[0] > 0:
+            x = np.ascontiguousarray(x[:, self.atom_order(topology, x[0])])
         if x.ndim != 3 or x.shape[1:] != (self.n_atoms, 3):
             raise ValueError(f"positions: shape {x.shape}, want (n, {self.n_atoms}, 3)")
         out = np.empty(x.shape[0])
@@ -80,6 +90,40 @@ class Generator:
         xb, ob = _as_buffer(x, name="positions"), _as_buffer(out, writable=True, name="log q")
         _call(self._g.LogProbInto, x.shape[0], xb.addr, xb.size, ob.addr, ob.size)
         return float(out[0]) if single else out
+
+    def atom_order(self, topology, positions=None):
+        """Pairs the atoms of topology (an openmm.app.Topology of the
+        generator's molecule, atoms in any order and naming convention) with
+        the generator's and returns, for each of the generator's atoms, its
+        index in topology: x[..., order, :] puts structures of topology into
+        the generator's atom order.
+
+        Atoms are paired by identity, as `gobg eval` pairs a trajectory with
+        a model: chains in order, residues by position in their chain
+        (HID/HIE/HIP are HIS, NALA is ALA, ...), atoms by name across the PDB
+        v3, Amber and CHARMM conventions (HH31 or H1, HN or H, OT1 or O,
+        HB1/HB2 or HB2/HB3, ...). The hydrogens of a methyl, NH3+ or
+        methylene group are paired by their handedness in positions (one
+        structure of topology, nm or a Quantity): the energy is the same
+        under any relabelling of a methyl's hydrogens, the generator's
+        density is not, since it learned one handedness. Without positions
+        they are paired by name. Raises GobgError naming the first atom
+        that does not pair, and the atoms missing and extra."""
+        from openmm import app
+
+        atoms = topology.getNumAtoms()
+        if positions is None:
+            x = np.zeros((atoms, 3))
+        else:
+            x = _positions_nm(positions)
+        if x.shape != (atoms, 3):
+            raise ValueError(f"positions: shape {x.shape}, want ({atoms}, 3) for the topology's atoms")
+        text = io.StringIO()
+        app.PDBFile.writeFile(topology, x * 10, text)
+        order = np.empty(self.n_atoms, np.int64)
+        ob = _as_buffer(order, np.int64, writable=True, name="atom order")
+        _call(self._g.MatchPDBInto, text.getvalue(), "the OpenMM topology", ob.addr, ob.size)
+        return order
 
     def set_defensive(self, fraction, widen=2.0, dims="backbone-torsions"):
         """Makes the generator a defensive mixture: a fraction of the samples

@@ -49,8 +49,11 @@ class FlowMove:
     steps (or call apply(simulation) yourself).
 
     Args:
-        generator: a gobg.Generator (gobg.load) for the simulation's molecule
-            (same atoms in the same order), in full internal coordinates.
+        generator: a gobg.Generator (gobg.load) for the simulation's molecule,
+            in full internal coordinates. On a Simulation its atoms are paired
+            with the simulation's topology by identity (Generator.atom_order:
+            any order and naming convention); on a bare Context, which has no
+            topology, they must be in the generator's order.
         every: integrator steps between moves.
         temperature: in K (a number or an OpenMM Quantity); default: the
             integrator's temperature.
@@ -81,6 +84,7 @@ class FlowMove:
         self._pool_lq = None
         self._next = 0
         self._checked = None
+        self._order = None  # generator's atom i is the simulation's atom _order[i]; None: the same order
         self.n_proposed = 0
         self.n_accepted = 0
         self.last_log_acceptance = float("nan")
@@ -114,8 +118,12 @@ class FlowMove:
         before = context.getState(getPositions=True, getVelocities=True, getEnergy=True)
         x = before.getPositions(asNumpy=True).value_in_unit(unit.nanometer)
         u = before.getPotentialEnergy().value_in_unit(unit.kilojoule_per_mole)
-        lq = self.generator.log_prob(x)
+        lq = self.generator.log_prob(x if self._order is None else x[self._order])
         xp, lqp = self._proposal()
+        if self._order is not None:
+            xs = np.empty_like(xp)
+            xs[self._order] = xp
+            xp = xs
         context.setPositions(xp)
         up = context.getState(getEnergy=True).getPotentialEnergy().value_in_unit(unit.kilojoule_per_mole)
         log_a = -(up - u) / kt + lq - lqp
@@ -165,8 +173,12 @@ class FlowMove:
         if self._checked is context:
             return
         check_system(context.getSystem(), self.generator)
+        self._order = None
         if topology is not None:
-            check_topology(topology, self.generator)
+            x = context.getState(getPositions=True).getPositions(asNumpy=True).value_in_unit(unit.nanometer)
+            order = check_topology(topology, self.generator, x)
+            if not np.array_equal(order, np.arange(len(order))):
+                self._order = order
         self._checked = context
 
 
@@ -192,19 +204,13 @@ def check_system(system, generator):
             raise GobgError(f"particle {k} is a virtual site, which the flow does not model")
 
 
-def check_topology(topology, generator):
-    """Raises GobgError naming the first atom where topology (an
-    openmm.app.Topology) differs from the generator's in residue or element.
-    Atom names are not compared: app.PDBFile renames hydrogens to its own
-    conventions (HH31 becomes H1)."""
-    mine = list(generator.topology.atoms())
-    theirs = list(topology.atoms())
-    if len(mine) != len(theirs):
-        raise GobgError(f"the topology has {len(theirs)} atoms, model {generator.path} makes {len(mine)}")
-    for k, (a, b) in enumerate(zip(mine, theirs)):
-        if a.residue.name != b.residue.name or a.element != b.element:
-            raise GobgError(f"atom {k}: the topology has {b.residue.name} {b.name}, "
-                            f"model {generator.path} has {a.residue.name} {a.name}")
+def check_topology(topology, generator, positions=None):
+    """Pairs the atoms of topology (an openmm.app.Topology) with the
+    generator's by identity and returns the pairing (Generator.atom_order:
+    for each of the generator's atoms, its index in topology); raises
+    GobgError naming the first atom that does not pair. positions, one
+    structure of topology, decide the pairing of hydrogen groups."""
+    return generator.atom_order(topology, positions)
 
 
 def ContextEnergy(context):

@@ -5,6 +5,7 @@ import (
 	"encoding/json"
 	"fmt"
 	"os"
+	"strings"
 
 	"github.com/gobg/gobg/energy/molecule"
 	"github.com/gobg/gobg/flow/generator"
@@ -115,6 +116,32 @@ func (g *Generator) LogProbInto(n int, posAddr uintptr, posLen int, outAddr uint
 		return err
 	}
 	return g.g.LogProb(n, pos, out)
+}
+
+// MatchPDBInto pairs the atoms of a structure of the generator's molecule,
+// given as the text of a PDB file (name names it in errors), with the
+// generator's by identity (generator.Generator.MatchAtoms; the file's first
+// model decides the handedness of hydrogen groups) and writes, for each of
+// the generator's atoms, the index of its partner in the file into an int64
+// buffer of NumAtoms elements. It returns the hydrogen groups paired by
+// geometry against their names, one per line.
+func (g *Generator) MatchPDBInto(pdbText, name string, addr uintptr, n int) (string, error) {
+	out, err := int64s(addr, n, g.g.NumAtoms(), "atom order")
+	if err != nil {
+		return "", err
+	}
+	p, err := molecule.ReadPDB(strings.NewReader(pdbText), name)
+	if err != nil {
+		return "", err
+	}
+	m, err := g.g.MatchAtoms(molecule.AtomSource{File: name, Top: p.Topology, Positions: p.Models[0]})
+	if err != nil {
+		return "", err
+	}
+	for i, j := range m.Order {
+		out[i] = int64(j)
+	}
+	return strings.Join(m.Reoriented, "\n"), nil
 }
 
 // Close releases the compiled graphs.

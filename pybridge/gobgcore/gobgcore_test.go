@@ -4,6 +4,7 @@ import (
 	"context"
 	"errors"
 	"math"
+	"os"
 	"path/filepath"
 	"runtime"
 	"slices"
@@ -14,6 +15,7 @@ import (
 	"github.com/gobg/gobg/energy"
 	"github.com/gobg/gobg/energy/molecule"
 	"github.com/gobg/gobg/internal/testenv"
+	"github.com/gobg/gobg/internal/testmodel"
 )
 
 // addr is what Python passes for a numpy buffer: the address of its first
@@ -478,5 +480,54 @@ func TestPythonEnergy(t *testing.T) {
 func TestVersion(t *testing.T) {
 	if Version() == "" || strings.ContainsAny(Version(), " \n") {
 		t.Fatalf("Version() = %q", Version())
+	}
+}
+
+// TestMatchPDBInto pairs a renamed, reordered alanine dipeptide PDB with the
+// committed model: the order written is that of the Go pairing, the groups
+// paired by geometry come back, and a buffer of the wrong size or a foreign
+// molecule is an error.
+func TestMatchPDBInto(t *testing.T) {
+	g, err := LoadGenerator(filepath.Join(testenv.Root(), "examples", "ala2", "model.gobg"), "", 1)
+	if err != nil {
+		t.Fatal(err)
+	}
+	defer g.Close()
+	path, _ := testmodel.ALA2Renamed(t, t.TempDir())
+	text, err := os.ReadFile(path)
+	if err != nil {
+		t.Fatal(err)
+	}
+	p, err := molecule.ReadPDBFile(path)
+	if err != nil {
+		t.Fatal(err)
+	}
+	want, err := g.g.MatchAtoms(molecule.AtomSource{File: path, Top: p.Topology, Positions: p.Models[0]})
+	if err != nil {
+		t.Fatal(err)
+	}
+	out := make([]int64, g.NumAtoms())
+	groups, err := g.MatchPDBInto(string(text), "renamed.pdb", addr(out), len(out))
+	runtime.KeepAlive(out)
+	if err != nil {
+		t.Fatal(err)
+	}
+	for i, j := range want.Order {
+		if out[i] != int64(j) {
+			t.Fatalf("order %v, want %v", out, want.Order)
+		}
+	}
+	if groups != strings.Join(want.Reoriented, "\n") || groups == "" {
+		t.Errorf("groups %q, want %q", groups, want.Reoriented)
+	}
+	if _, err := g.MatchPDBInto(string(text), "renamed.pdb", addr(out), len(out)-1); err == nil {
+		t.Errorf("a short buffer was accepted")
+	}
+	hp35, err := os.ReadFile(filepath.Join(testenv.SharedData(t), "hp35.pdb"))
+	if err != nil {
+		t.Fatal(err)
+	}
+	if _, err := g.MatchPDBInto(string(hp35), "hp35.pdb", addr(out), len(out)); err == nil || !strings.Contains(err.Error(), "hp35.pdb") {
+		t.Errorf("another molecule: %v", err)
 	}
 }

@@ -184,3 +184,105 @@ def test_flow_move_refusals(gobg, trained, shared_data):
     hp35 = gobg.read_pdb(shared_data / "hp35.pdb")
     with pytest.raises(gobg.GobgError, match="atoms"):
         gom.check_topology(hp35.topology, gen)
+
+
+def _reordered_topology(topology, positions):
+    """topology with each residue's atoms in reverse order, ALA's amide
+    hydrogen named HN and the caps' atoms as Amber names them (HH31..33,
+    NME's CH3), positions in that order, and perm: perm[i] is the original
+    index of new atom i."""
+    names = {("ALA", "H"): "HN", ("ACE", "H1"): "HH31", ("ACE", "H2"): "HH32", ("ACE", "H3"): "HH33",
+             ("NME", "C"): "CH3", ("NME", "H1"): "HH31", ("NME", "H2"): "HH32", ("NME", "H3"): "HH33"}
+    out = app.Topology()
+    perm = []
+    for chain in topology.chains():
+        c = out.addChain(chain.id)
+        for res in chain.residues():
+            r = out.addResidue(res.name, c, res.id)
+            for atom in reversed(list(res.atoms())):
+                out.addAtom(names.get((res.name, atom.name), atom.name), atom.element, r)
+                perm.append(atom.index)
+    perm = np.array(perm)
+    return out, np.asarray(positions)[..., perm, :], perm
+
+
+@pytest.fixture(scope="module")
+def committed(gobg, shared_data):
+    """The committed alanine dipeptide model (gobg build's atom order and
+    names) and frames of the shared MD in its top.pdb's order and names."""
+    from conftest import REPO
+
+    gen = gobg.load(REPO / "examples" / "ala2" / "model.gobg", batch=64)
+    md = shared_data / "md" / "ala2"
+    pdb = app.PDBFile(str(md / "top.pdb"))
+    with gobg.DCDReader(md / "traj.dcd") as r:
+        frames = r.read()[::150]
+    return gen, pdb, frames
+
+
+def test_log_prob_with_topology(committed):
+    # Paired by identity, the shared MD's test NLL is near the model's own
+    # -mean log q (-213 nats; the MD's constrained X-H bonds put it a few
+    # nats lower). Paired by position it is about +2160.
+    gen, pdb, frames = committed
+    _, lq = gen.sample(256, seed=1)
+    entropy = -float(np.mean(lq))
+    nll = -float(np.mean(gen.log_prob(frames, topology=pdb.topology)))
+    assert abs(nll - entropy) < 20, (nll, entropy)
+    assert -float(np.mean(gen.log_prob(frames))) > entropy + 100
+    # Another order and naming of the same atoms gives the same densities.
+    top2, frames2, _ = _reordered_topology(pdb.topology, frames)
+    assert np.max(np.abs(gen.log_prob(frames2, topology=top2) - gen.log_prob(frames, topology=pdb.topology))) < 1e-9
+    one = gen.log_prob(unit.Quantity(frames2[5] * 10, unit.angstrom), topology=top2)
+    assert isinstance(one, float) and abs(one - gen.log_prob(frames[5], topology=pdb.topology)) < 1e-9
+    order = gen.atom_order(top2, frames2[0])
+    assert sorted(order) == list(range(gen.n_atoms))
+    assert [a.element for a in gen.topology.atoms()] == [list(top2.atoms())[i].element for i in order]
+
+
+def test_atom_order_refusals(gobg, committed, shared_data):
+    gen, pdb, frames = committed
+    hp35 = gobg.read_pdb(shared_data / "hp35.pdb")
+    with pytest.raises(gobg.GobgError, match='LEU 1, atom N'):
+        gen.atom_order(hp35.topology, hp35.positions)
+    top = app.Topology()
+    c = top.addChain("A")
+    for res in pdb.topology.residues():
+        r = top.addResidue(res.name, c, res.id)
+        for atom in res.atoms():
+            top.addAtom("HQ" if (res.name, atom.name) == ("ALA", "HA") else atom.name, atom.element, r)
+    with pytest.raises(gobg.GobgError, match="atom HQ"):
+        gen.log_prob(frames, topology=top)
+    with pytest.raises(ValueError, match="shape"):
+        gen.atom_order(pdb.topology, frames[0][:5])
+
+
+def test_flow_move_other_atom_order(gobg, committed, tmp_path):
+    # A Simulation of top.pdb (OpenMM's order and names) with moves from the
+    # committed model (gobg build's): paired by identity, the model's
+    # unconstrained full-mode proposals are often accepted; the log q logged
+    # for the current state is the model's density of it.
+    import gobg.openmm as gom
+
+    gen, pdb, _ = committed
+    ff = app.ForceField("amber99sbildn.xml", "amber99_obc.xml")
+    system = ff.createSystem(pdb.topology, nonbondedMethod=app.NoCutoff, constraints=None)
+    integ = openmm.LangevinMiddleIntegrator(300 * unit.kelvin, 1 / unit.picosecond, 0.002 * unit.picoseconds)
+    integ.setRandomNumberSeed(3)
+    sim = app.Simulation(pdb.topology, system, integ, openmm.Platform.getPlatformByName("Reference"))
+    sim.context.setPositions(pdb.positions)
+    sim.step(100)
+    log = tmp_path / "moves.csv"
+    move = gom.FlowMove(gen, every=10, seed=7, batch=16, log=log)
+    lqs = []
+    for _ in range(16):
+        sim.step(10)
+        x = sim.context.getState(getPositions=True).getPositions(asNumpy=True)
+        lqs.append(gen.log_prob(x, topology=pdb.topology))
+        move.apply(sim)
+    move.close()
+    rows = [r.split(",") for r in log.read_text().splitlines()[1:]]
+    assert len(rows) == 16
+    for row, lq in zip(rows, lqs):
+        assert abs(float(row[5]) - lq) < 1e-9 * max(1, abs(lq)), (row, lq)
+    assert move.n_accepted >= 3, (move.n_accepted, move.n_proposed)
