@@ -118,3 +118,14 @@ func Save(t testing.TB, f *model.Flow, spec *ic.Spec, name string) string {
 	}
 	return path
 }
+
+// SaveAt is Save for a model file that records the training temperature
+// kelvin.
+func SaveAt(t testing.TB, f *model.Flow, spec *ic.Spec, name string, kelvin float64) string {
+	t.Helper()
+	path := filepath.Join(t.TempDir(), name)
+	if err := model.SaveWithInfo(path, f, spec, model.FileInfo{TemperatureK: kelvin}); err != nil {
+		t.Fatal(err)
+	}
+	return path
+}
