@@ -35,7 +35,8 @@ visit. The ESS line also gives the largest normalised weight: near 1, one
 sample carries the estimate. The ESS of one set of heavy-tailed weights
 varies from set to set: --sets K draws K-1 more sets of N (seeds S+1, ...)
 and reports each set's ESS, their mean and their minimum (the other metrics
-use the first set). With --plots, PNG figures.
+use the first set). With --plots, PNG figures in DIR (created if missing).
+The folder of --out must exist. A DCD that ends inside a frame is refused.
 
 ` + proposalUsage + `
 
@@ -121,6 +122,13 @@ func runEval(ctx context.Context, env *cmdEnv, args []string) error {
 		// the batch size), so more than 255 consecutive seeds could share a
 		// batch with batch 256.
 		return fmt.Errorf("%w: --sets %d: want 1 to 255", errUsage, *sets)
+	}
+	if err := firstErr(positiveInt("n", *n), positiveTemp("temperature", *temperature), checkEnergyName(*energyName, false),
+		positiveInt("md-frames", *mdFrames), positiveInt("batch", *batch), propFlags.validate()); err != nil {
+		return err
+	}
+	if err := evalFiles(*modelPath, data, *reportPath, *plots); err != nil {
+		return err
 	}
 	gm, err := generator.Load(*modelPath, *backendSpec, *batch)
 	if err != nil {

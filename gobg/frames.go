@@ -10,9 +10,10 @@ import (
 	"github.com/gobg/gobg/energy/molecule"
 )
 
-// readFrames reads at most limit frames of a DCD checked against the topology.
+// readFrames reads at most limit frames of a DCD checked against the topology
+// (and refused if its last frame is torn, even when limit stops short of it).
 func readFrames(ctx context.Context, path, pdbPath string, atoms, limit int) ([][]molecule.Vec3, error) {
-	r, err := molecule.OpenDCD(path)
+	r, err := openDCD(path)
 	if err != nil {
 		return nil, err
 	}
@@ -40,7 +41,8 @@ func readFrames(ctx context.Context, path, pdbPath string, atoms, limit int) ([]
 // readSpread reads n frames spread evenly from the first frame of the first
 // DCD to the last frame of the last (all of them when there are fewer),
 // each DCD checked against the topology (named by what, with atoms atoms).
-// Only the chosen frames are read.
+// Only the chosen frames are read; a DCD whose last frame is torn is refused
+// (see openDCD).
 func readSpread(ctx context.Context, paths []string, what string, atoms, n int) ([][]molecule.Vec3, error) {
 	if n < 1 {
 		return nil, fmt.Errorf("%w: the number of frames must be at least 1, got %d", errUsage, n)
@@ -53,7 +55,7 @@ func readSpread(ctx context.Context, paths []string, what string, atoms, n int) 
 	}()
 	total := 0
 	for _, p := range paths {
-		r, err := molecule.OpenDCD(p)
+		r, err := openDCD(p)
 		if err != nil {
 			return nil, err
 		}

@@ -58,7 +58,7 @@ None): one trained on MD with bonds to hydrogen constrained gives the
 fluctuating bonds of this MD vanishing density, and no move is accepted (a
 warning says so at the end).
 
-Files in DIR (DIR must not hold an earlier run's files):
+Files in DIR (created if missing; it must not hold an earlier run's files):
   traj.dcd      a frame every --save-ps ps (frame k at step (k+1)*interval);
                 a frame at a move's step shows the state after the move
   top.pdb       the topology (and starting structure)
@@ -183,13 +183,15 @@ func runMCMC(ctx context.Context, env *cmdEnv, args []string) error {
 		case *every > 0 && *modelPath == "":
 			return fmt.Errorf("%w: --model is required for moves (--every %d)", errUsage, *every)
 		}
-		return nil
+		return firstErr(positiveInt("batch", *batch), propFlags.validate())
 	})
 	if err != nil {
 		return err
 	}
-	if *batch < 1 {
-		return fmt.Errorf("%w: --batch must be positive", errUsage)
+	if *modelPath != "" {
+		if err := inputFile("--model", *modelPath); err != nil {
+			return err
+		}
 	}
 	runSeed := int32(mdf.seed)
 	if runSeed == 0 {

@@ -28,7 +28,8 @@ Draws N structures from the model file M and writes them to FILE.dcd (nm in
 OpenMM's convention), the topology to FILE.pdb, and per sample to FILE.csv:
 log q(x) (the generator's log-density of the structure), and with --energy
 the potential energy (amber99sbildn + amber99_obc) and the log importance
-weight log w = -U/kT - log q(x) at the given temperature.
+weight log w = -U/kT - log q(x) at the given temperature. The folder of
+FILE.dcd must exist.
 
 The same seed and batch size give the same structures. Batch k is drawn
 with seed S + k*B, so seeds that differ by a multiple of B share batches:
@@ -72,6 +73,10 @@ type generated struct {
 // drawSamples draws n structures from a loaded model, in batches of batch,
 // and evaluates their energies when e is not nil.
 func drawSamples(ctx context.Context, env *cmdEnv, g *generator.Generator, n, batch int, seed uint64, e energy.Energy) (*generated, error) {
+	if n < 0 || batch < 1 {
+		// A batch of 0 would never finish.
+		return nil, fmt.Errorf("draw %d samples in batches of %d: want n >= 0 and a batch of at least 1", n, batch)
+	}
 	na := g.NumAtoms()
 	out := &generated{logQ: make([]float64, n), positions: make([][]molecule.Vec3, n)}
 	pos := make([]float64, batch*na*3)
@@ -130,8 +135,15 @@ func runSample(ctx context.Context, env *cmdEnv, args []string) error {
 	if err := parseFlags(fs, args); err != nil {
 		return err
 	}
-	if *modelPath == "" || *out == "" || *n < 1 {
-		return fmt.Errorf("%w: --model, --out and a positive --n are required", errUsage)
+	if *modelPath == "" || *out == "" {
+		return fmt.Errorf("%w: --model and --out are required", errUsage)
+	}
+	if err := firstErr(positiveInt("n", *n), positiveInt("batch", *batch), checkEnergyName(*energyName, true),
+		positiveTemp("temperature", *temperature), propFlags.validate(), sampleOutName(*out)); err != nil {
+		return err
+	}
+	if err := firstErr(inputFile("--model", *modelPath), writableOut("--out", *out)); err != nil {
+		return err
 	}
 	g, err := generator.Load(*modelPath, *backendSpec, *batch)
 	if err != nil {
@@ -144,7 +156,7 @@ func runSample(ctx context.Context, env *cmdEnv, args []string) error {
 	}
 	top := g.Topology()
 	var e energy.Energy
-	if *energyName != "none" {
+	if strings.ToLower(*energyName) != "none" {
 		ref, _, err := g.Spec().ToCartesian(make([]float64, g.Spec().NumFree()))
 		if err != nil {
 			return err
