@@ -27,7 +27,7 @@ func init() {
 	register(&command{
 		name:    "mcmc",
 		summary: "MD with Metropolis-Hastings moves proposed by a trained generator (flow-augmented MD)",
-		usage: `Usage: gobg mcmc --model M --pdb FILE --ns T --every K --out DIR [--temperature 300]
+		usage: `Usage: gobg mcmc --model M --pdb FILE --ns T --every K --out DIR [--temperature K]
        [--timestep-fs 2] [--friction 1] [--hmr 0] [--save-ps 1] [--seed S] [--batch 256]
        [--minimize] [--platform CPU] [--threads 1] [--python PY] [--backend B]
        [--defensive F [--widen W] [--widen-dims D]] [--symmetrize N] [--json]
@@ -57,6 +57,10 @@ Train the generator on unconstrained frames (gobg simulate --constraints
 None): one trained on MD with bonds to hydrogen constrained gives the
 fluctuating bonds of this MD vanishing density, and no move is accepted (a
 warning says so at the end).
+
+--temperature defaults to the temperature the model was trained at, which
+its file records (300 K for older files, and without --model); a warning
+says when another is given.
 
 Files in DIR (created if missing; it must not hold an earlier run's files):
   traj.dcd      a frame every --save-ps ps (frame k at step (k+1)*interval);
@@ -165,6 +169,8 @@ func runMCMC(ctx context.Context, env *cmdEnv, args []string) error {
 		nsHelp:         "simulated time in `ns`",
 		timestepFSHelp: "time step in `fs` (bonds to hydrogen are not constrained)",
 		seedHelp:       "random `seed` of velocities, integrator, proposals and decisions (default: random, recorded)",
+		temperatureHelp: "temperature in `K` (default: the one the model was trained at, which the model file records " +
+			"(300 for older files); 300 without a model)",
 	}
 	mdf.register(fs)
 	every := fs.Int64("every", -1, "integrator `steps` between moves (0: plain MD, no moves)")
@@ -220,6 +226,7 @@ func runMCMC(ctx context.Context, env *cmdEnv, args []string) error {
 		if err := mcmcCheckModel(g, top, mdf.pdb); err != nil {
 			return err
 		}
+		mdf.temperature = modelTemperature(env, g, set, mdf.temperature)
 		// Proposals and the current state's density both come from g, so
 		// a defensive mixture enters both sides of the acceptance ratio.
 		if def, sym, err = propFlags.apply(g); err != nil {

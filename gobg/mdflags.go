@@ -21,7 +21,7 @@ type mdFlags struct {
 	threads                         int
 	minimize                        bool
 	pdbHelp, nsHelp, timestepFSHelp string // help texts that differ between the commands
-	seedHelp                        string
+	seedHelp, temperatureHelp       string // "" for temperatureHelp: plain "temperature in K"
 }
 
 // register declares the flags on fs, with the command-specific help texts
@@ -30,7 +30,11 @@ func (m *mdFlags) register(fs *flag.FlagSet) {
 	fs.StringVar(&m.pdb, "pdb", "", m.pdbHelp)
 	fs.Float64Var(&m.ns, "ns", 0, m.nsHelp)
 	fs.StringVar(&m.out, "out", "", "output `dir`ectory")
-	fs.Float64Var(&m.temperature, "temperature", 300, "temperature in `K`")
+	th := m.temperatureHelp
+	if th == "" {
+		th = "temperature in `K`"
+	}
+	fs.Float64Var(&m.temperature, "temperature", 300, th)
 	fs.Float64Var(&m.timestepFS, "timestep-fs", 2, m.timestepFSHelp)
 	fs.Float64Var(&m.friction, "friction", 1, "Langevin friction in `1/ps`")
 	fs.Float64Var(&m.hmr, "hmr", 0, "hydrogen `mass` in amu (hydrogen mass repartitioning; 0: off)")
