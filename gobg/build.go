@@ -20,7 +20,8 @@ func init() {
 
 Builds the peptide SEQ (one-letter codes, e.g. A for alanine dipeptide with
 caps) with every bond and angle at its amber99sb-ildn equilibrium value and
-every residue at the given backbone dihedrals, and writes a PDB that OpenMM's
+every residue at the given backbone dihedrals, and writes a PDB (into a
+folder that must exist) that OpenMM's
 ForceField('amber99sbildn.xml', 'amber99_obc.xml') parameterises. With
 --energy the structure's OpenMM energy is reported.
 
@@ -64,6 +65,12 @@ func runBuild(ctx context.Context, env *cmdEnv, args []string) error {
 	case "none", "":
 	default:
 		return fmt.Errorf("%w: --caps must be ace,nme or none, not %q", errUsage, *caps)
+	}
+	if err := firstErr(finiteFloat("phi", *phi), finiteFloat("psi", *psi)); err != nil {
+		return err
+	}
+	if err := writableOut("--out", *out); err != nil {
+		return err
 	}
 	top, pos, err := ic.Build(strings.ToUpper(*seq), capped, *phi*math.Pi/180, *psi*math.Pi/180)
 	if err != nil {

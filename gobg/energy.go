@@ -108,6 +108,9 @@ func runEnergySystem(ctx context.Context, env *cmdEnv, args []string) error {
 	if *pdbPath == "" || *out == "" {
 		return fmt.Errorf("%w: --pdb and --out are required", errUsage)
 	}
+	if err := writableOut("--out", *out); err != nil {
+		return err
+	}
 	if *python == "" {
 		*python = defaultPython()
 	}
@@ -214,6 +217,12 @@ func runEnergyCheck(ctx context.Context, env *cmdEnv, args []string) error {
 	}
 	if *pdbPath == "" || *trajPath == "" {
 		return fmt.Errorf("%w: --pdb and --traj are required", errUsage)
+	}
+	if err := positiveInt("n", *n); err != nil {
+		return err
+	}
+	if err := firstErr(inputFile("--pdb", *pdbPath), inputDCD("--traj", *trajPath)); err != nil {
+		return err
 	}
 	if *python == "" {
 		*python = defaultPython()
@@ -388,6 +397,9 @@ func runEnergyBench(ctx context.Context, env *cmdEnv, args []string) error {
 			}
 			want[p] = true
 		}
+	}
+	if err := firstErr(inputFile("--pdb", *pdbPath), inputDCD("--traj", *trajPath)); err != nil {
+		return err
 	}
 	if *python == "" {
 		*python = defaultPython()

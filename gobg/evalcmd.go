@@ -25,17 +25,19 @@ model (nats per structure and per free coordinate; a density of Cartesian
 structures up to rigid motion in full mode, of the free coordinates'
 marginal in reduced mode); for N generated
 structures the Kish effective sample size of the importance weights against
-the Boltzmann distribution at K, energy quantiles against MD and the mean
-of the lower half, the fraction with clashes, the backbone distance
-distortion ΔD, per-residue C-alpha RMSF, and for dipeptides the phi/psi
-free-energy profiles from MD, raw samples and reweighted samples (RMSE in
-kT over bins with at least 50 MD frames) and the population of
-0 <= phi < 120° (alpha-L, C7ax), which MD started elsewhere may never
-visit. The ESS line also gives the largest normalised weight: near 1, one
+the Boltzmann distribution at K (default: the temperature the model was
+trained at; a warning says when another is given), energy quantiles
+against MD and the mean of the lower half, the fraction with clashes, the
+backbone distance distortion ΔD, per-residue C-alpha RMSF, and for
+dipeptides the phi/psi free-energy profiles from MD, raw samples and
+reweighted samples (RMSE in kT over bins with at least 50 MD frames) and
+the population of 0 <= phi < 120° (alpha-L, C7ax), which MD started
+elsewhere may never visit. The ESS line also gives the largest normalised weight: near 1, one
 sample carries the estimate. The ESS of one set of heavy-tailed weights
 varies from set to set: --sets K draws K-1 more sets of N (seeds S+1, ...)
 and reports each set's ESS, their mean and their minimum (the other metrics
-use the first set). With --plots, PNG figures.
+use the first set). With --plots, PNG figures in DIR (created if missing).
+The folder of --out must exist. A DCD that ends inside a frame is refused.
 
 The MD's atoms are paired with the model's by identity, not by their place
 in the file: chain, residue by position in its chain, atom by name across
@@ -112,7 +114,7 @@ func runEval(ctx context.Context, env *cmdEnv, args []string) error {
 	n := fs.Int("n", 10000, "number of generated structures")
 	seed := fs.Uint64("seed", 1, "random seed")
 	sets := fs.Int("sets", 1, "independent sample sets of N for the ESS (seeds S, S+1, ...)")
-	temperature := fs.Float64("temperature", 300, "temperature in K")
+	temperature := fs.Float64("temperature", 0, temperatureHelp)
 	energyName := fs.String("energy", "native", "energy provider: native or openmm")
 	mdFrames := fs.Int("md-frames", 5000, "use at most `F` MD frames, spread evenly over the trajectories")
 	plots := fs.String("plots", "", "write PNG plots to `dir`")
@@ -138,11 +140,20 @@ func runEval(ctx context.Context, env *cmdEnv, args []string) error {
 		// batch with batch 256.
 		return fmt.Errorf("%w: --sets %d: want 1 to 255", errUsage, *sets)
 	}
+	set := flagsSet(fs)
+	if err := firstErr(positiveInt("n", *n), optionalTemp(set, *temperature), checkEnergyName(*energyName, false),
+		positiveInt("md-frames", *mdFrames), positiveInt("batch", *batch), propFlags.validate()); err != nil {
+		return err
+	}
+	if err := evalFiles(*modelPath, data, *reportPath, *plots); err != nil {
+		return err
+	}
 	gm, err := generator.Load(*modelPath, *backendSpec, *batch)
 	if err != nil {
 		return err
 	}
 	defer gm.Close()
+	*temperature = modelTemperature(env, gm, set, *temperature)
 	def, sym, err := propFlags.apply(gm)
 	if err != nil {
 		return err

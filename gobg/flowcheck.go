@@ -3,6 +3,7 @@ package main
 import (
 	"context"
 	"fmt"
+	"math"
 	"sort"
 	"strings"
 	"time"
@@ -115,8 +116,8 @@ func runFlowCheck(ctx context.Context, env *cmdEnv, args []string) error {
 		return fmt.Errorf("%w: --arch is required", errUsage)
 	case *samples < 1 || *batch < 1:
 		return fmt.Errorf("%w: --samples and --batch must be positive", errUsage)
-	case !(*perturb >= 0):
-		return fmt.Errorf("%w: --perturb must be non-negative", errUsage)
+	case !(*perturb >= 0) || math.IsInf(*perturb, 0):
+		return fmt.Errorf("%w: --perturb must be non-negative and finite", errUsage)
 	}
 	if *method == "auto" {
 		*method = ""

@@ -10,9 +10,10 @@ import (
 	"github.com/gobg/gobg/energy/molecule"
 )
 
-// readFrames reads at most limit frames of a DCD checked against the topology.
+// readFrames reads at most limit frames of a DCD checked against the topology
+// (and refused if its last frame is torn, even when limit stops short of it).
 func readFrames(ctx context.Context, path, pdbPath string, atoms, limit int) ([][]molecule.Vec3, error) {
-	r, err := molecule.OpenDCD(path)
+	r, err := openDCD(path)
 	if err != nil {
 		return nil, err
 	}
@@ -40,7 +41,8 @@ func readFrames(ctx context.Context, path, pdbPath string, atoms, limit int) ([]
 // readSpread reads n frames spread evenly from the first frame of the first
 // DCD to the last frame of the last (all of them when there are fewer),
 // each DCD checked against the topology (named by what, with atoms atoms).
-// Only the chosen frames are read.
+// Only the chosen frames are read; a DCD whose last frame is torn is refused
+// (see openDCD).
 func readSpread(ctx context.Context, paths []string, what string, atoms, n int) ([][]molecule.Vec3, error) {
 	src := make([]spreadSource, len(paths))
 	for i, p := range paths {
@@ -72,7 +74,7 @@ func readSpreadFrom(ctx context.Context, src []spreadSource, n int) ([][]molecul
 	}()
 	total := 0
 	for _, s := range src {
-		r, err := molecule.OpenDCD(s.dcd)
+		r, err := openDCD(s.dcd)
 		if err != nil {
 			return nil, err
 		}

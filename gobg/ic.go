@@ -65,6 +65,22 @@ func runIC(ctx context.Context, env *cmdEnv, args []string) error {
 	if *pdbPath == "" {
 		return fmt.Errorf("%w: --pdb is required", errUsage)
 	}
+	if err := firstErr(positiveInt("frames", *nFrames), nonNegativeInt("logdet-frames", *ldFrames)); err != nil {
+		return err
+	}
+	mode := ic.Reduced
+	if *modeName != "" {
+		m, err := ic.ParseMode(*modeName)
+		if err != nil {
+			return fmt.Errorf("%w: %v", errUsage, err)
+		}
+		mode = m
+	}
+	for _, p := range trajs {
+		if err := inputDCD("--traj", p); err != nil {
+			return err
+		}
+	}
 	pdb, err := molecule.ReadPDBFile(*pdbPath)
 	if err != nil {
 		return err
@@ -78,12 +94,7 @@ func runIC(ctx context.Context, env *cmdEnv, args []string) error {
 		}
 		frames = append(frames, got...)
 	}
-	mode := ic.Reduced
-	if *modeName != "" {
-		if mode, err = ic.ParseMode(*modeName); err != nil {
-			return fmt.Errorf("%w: %v", errUsage, err)
-		}
-	} else if len(top.Residues) <= 3 {
+	if *modeName == "" && len(top.Residues) <= 3 {
 		mode = ic.Full
 	}
 	z, err := ic.NewZMatrix(top)

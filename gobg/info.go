@@ -66,6 +66,11 @@ func runInfo(ctx context.Context, env *cmdEnv, args []string) error {
 	if *pdbPath == "" {
 		return fmt.Errorf("%w: --pdb is required", errUsage)
 	}
+	for _, p := range trajs {
+		if err := inputDCD("--traj", p); err != nil {
+			return err
+		}
+	}
 	pdb, err := molecule.ReadPDBFile(*pdbPath)
 	if err != nil {
 		return err

@@ -14,7 +14,9 @@ import (
 	"log/slog"
 	"os"
 	"os/signal"
+	"runtime/debug"
 	"sort"
+	"strconv"
 	"strings"
 	"syscall"
 )
@@ -47,7 +49,16 @@ func main() {
 }
 
 func runMain(ctx context.Context, args []string, env *cmdEnv) int {
-	slog.SetDefault(slog.New(slog.NewTextHandler(env.stderr, &slog.HandlerOptions{Level: slog.LevelInfo})))
+	debugOn := envDebug()
+	for len(args) > 0 && (args[0] == "--debug" || args[0] == "-debug") {
+		debugOn = true
+		args = args[1:]
+	}
+	level := slog.LevelInfo
+	if debugOn {
+		level = slog.LevelDebug
+	}
+	slog.SetDefault(slog.New(slog.NewTextHandler(env.stderr, &slog.HandlerOptions{Level: level})))
 	if len(args) == 0 || args[0] == "-h" || args[0] == "--help" || args[0] == "help" {
 		if len(args) > 1 {
 			if c, ok := commands[args[1]]; ok {
@@ -64,12 +75,21 @@ func runMain(ctx context.Context, args []string, env *cmdEnv) int {
 		topUsage(env.stderr)
 		return 2
 	}
-	err := c.run(ctx, env, args[1:])
+	err := runCommand(ctx, c, env, args[1:])
+	var ie *internalError
 	switch {
 	case err == nil:
 		return 0
 	case errors.Is(err, flag.ErrHelp):
 		return 0
+	case errors.As(err, &ie):
+		if debugOn {
+			fmt.Fprintf(env.stderr, "gobg %s: internal error: %s\n\n%s", c.name, ie.message(), ie.stack)
+		} else {
+			fmt.Fprintf(env.stderr, "gobg %s: internal error: %s (gobg --debug %s ... or GOBG_DEBUG=1 prints the stack trace)\n",
+				c.name, ie.message(), c.name)
+		}
+		return 1
 	case errors.Is(err, errUsage):
 		fmt.Fprintf(env.stderr, "gobg %s: %v\n\n%s", c.name, err, helpText(c))
 		return 2
@@ -79,9 +99,45 @@ func runMain(ctx context.Context, args []string, env *cmdEnv) int {
 	}
 }
 
+// envDebug reports whether GOBG_DEBUG asks for stack traces (1, true, ...).
+func envDebug() bool {
+	on, err := strconv.ParseBool(os.Getenv("GOBG_DEBUG"))
+	return err == nil && on
+}
+
+// internalError is a panic in a command, caught so that the user sees one
+// line instead of a Go stack trace (which --debug shows).
+type internalError struct {
+	value any
+	stack []byte
+}
+
+func (e *internalError) Error() string { return "internal error: " + e.message() }
+
+// message is the panic's value, cut to its first line.
+func (e *internalError) message() string {
+	s := fmt.Sprint(e.value)
+	if i := strings.IndexByte(s, '\n'); i >= 0 {
+		s = strings.TrimSpace(s[:i]) + " ..."
+	}
+	return s
+}
+
+// runCommand runs c and turns a panic on the command's goroutine into an
+// *internalError. Panics on goroutines a command starts still end the
+// process: no handler here can reach them.
+func runCommand(ctx context.Context, c *command, env *cmdEnv, args []string) (err error) {
+	defer func() {
+		if r := recover(); r != nil {
+			err = &internalError{value: r, stack: debug.Stack()}
+		}
+	}()
+	return c.run(ctx, env, args)
+}
+
 func topUsage(w io.Writer) {
 	fmt.Fprintln(w, "gobg: Boltzmann generators for proteins.")
-	fmt.Fprintln(w, "\nUsage: gobg COMMAND [flags]   (gobg COMMAND --help for flags and an example)\n\nCommands:")
+	fmt.Fprintln(w, "\nUsage: gobg [--debug] COMMAND [flags]   (gobg COMMAND --help for flags and an example)\n\nCommands:")
 	names := make([]string, 0, len(commands))
 	for n := range commands {
 		names = append(names, n)
@@ -90,6 +146,14 @@ func topUsage(w io.Writer) {
 	for _, n := range names {
 		fmt.Fprintf(w, "  %-10s %s\n", n, commands[n].summary)
 	}
+	fmt.Fprintln(w, `
+Global flags (before COMMAND):
+  --debug    debug logs, and the stack trace of an internal error (also: GOBG_DEBUG=1)
+
+Every command checks its flags and files before it starts any work.
+Exit status: 0 done; 1 an error (one line on stderr: "gobg COMMAND: ...",
+"internal error: ..." for a bug in gobg); 2 a mistake on the command line
+(the message, then the command's help).`)
 }
 
 func helpText(c *command) string {

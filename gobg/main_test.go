@@ -177,3 +177,34 @@ func TestRunEmbeddedDefault(t *testing.T) {
 		t.Errorf("second run did not resume: %d frames\n%s", again.MDFrames, stderr)
 	}
 }
+
+// TestPanicIsOneLine: a panic in a command is one line naming the command,
+// with exit status 1; --debug or GOBG_DEBUG=1 adds the stack trace.
+func TestPanicIsOneLine(t *testing.T) {
+	const name = "zz-panic"
+	register(&command{name: name, summary: "panics (test only)", usage: "Example: gobg zz-panic",
+		run: func(_ context.Context, _ *cmdEnv, args []string) error {
+			var s []int
+			_ = s[len(args)+2] // index out of range
+			return nil
+		}})
+	t.Cleanup(func() { delete(commands, name) })
+
+	code, stdout, stderr := runCLI(t, name)
+	if code != 1 || stdout != "" {
+		t.Errorf("exit %d, stdout %q", code, stdout)
+	}
+	want := "gobg zz-panic: internal error: runtime error: index out of range [2] with length 0"
+	if !strings.HasPrefix(stderr, want) || strings.Count(stderr, "\n") != 1 || strings.Contains(stderr, "goroutine") {
+		t.Errorf("stderr %q, want one line starting %q", stderr, want)
+	}
+	for _, debug := range [][]string{{"--debug", name}, {name}} {
+		if len(debug) == 1 {
+			t.Setenv("GOBG_DEBUG", "1")
+		}
+		code, _, stderr := runCLI(t, debug...)
+		if code != 1 || !strings.HasPrefix(stderr, want) || !strings.Contains(stderr, "goroutine ") || !strings.Contains(stderr, "main_test.go") {
+			t.Errorf("%v: exit %d, stderr lacks the stack trace:\n%s", debug, code, stderr)
+		}
+	}
+}

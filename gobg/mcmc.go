@@ -27,7 +27,7 @@ func init() {
 	register(&command{
 		name:    "mcmc",
 		summary: "MD with Metropolis-Hastings moves proposed by a trained generator (flow-augmented MD)",
-		usage: `Usage: gobg mcmc --model M --pdb FILE --ns T --every K --out DIR [--temperature 300]
+		usage: `Usage: gobg mcmc --model M --pdb FILE --ns T --every K --out DIR [--temperature K]
        [--timestep-fs 2] [--friction 1] [--hmr 0] [--save-ps 1] [--seed S] [--batch 256]
        [--minimize] [--platform CPU] [--threads 1] [--python PY] [--backend B]
        [--defensive F [--widen W] [--widen-dims D]] [--symmetrize N] [--json]
@@ -61,7 +61,11 @@ None): one trained on MD with bonds to hydrogen constrained gives the
 fluctuating bonds of this MD vanishing density, and no move is accepted (a
 warning says so at the end).
 
-Files in DIR (DIR must not hold an earlier run's files):
+--temperature defaults to the temperature the model was trained at, which
+its file records (300 K for older files, and without --model); a warning
+says when another is given.
+
+Files in DIR (created if missing; it must not hold an earlier run's files):
   traj.dcd      a frame every --save-ps ps (frame k at step (k+1)*interval);
                 a frame at a move's step shows the state after the move
   top.pdb       the topology (and starting structure)
@@ -168,6 +172,8 @@ func runMCMC(ctx context.Context, env *cmdEnv, args []string) error {
 		nsHelp:         "simulated time in `ns`",
 		timestepFSHelp: "time step in `fs` (bonds to hydrogen are not constrained)",
 		seedHelp:       "random `seed` of velocities, integrator, proposals and decisions (default: random, recorded)",
+		temperatureHelp: "temperature in `K` (default: the one the model was trained at, which the model file records " +
+			"(300 for older files); 300 without a model)",
 	}
 	mdf.register(fs)
 	every := fs.Int64("every", -1, "integrator `steps` between moves (0: plain MD, no moves)")
@@ -186,13 +192,15 @@ func runMCMC(ctx context.Context, env *cmdEnv, args []string) error {
 		case *every > 0 && *modelPath == "":
 			return fmt.Errorf("%w: --model is required for moves (--every %d)", errUsage, *every)
 		}
-		return nil
+		return firstErr(positiveInt("batch", *batch), propFlags.validate())
 	})
 	if err != nil {
 		return err
 	}
-	if *batch < 1 {
-		return fmt.Errorf("%w: --batch must be positive", errUsage)
+	if *modelPath != "" {
+		if err := inputFile("--model", *modelPath); err != nil {
+			return err
+		}
 	}
 	runSeed := int32(mdf.seed)
 	if runSeed == 0 {
@@ -237,6 +245,7 @@ func runMCMC(ctx context.Context, env *cmdEnv, args []string) error {
 				return y
 			}
 		}
+		mdf.temperature = modelTemperature(env, g, set, mdf.temperature)
 		// Proposals and the current state's density both come from g, so
 		// a defensive mixture enters both sides of the acceptance ratio.
 		if def, sym, err = propFlags.apply(g); err != nil {

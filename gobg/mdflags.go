@@ -21,7 +21,7 @@ type mdFlags struct {
 	threads                         int
 	minimize                        bool
 	pdbHelp, nsHelp, timestepFSHelp string // help texts that differ between the commands
-	seedHelp                        string
+	seedHelp, temperatureHelp       string // "" for temperatureHelp: plain "temperature in K"
 }
 
 // register declares the flags on fs, with the command-specific help texts
@@ -30,7 +30,11 @@ func (m *mdFlags) register(fs *flag.FlagSet) {
 	fs.StringVar(&m.pdb, "pdb", "", m.pdbHelp)
 	fs.Float64Var(&m.ns, "ns", 0, m.nsHelp)
 	fs.StringVar(&m.out, "out", "", "output `dir`ectory")
-	fs.Float64Var(&m.temperature, "temperature", 300, "temperature in `K`")
+	th := m.temperatureHelp
+	if th == "" {
+		th = "temperature in `K`"
+	}
+	fs.Float64Var(&m.temperature, "temperature", 300, th)
 	fs.Float64Var(&m.timestepFS, "timestep-fs", 2, m.timestepFSHelp)
 	fs.Float64Var(&m.friction, "friction", 1, "Langevin friction in `1/ps`")
 	fs.Float64Var(&m.hmr, "hmr", 0, "hydrogen `mass` in amu (hydrogen mass repartitioning; 0: off)")
@@ -47,6 +51,8 @@ func (m *mdFlags) register(fs *flag.FlagSet) {
 // and the frames of --ns, and fills in the default Python. own, if not nil,
 // checks the command's own flags; it runs right after --pdb and --out are
 // checked, so that a missing required flag is reported before a bad value.
+// Last come the files: --pdb must be a readable file and --out a folder
+// that exists or can be made (the commands create it).
 func (m *mdFlags) validate(set map[string]bool, own func() error) (timestepPS float64, stepsPerFrame, frames int, err error) {
 	switch {
 	case m.pdb == "":
@@ -59,12 +65,12 @@ func (m *mdFlags) validate(set map[string]bool, own func() error) (timestepPS fl
 			return 0, 0, 0, err
 		}
 	}
+	if err := firstErr(positiveFloat("ns", m.ns), positiveTemp("temperature", m.temperature), positiveFloat("save-ps", m.savePS),
+		positiveFloat("timestep-fs", m.timestepFS), positiveFloat("friction", m.friction)); err != nil {
+		return 0, 0, 0, err
+	}
 	switch {
-	case !(m.ns > 0):
-		return 0, 0, 0, fmt.Errorf("%w: --ns must be positive", errUsage)
-	case !(m.temperature > 0) || !(m.savePS > 0) || !(m.timestepFS > 0) || !(m.friction > 0):
-		return 0, 0, 0, fmt.Errorf("%w: --temperature, --save-ps, --timestep-fs and --friction must be positive", errUsage)
-	case !(m.hmr >= 0):
+	case !(m.hmr >= 0) || math.IsInf(m.hmr, 0):
 		return 0, 0, 0, fmt.Errorf("%w: --hmr must be 0 (off) or a mass in amu", errUsage)
 	case set["seed"] && (m.seed <= 0 || m.seed > math.MaxInt32):
 		return 0, 0, 0, fmt.Errorf("%w: --seed must be in 1..%d", errUsage, math.MaxInt32)
@@ -79,6 +85,9 @@ func (m *mdFlags) validate(set map[string]bool, own func() error) (timestepPS fl
 	frames, ok = simWholeRatio(m.ns*1000, m.savePS)
 	if !ok {
 		return 0, 0, 0, fmt.Errorf("%w: --ns %g is not a whole number of %g ps frames", errUsage, m.ns, m.savePS)
+	}
+	if err := firstErr(inputFile("--pdb", m.pdb), writableDir("--out", m.out)); err != nil {
+		return 0, 0, 0, err
 	}
 	if m.python == "" {
 		m.python = defaultPython()

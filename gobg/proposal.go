@@ -43,6 +43,25 @@ func addProposalFlags(fs *flag.FlagSet) *proposalFlags {
 	}
 }
 
+// validate checks the values that need no model: the fraction, the
+// widening, the name of the widened dimensions and the relabelling budget.
+func (d *proposalFlags) validate() error {
+	if *d.symmetrize < 0 {
+		return fmt.Errorf("%w: --symmetrize %d: want 0 (off) or a number of relabellings", errUsage, *d.symmetrize)
+	}
+	if *d.frac == 0 {
+		return nil
+	}
+	if err := (model.Defensive{Frac: *d.frac, Widen: *d.widen}).Validate(); err != nil {
+		return fmt.Errorf("%w: --defensive %g --widen %g: %v", errUsage, *d.frac, *d.widen, err)
+	}
+	switch *d.dims {
+	case model.WidenAll, model.WidenTorsions, model.WidenBackboneTorsions:
+		return nil
+	}
+	return fmt.Errorf("%w: --widen-dims %q: want %s, %s or %s", errUsage, *d.dims, model.WidenAll, model.WidenTorsions, model.WidenBackboneTorsions)
+}
+
 // defensiveSummary records a defensive mixture in a command's JSON summary.
 type defensiveSummary struct {
 	Fraction float64 `json:"fraction"`

@@ -32,8 +32,9 @@ mass repartitioning), trains a
 Boltzmann generator on the frames (maximum likelihood, then with the
 reverse-KL energy term, exact native energies), samples from it and
 evaluates the samples against the MD (ESS, energies, clashes, free-energy
-profiles; plots in DIR/plots). Every step resumes: run it again after an
-interruption and it continues where it stopped.
+profiles; plots in DIR/plots; DIR is created if missing). Every step
+resumes: run it again after an interruption and it continues where it
+stopped.
 
 Example:
   gobg run --out out/default --json`,
@@ -65,6 +66,13 @@ func runRun(ctx context.Context, env *cmdEnv, args []string) error {
 	python := fs.String("python", "", "Python interpreter with OpenMM (default: $GOBG_PYTHON, else the project's .venv)")
 	asJSON := fs.Bool("json", false, "print a JSON summary as the last line")
 	if err := parseFlags(fs, args); err != nil {
+		return err
+	}
+	if err := firstErr(positiveFloat("ns", *ns), positiveInt("nll-steps", *nllSteps), positiveInt("kl-steps", *klSteps),
+		positiveInt("samples", *samples)); err != nil {
+		return err
+	}
+	if err := writableDir("--out", *out); err != nil {
 		return err
 	}
 	if *python == "" {

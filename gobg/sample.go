@@ -28,7 +28,9 @@ Draws N structures from the model file M and writes them to FILE.dcd (nm in
 OpenMM's convention), the topology to FILE.pdb, and per sample to FILE.csv:
 log q(x) (the generator's log-density of the structure), and with --energy
 the potential energy (amber99sbildn + amber99_obc) and the log importance
-weight log w = -U/kT - log q(x) at the given temperature.
+weight log w = -U/kT - log q(x) at --temperature (default: the temperature
+the model was trained at; a warning says when another is given). The folder
+of FILE.dcd must exist.
 
 The same seed and batch size give the same structures. Batch k is drawn
 with seed S + k*B, so seeds that differ by a multiple of B share batches:
@@ -72,6 +74,10 @@ type generated struct {
 // drawSamples draws n structures from a loaded model, in batches of batch,
 // and evaluates their energies when e is not nil.
 func drawSamples(ctx context.Context, env *cmdEnv, g *generator.Generator, n, batch int, seed uint64, e energy.Energy) (*generated, error) {
+	if n < 0 || batch < 1 {
+		// A batch of 0 would never finish.
+		return nil, fmt.Errorf("draw %d samples in batches of %d: want n >= 0 and a batch of at least 1", n, batch)
+	}
 	na := g.NumAtoms()
 	out := &generated{logQ: make([]float64, n), positions: make([][]molecule.Vec3, n)}
 	pos := make([]float64, batch*na*3)
@@ -121,7 +127,7 @@ func runSample(ctx context.Context, env *cmdEnv, args []string) error {
 	out := fs.String("out", "", "output DCD `file`")
 	seed := fs.Uint64("seed", 1, "random seed")
 	energyName := fs.String("energy", "native", "energy provider for log weights: native, openmm or none")
-	temperature := fs.Float64("temperature", 300, "temperature in K for log weights")
+	temperature := fs.Float64("temperature", 0, "log weights at this "+temperatureHelp)
 	batch := fs.Int("batch", 256, "batch size of the sampling graph")
 	python := fs.String("python", "", "Python interpreter with OpenMM (default: $GOBG_PYTHON, else the project's .venv)")
 	backendSpec := fs.String("backend", "", "GoMLX backend (default: $GOMLX_BACKEND, else go:ops_sequential)")
@@ -130,21 +136,30 @@ func runSample(ctx context.Context, env *cmdEnv, args []string) error {
 	if err := parseFlags(fs, args); err != nil {
 		return err
 	}
-	if *modelPath == "" || *out == "" || *n < 1 {
-		return fmt.Errorf("%w: --model, --out and a positive --n are required", errUsage)
+	if *modelPath == "" || *out == "" {
+		return fmt.Errorf("%w: --model and --out are required", errUsage)
+	}
+	set := flagsSet(fs)
+	if err := firstErr(positiveInt("n", *n), positiveInt("batch", *batch), checkEnergyName(*energyName, true),
+		optionalTemp(set, *temperature), propFlags.validate(), sampleOutName(*out)); err != nil {
+		return err
+	}
+	if err := firstErr(inputFile("--model", *modelPath), writableOut("--out", *out)); err != nil {
+		return err
 	}
 	g, err := generator.Load(*modelPath, *backendSpec, *batch)
 	if err != nil {
 		return err
 	}
 	defer g.Close()
+	*temperature = modelTemperature(env, g, set, *temperature)
 	def, sym, err := propFlags.apply(g)
 	if err != nil {
 		return err
 	}
 	top := g.Topology()
 	var e energy.Energy
-	if *energyName != "none" {
+	if strings.ToLower(*energyName) != "none" {
 		ref, _, err := g.Spec().ToCartesian(make([]float64, g.Spec().NumFree()))
 		if err != nil {
 			return err

@@ -36,7 +36,7 @@ Runs Langevin dynamics (OpenMM's LangevinMiddleIntegrator) of the structure
 in FILE with amber99sbildn + amber99_obc (implicit solvent, no cutoff) and
 bonds to hydrogen constrained, starting from FILE's positions (minimised with
 --minimize) and velocities drawn at --temperature. A frame is saved every
---save-ps picoseconds:
+--save-ps picoseconds into DIR (created if missing):
   DIR/traj.dcd       positions of the saved frames (frame k at step (k+1)*interval)
   DIR/energies.csv   frame,potential_kj_mol
   DIR/top.pdb        the topology (and starting structure)
@@ -164,7 +164,13 @@ func runSimulate(ctx context.Context, env *cmdEnv, args []string) error {
 		return err
 	}
 	set := flagsSet(fs)
-	timestepPS, spf, planned, err := mdf.validate(set, nil)
+	timestepPS, spf, planned, err := mdf.validate(set, func() error {
+		switch *constraints {
+		case "None", "HBonds", "AllBonds", "HAngles":
+			return nil
+		}
+		return fmt.Errorf("%w: --constraints %q: want HBonds or None (or OpenMM's AllBonds, HAngles)", errUsage, *constraints)
+	})
 	if err != nil {
 		return err
 	}
@@ -191,9 +197,6 @@ func runSimulate(ctx context.Context, env *cmdEnv, args []string) error {
 		want.HydrogenMassAMU = &hmr
 	}
 	paths := simPaths(mdf.out)
-	if err := os.MkdirAll(mdf.out, 0o755); err != nil {
-		return fmt.Errorf("create output directory: %w", err)
-	}
 
 	// What the directory holds decides between a fresh start and a resume.
 	meta, err := readSimMeta(paths.meta)
@@ -263,6 +266,11 @@ func runSimulate(ctx context.Context, env *cmdEnv, args []string) error {
 	}
 	info := md.Info()
 	meta.OpenMM, meta.Threads, meta.FramesPlanned = info.OpenmmVersion, mdf.threads, planned
+	// Created only now, so that a structure OpenMM cannot simulate leaves
+	// no folder behind.
+	if err := os.MkdirAll(mdf.out, 0o755); err != nil {
+		return fmt.Errorf("create output directory: %w", err)
+	}
 
 	var dcd *molecule.DCDWriter
 	var csv *os.File

@@ -20,7 +20,8 @@ Trains a normalizing flow on the internal coordinates of MD frames, stage by
 stage as the configuration says (each stage: steps, batch size, learning rate
 and schedule, and the weights of the NLL, W2 and reverse-KL terms; see
 package flow/train for the losses). Progress goes to stderr, one JSON object
-per step to the log file in the output directory, checkpoints to
+per step to the log file in the output directory (created if missing; its
+default is the configuration's output), checkpoints to
 DIR/checkpoint.ckpt (atomically: every checkpoint_every steps and at each
 stage end), and the trained flow to DIR/model.gobg. --resume continues from
 the checkpoint exactly as if the run had not stopped.
@@ -73,12 +74,22 @@ func runTrain(ctx context.Context, env *cmdEnv, args []string) error {
 	if *stopAfter < 0 {
 		return fmt.Errorf("%w: --stop-after must not be negative", errUsage)
 	}
+	if err := inputFile("--config", *configPath); err != nil {
+		return err
+	}
 	cfg, err := train.ReadConfig(*configPath)
 	if err != nil {
 		return err
 	}
 	if *output != "" {
 		cfg.Output = *output
+	}
+	outWhat := "--output"
+	if *output == "" {
+		outWhat = "output of the configuration"
+	}
+	if err := firstErr(writableDir(outWhat, cfg.Output), trainInputs(cfg)); err != nil {
+		return err
 	}
 	py := *python
 	if py == "" {

@@ -463,7 +463,7 @@ func TestErrors(t *testing.T) {
 		{"no structure", Config{}, "exactly one of"},
 		{"both structures", Config{PDB: garbage, SystemXML: garbage}, "exactly one of"},
 		{"missing pdb", Config{PDB: filepath.Join(dir, "missing.pdb")}, "no such file"},
-		{"unparsable pdb", Config{PDB: garbage, Platform: "Reference"}, "start worker 0"},
+		{"unparsable pdb", Config{PDB: garbage, Platform: "Reference"}, "garbage.pdb: OpenMM cannot read it"},
 		{"unknown platform", Config{PDB: mdTop(t, "ala2"), Platform: "Abacus"}, "Abacus"},
 		{"unknown force field", Config{PDB: mdTop(t, "ala2"), ForceField: []string{"nonesuch.xml"}, Platform: "Reference"}, "nonesuch.xml"},
 	} {

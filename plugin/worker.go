@@ -140,6 +140,15 @@ func (p *Pool) spawn(ctx context.Context, index int) (*proc, error) {
 	}
 	rpc := raw.(energypb.EnergyClient)
 	info, err := rpc.Info(cctx, &energypb.InfoRequest{})
+	if st, ok := status.FromError(err); ok && st.Code() == codes.FailedPrecondition {
+		// The worker runs but could not build its System, and said why in
+		// one line: that is the whole story, without the worker's command
+		// line and stderr, and no restart would change it. The worker is
+		// healthy, so it is asked to stop (a kill would be logged as a
+		// crash next to the message).
+		(&proc{client: client, cmd: cmd}).kill(false)
+		return nil, fmt.Errorf("plugin: %w: %s", ErrInput, st.Message())
+	}
 	if err != nil {
 		return fail(fmt.Errorf("info: %w", err))
 	}
@@ -206,6 +215,13 @@ func (w *worker) stop() {
 }
 
 var errWorkerDown = errors.New("worker is down")
+
+// ErrInput marks a worker's report that OpenMM cannot build its System or
+// Context from the worker's inputs (a residue without a template in the
+// force field, a PDB file OpenMM cannot read, an unknown platform): a fault
+// of the input, which the error's message names in one line; no restart
+// cures it.
+var ErrInput = errors.New("OpenMM refuses the input")
 
 // call runs fn against the worker under the per-call timeout. When the
 // worker process fails (it died, its connection broke, it hung past the

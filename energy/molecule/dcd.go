@@ -298,6 +298,17 @@ func (d *DCDReader) Timestep() float64 { return d.hdr.Timestep() }
 // as a frame.
 func (d *DCDReader) TornBytes() int64 { return d.torn }
 
+// CheckComplete returns the ErrTruncated error that Next gives at the end
+// of a file with a torn last frame ("traj.dcd: frame 1532: truncated: want
+// 7064 bytes, got 312"), and nil for a file of complete frames: for readers
+// that seek to chosen frames and would otherwise never reach the torn one.
+func (d *DCDReader) CheckComplete() error {
+	if d.torn == 0 {
+		return nil
+	}
+	return fmt.Errorf("%s: frame %d: %w: want %d bytes, got %d", d.name, d.frames, ErrTruncated, d.lay.frameSize(), d.torn)
+}
+
 // FrameSize returns the size of one frame in bytes.
 func (d *DCDReader) FrameSize() int64 { return d.lay.frameSize() }
 

@@ -645,6 +645,14 @@ func TestDCDTornFrame(t *testing.T) {
 	dir := t.TempDir()
 	path := filepath.Join(dir, "torn.dcd")
 	writeGobg(t, path, tr.slice(0, 3), DCDOptions{Timestep: 0.002})
+	whole, err := OpenDCD(path)
+	if err != nil {
+		t.Fatal(err)
+	}
+	if err := whole.CheckComplete(); err != nil {
+		t.Errorf("CheckComplete of a file of whole frames: %v", err)
+	}
+	whole.Close()
 	full, err := os.ReadFile(path)
 	if err != nil {
 		t.Fatal(err)
@@ -664,9 +672,12 @@ func TestDCDTornFrame(t *testing.T) {
 	if r.NumFrames() != 3 || r.TornBytes() != 37 {
 		t.Fatalf("NumFrames %d, TornBytes %d; want 3, 37", r.NumFrames(), r.TornBytes())
 	}
+	want := fmt.Sprintf("torn.dcd: frame 3: truncated: want %d bytes, got 37", 3*(8+4*6))
+	if err := r.CheckComplete(); err == nil || !errors.Is(err, ErrTruncated) || !strings.Contains(err.Error(), want) {
+		t.Errorf("CheckComplete: %v, want an error containing %q", err, want)
+	}
 	r.Close()
 	frames, err := ReadDCDFile(path)
-	want := fmt.Sprintf("torn.dcd: frame 3: truncated: want %d bytes, got 37", 3*(8+4*6))
 	if err == nil || !errors.Is(err, ErrTruncated) || !strings.Contains(err.Error(), want) {
 		t.Fatalf("ReadDCDFile error %v, want one containing %q", err, want)
 	}

@@ -29,6 +29,7 @@ type Generator struct {
 	path    string
 	flow    *model.Flow
 	spec    *ic.Spec
+	info    model.FileInfo // what the model file records (training temperature)
 	batch   int
 	sampler *model.StructureSampler
 	// runners by batch size: a compiled graph for one structure (the
@@ -73,14 +74,49 @@ func Load(path, backendSpec string, batch int) (*Generator, error) {
 	if err != nil {
 		return nil, err
 	}
-	f, spec, err := model.Load(path, backend)
+	f, spec, info, err := model.LoadWithInfo(path, backend)
 	if err != nil {
 		return nil, err
 	}
 	if spec == nil {
 		return nil, fmt.Errorf("%s: the model has no internal-coordinate definition, so it cannot make structures", path)
 	}
-	return &Generator{path: path, flow: f, spec: spec, batch: batch}, nil
+	return &Generator{path: path, flow: f, spec: spec, info: info, batch: batch}, nil
+}
+
+// DefaultTemperature is the temperature in K assumed for a model file that
+// does not record the one it was trained at (files of gobg versions before
+// it did): 300 K, the temperature of gobg's reference MD and of its
+// training configuration's default.
+const DefaultTemperature = 300.0
+
+// Temperature is the temperature in K the model was trained at, as its file
+// records it (recorded true), or DefaultTemperature for a file that does
+// not (recorded false).
+func (g *Generator) Temperature() (kelvin float64, recorded bool) {
+	if g.info.TemperatureK > 0 {
+		return g.info.TemperatureK, true
+	}
+	return DefaultTemperature, false
+}
+
+// TemperatureWarning is "" when the caller works at the model's training
+// temperature, and otherwise one line saying why kelvin deserves a look:
+// the model was trained at another temperature (its samples are meant for
+// that ensemble: reweighting to another is exact but loses effective
+// sample size), or its file does not record one, so DefaultTemperature
+// stands in for it.
+func (g *Generator) TemperatureWarning(kelvin float64) string {
+	t, recorded := g.Temperature()
+	switch {
+	case !recorded && kelvin == t:
+		return fmt.Sprintf("model %s does not record the temperature it was trained at (a file from an older gobg): assuming %g K", g.path, t)
+	case !recorded:
+		return fmt.Sprintf("working at %g K; model %s does not record the temperature it was trained at (a file from an older gobg; %g K assumed)", kelvin, g.path, t)
+	case kelvin != t:
+		return fmt.Sprintf("working at %g K, but model %s was trained at %g K: its samples are meant for %g K", kelvin, g.path, t, t)
+	}
+	return ""
 }
 
 // Path is the model file the generator was loaded from.

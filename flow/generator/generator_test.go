@@ -112,3 +112,46 @@ func TestErrors(t *testing.T) {
 		t.Errorf("missing file: error %v, want one naming it", err)
 	}
 }
+
+// TestTemperature: a generator reports the training temperature its file
+// records, falls back to DefaultTemperature for a file without one, and
+// warns exactly where a caller's temperature is not the recorded one or
+// none is recorded.
+func TestTemperature(t *testing.T) {
+	top, frames := testmodel.ALA2Frames(t, 50, 40)
+	f, spec := testmodel.Build(t, top, frames, testmodel.Options{Mode: ic.Full, Layers: 1, Hidden: 8, Bins: 4})
+	cases := []struct {
+		name     string
+		path     string
+		want     float64
+		recorded bool
+		at       float64
+		warn     []string // substrings of the warning; nil: no warning
+	}{
+		{"recorded, same", testmodel.SaveAt(t, f, spec, "a.gobg", 310), 310, true, 310, nil},
+		{"recorded, other", testmodel.SaveAt(t, f, spec, "b.gobg", 310), 310, true, 300, []string{"300 K", "trained at 310 K"}},
+		{"unrecorded, default", testmodel.Save(t, f, spec, "c.gobg"), 300, false, 300, []string{"does not record", "assuming 300 K"}},
+		{"unrecorded, other", testmodel.Save(t, f, spec, "d.gobg"), 300, false, 350, []string{"working at 350 K", "does not record", "300 K assumed"}},
+	}
+	for _, c := range cases {
+		t.Run(c.name, func(t *testing.T) {
+			g, err := Load(c.path, "", 1)
+			if err != nil {
+				t.Fatal(err)
+			}
+			defer g.Close()
+			if k, rec := g.Temperature(); k != c.want || rec != c.recorded {
+				t.Errorf("Temperature() = %v, %v; want %v, %v", k, rec, c.want, c.recorded)
+			}
+			w := g.TemperatureWarning(c.at)
+			if (w == "") != (c.warn == nil) {
+				t.Fatalf("warning %q at %v K", w, c.at)
+			}
+			for _, s := range c.warn {
+				if !strings.Contains(w, s) || !strings.Contains(w, c.path) {
+					t.Errorf("warning %q lacks %q or the model's path", w, s)
+				}
+			}
+		})
+	}
+}

@@ -12,9 +12,11 @@ package mcmc
 // advice for roughly exponential decay): a longer window adds noise, a shorter
 // one bias. The estimate is trustworthy only when the series is much longer
 // than tau_int: Sokal asks for N >= 1000 tau, emcee's rule of thumb is
-// N >= 50 tau, which Tau.Reliable checks. (A short series always meets the
-// window criterion somewhere, because the mean-subtracted autocovariances of
-// a finite series sum to zero, so meeting it proves nothing.)
+// N >= 50 tau, which Tau.Reliable checks. (A short series nearly always
+// meets the window criterion somewhere, because the mean-subtracted
+// autocovariances of a finite series sum to zero, so meeting it proves
+// nothing; one of a few values that meets it only at its last lag, where
+// tau is 0 up to rounding, gives ErrTooShort.)
 //
 // Autocovariances are computed with an FFT (O(N log N)), mean-subtracted and
 // normalised by N (the usual biased estimator, which keeps the estimated
@@ -144,7 +146,10 @@ func IntegratedTimeJoint(components [][]float64, c float64) (Tau, error) {
 		return Tau{}, ErrConstant
 	}
 	tau := 1.0
-	for m := 1; m < n; m++ {
+	// Not the last lag: summed over every lag, the mean-subtracted
+	// autocovariances cancel, so tau there is 0 up to rounding and would
+	// meet the criterion with a meaningless estimate.
+	for m := 1; m < n-1; m++ {
 		tau += 2 * sum[m] / sum[0]
 		// tau > 0: the partial sums of an anticorrelated series swing
 		// below zero, where the criterion means nothing.
@@ -152,8 +157,14 @@ func IntegratedTimeJoint(components [][]float64, c float64) (Tau, error) {
 			return Tau{Tau: tau, Window: m, N: n, Reliable: float64(n) >= MinLength*tau}, nil
 		}
 	}
-	return Tau{Tau: tau, Window: n - 1, N: n}, nil
+	// Seen in series of a few values: tau then tends to 0, and N / tau to
+	// infinity.
+	return Tau{}, fmt.Errorf("%w: no window of %d values meets the criterion", ErrTooShort, n)
 }
+
+// ErrTooShort is returned for a series too short to show a window where
+// Sokal's criterion holds (a few values).
+var ErrTooShort = errors.New("mcmc: the series is too short to estimate its autocorrelation time")
 
 // CircularIntegratedTime estimates tau_int of an angle series (radians) from
 // its unit vector (cos, sin): see IntegratedTimeJoint.

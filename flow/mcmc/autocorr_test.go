@@ -115,3 +115,15 @@ func TestIntegratedTimeErrors(t *testing.T) {
 		t.Errorf("40 values of a = 0.999: %+v claims to be reliable", tau)
 	}
 }
+
+// TestIntegratedTimeTooShort: two or three values never meet the window
+// criterion; the estimate is refused rather than tau 0 and an infinite
+// N_eff (which JSON cannot even encode).
+func TestIntegratedTimeTooShort(t *testing.T) {
+	for _, x := range [][]float64{{0.1, 0.7}, {0.1, 0.7, 0.3}} {
+		tau, err := CircularIntegratedTime(x, 0)
+		if !errors.Is(err, ErrTooShort) {
+			t.Errorf("%v: tau %+v (N_eff %v), error %v; want ErrTooShort", x, tau, tau.NEff(), err)
+		}
+	}
+}

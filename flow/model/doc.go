@@ -52,7 +52,9 @@
 //
 // Save writes one gzip-compressed tar archive (see file.go for the exact
 // entries): manifest.json (format version, configuration, layout, dtype,
-// the internal-coordinate definition and the variable index),
+// the internal-coordinate definition, the variable index and, where
+// known, the temperature the model was trained at: SaveWithInfo,
+// LoadWithInfo),
 // topology.pdb (the structure the Z-matrix is rebuilt from), and
 // weights.bin (the variables' raw little-endian values, whose SHA-256 the
 // manifest records). Load rebuilds the flow and the spec without training

@@ -35,7 +35,9 @@ import (
 //     ic.Spec, the topology's bonds and the Z-matrix entries, for
 //     checking), the variable index (scope, name, dtype, shape,
 //     trainable, byte offset and length in weights.bin) and the SHA-256 of
-//     weights.bin;
+//     weights.bin, and from version 3 on, where known, temperature_K: the
+//     temperature in K the model was trained at (the target of its energy
+//     terms);
 //   - topology.pdb (when the flow has an internal-coordinate spec): the
 //     topology, with positions rebuilt from the reference internal
 //     coordinates; the Z-matrix is rebuilt from it and checked entry by
@@ -52,7 +54,11 @@ const (
 	// parameters and fused W_h/W_z projections, so its version-1 weights do
 	// not fit. nsf and split-mlp did not change: version 1 files of those
 	// still load.
-	fileVersion = 2
+	// fileVersion 3: the manifest may hold temperature_K. Readers of
+	// versions 1 and 2 refuse manifest fields they do not know, so a file
+	// with it must not claim version 2; files of versions 1 and 2 still
+	// load, with the temperature unknown.
+	fileVersion = 3
 
 	entryManifest = "manifest.json"
 	entryPDB      = "topology.pdb"
@@ -68,6 +74,24 @@ type manifest struct {
 	IC            *icRecord   `json:"ic,omitempty"`
 	Variables     []varRecord `json:"variables"`
 	WeightsSHA256 string      `json:"weights_sha256"`
+	// TemperatureK is FileInfo.TemperatureK; absent where unknown.
+	TemperatureK *float64 `json:"temperature_K,omitempty"`
+}
+
+// FileInfo is what a model file records about how its flow was made,
+// beside the flow and its internal-coordinate spec.
+type FileInfo struct {
+	// TemperatureK is the temperature in K the model was trained at: the
+	// ensemble its samples are meant for. 0 means unknown (a file written
+	// before gobg recorded it, or by Save).
+	TemperatureK float64
+}
+
+func (i FileInfo) validate() error {
+	if t := i.TemperatureK; t != 0 && (!(t > 0) || math.IsInf(t, 0)) {
+		return fmt.Errorf("temperature %g K: want a finite temperature above 0 K (or 0: unknown)", t)
+	}
+	return nil
 }
 
 type icRecord struct {
@@ -93,9 +117,22 @@ type varRecord struct {
 
 // Save writes the flow (and, if spec is not nil, the internal-coordinate
 // spec it models) to path atomically: to a temporary file in the same
-// directory, synced and renamed over path.
-func Save(path string, f *Flow, spec *ic.Spec) (err error) {
+// directory, synced and renamed over path. The file records no training
+// temperature; SaveWithInfo records one.
+func Save(path string, f *Flow, spec *ic.Spec) error {
+	return SaveWithInfo(path, f, spec, FileInfo{})
+}
+
+// SaveWithInfo is Save that also records info in the manifest.
+func SaveWithInfo(path string, f *Flow, spec *ic.Spec, info FileInfo) (err error) {
+	if err := info.validate(); err != nil {
+		return fmt.Errorf("save %s: %w", path, err)
+	}
 	m := manifest{Format: fileFormat, Version: fileVersion, Config: f.cfg, Layout: f.layout, DType: f.dtype.String()}
+	if info.TemperatureK != 0 {
+		t := info.TemperatureK
+		m.TemperatureK = &t
+	}
 	var pdb []byte
 	if spec != nil {
 		if m.IC, pdb, err = encodeSpec(spec); err != nil {
@@ -212,14 +249,25 @@ func encodeSpec(spec *ic.Spec) (*icRecord, []byte, error) {
 // and, when the file has one, the internal-coordinate spec (nil
 // otherwise). It needs no training data. Every error names the file.
 func Load(path string, backend backends.Backend) (*Flow, *ic.Spec, error) {
-	f, spec, err := load(path, backend)
-	if err != nil {
-		return nil, nil, fmt.Errorf("model file %s: %w", path, err)
-	}
-	return f, spec, nil
+	f, spec, _, err := LoadWithInfo(path, backend)
+	return f, spec, err
 }
 
-func load(path string, backend backends.Backend) (*Flow, *ic.Spec, error) {
+// LoadWithInfo is Load that also returns what the file records about how
+// the flow was made (FileInfo; its zero value for files that record
+// nothing, such as those of format versions 1 and 2).
+func LoadWithInfo(path string, backend backends.Backend) (*Flow, *ic.Spec, FileInfo, error) {
+	var info FileInfo
+	f, spec, err := load(path, backend, &info)
+	if err != nil {
+		return nil, nil, FileInfo{}, fmt.Errorf("model file %s: %w", path, err)
+	}
+	return f, spec, info, nil
+}
+
+// load reads the file; info receives what the manifest records beside the
+// flow.
+func load(path string, backend backends.Backend, info *FileInfo) (*Flow, *ic.Spec, error) {
 	file, err := os.Open(path)
 	if err != nil {
 		return nil, nil, err
@@ -271,6 +319,15 @@ func load(path string, backend backends.Backend) (*Flow, *ic.Spec, error) {
 			"conditioner's heads (version 2): its weights do not fit this gobg's split-gau; train it again")
 	case m.Version < 1 || m.Version > fileVersion:
 		return nil, nil, fmt.Errorf("format version %d, this gobg reads versions 1 to %d", m.Version, fileVersion)
+	}
+	if m.TemperatureK != nil {
+		if m.Version < 3 {
+			return nil, nil, fmt.Errorf("format version %d has no temperature_K (it came with version 3)", m.Version)
+		}
+		if t := *m.TemperatureK; !(t > 0) || math.IsInf(t, 0) {
+			return nil, nil, fmt.Errorf("%s: temperature_K %g: want a finite temperature above 0 K", entryManifest, t)
+		}
+		info.TemperatureK = *m.TemperatureK
 	}
 	if m.Layout == nil {
 		return nil, nil, errors.New("manifest has no layout")

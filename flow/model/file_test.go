@@ -1,8 +1,12 @@
 package model
 
 import (
+	"archive/tar"
 	"bytes"
 	"compress/gzip"
+	"errors"
+	"io"
+	"math"
 	"math/rand/v2"
 	"os"
 	"path/filepath"
@@ -194,7 +198,8 @@ func TestLoadVersion1(t *testing.T) {
 		{ArchNSF, "1", ""},
 		{ArchSplitMLP, "1", ""},
 		{ArchSplitGAU, "1", "train it again"},
-		{ArchNSF, "9", "reads versions 1 to 2"},
+		{ArchNSF, "2", ""},
+		{ArchNSF, "9", "reads versions 1 to 3"},
 	} {
 		f := perturbedFlow(t, smallConfig(c.arch), syn.layout(), perturbScale)
 		path := filepath.Join(dir, c.arch+"-v"+c.version+".gobg")
@@ -206,7 +211,7 @@ func TestLoadVersion1(t *testing.T) {
 			t.Fatal(err)
 		}
 		tarData := gunzip(t, data)
-		old := bytes.Replace(tarData, []byte(`"version": 2`), []byte(`"version": `+c.version), 1)
+		old := bytes.Replace(tarData, []byte(`"version": 3`), []byte(`"version": `+c.version), 1)
 		if bytes.Equal(old, tarData) {
 			t.Fatalf("%s: no version field found in the manifest", c.arch)
 		}
@@ -221,6 +226,123 @@ func TestLoadVersion1(t *testing.T) {
 			t.Errorf("%s version %s: error %v, want one naming the file and containing %q", c.arch, c.version, err, c.want)
 		}
 	}
+}
+
+// TestTemperatureRecord checks the training temperature in the manifest: it
+// round-trips exactly, a file without it (Save, or format versions 1 and 2)
+// loads with the temperature unknown, and a bad value or one in a version
+// that predates the field is refused with an error naming the file.
+func TestTemperatureRecord(t *testing.T) {
+	var syn synthetic
+	f := perturbedFlow(t, smallConfig(ArchNSF), syn.layout(), perturbScale)
+	dir := t.TempDir()
+	for _, temp := range []float64{300, 312.15, 1e-3} {
+		path := filepath.Join(dir, "t.gobg")
+		if err := SaveWithInfo(path, f, nil, FileInfo{TemperatureK: temp}); err != nil {
+			t.Fatal(err)
+		}
+		_, _, info, err := LoadWithInfo(path, testBackend(t))
+		if err != nil {
+			t.Fatal(err)
+		}
+		if info.TemperatureK != temp {
+			t.Errorf("saved %v K, loaded %v K", temp, info.TemperatureK)
+		}
+	}
+	for _, bad := range []float64{-1, math.Inf(1), math.NaN()} {
+		if err := SaveWithInfo(filepath.Join(dir, "bad.gobg"), f, nil, FileInfo{TemperatureK: bad}); err == nil {
+			t.Errorf("SaveWithInfo accepted %v K", bad)
+		}
+	}
+
+	plain := filepath.Join(dir, "plain.gobg")
+	if err := Save(plain, f, nil); err != nil {
+		t.Fatal(err)
+	}
+	data, err := os.ReadFile(plain)
+	if err != nil {
+		t.Fatal(err)
+	}
+	tarData := gunzip(t, data)
+	if bytes.Contains(tarData, []byte("temperature_K")) {
+		t.Errorf("Save wrote a temperature")
+	}
+	edit := func(version, field string) []byte {
+		return editManifest(t, tarData, func(m []byte) []byte {
+			m = bytes.Replace(m, []byte(`"version": 3`), []byte(`"version": `+version), 1)
+			if field != "" {
+				m = bytes.Replace(m, []byte(`"weights_sha256"`), []byte(`"temperature_K": `+field+`, "weights_sha256"`), 1)
+			}
+			return m
+		})
+	}
+	cases := []struct {
+		name string
+		tar  []byte
+		want string // "" loads with an unknown temperature
+	}{
+		{"no field", tarData, ""},
+		{"version 2", edit("2", ""), ""},
+		{"version 3 with the field", edit("3", "300"), "unknown"},
+		{"version 2 with the field", edit("2", "300"), "came with version 3"},
+		{"zero", edit("3", "0"), "temperature_K 0"},
+		{"negative", edit("3", "-5"), "temperature_K -5"},
+	}
+	for _, c := range cases {
+		path := filepath.Join(dir, strings.ReplaceAll(c.name, " ", "_")+".gobg")
+		if err := os.WriteFile(path, regzip(c.tar), 0o644); err != nil {
+			t.Fatal(err)
+		}
+		_, _, info, err := LoadWithInfo(path, testBackend(t))
+		switch {
+		case c.want == "" && err != nil:
+			t.Errorf("%s: %v", c.name, err)
+		case c.want == "" && info.TemperatureK != 0:
+			t.Errorf("%s: temperature %v K, want unknown (0)", c.name, info.TemperatureK)
+		case c.want == "unknown":
+			if err != nil || info.TemperatureK != 300 {
+				t.Errorf("%s: %v K, %v; want 300 K", c.name, info.TemperatureK, err)
+			}
+		case c.want != "" && (err == nil || !strings.Contains(err.Error(), c.want) || !strings.Contains(err.Error(), path)):
+			t.Errorf("%s: error %v, want one naming the file and containing %q", c.name, err, c.want)
+		}
+	}
+}
+
+// editManifest rewrites a model file's tar archive with its manifest
+// changed by edit (the other entries as they were).
+func editManifest(t *testing.T, tarData []byte, edit func([]byte) []byte) []byte {
+	t.Helper()
+	tr := tar.NewReader(bytes.NewReader(tarData))
+	var out bytes.Buffer
+	tw := tar.NewWriter(&out)
+	for {
+		h, err := tr.Next()
+		if errors.Is(err, io.EOF) {
+			break
+		}
+		if err != nil {
+			t.Fatal(err)
+		}
+		data, err := io.ReadAll(tr)
+		if err != nil {
+			t.Fatal(err)
+		}
+		if h.Name == entryManifest {
+			data = edit(data)
+		}
+		h.Size = int64(len(data))
+		if err := tw.WriteHeader(h); err != nil {
+			t.Fatal(err)
+		}
+		if _, err := tw.Write(data); err != nil {
+			t.Fatal(err)
+		}
+	}
+	if err := tw.Close(); err != nil {
+		t.Fatal(err)
+	}
+	return out.Bytes()
 }
 
 // gunzip returns the tar archive inside a model file's bytes.

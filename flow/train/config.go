@@ -140,7 +140,7 @@ var FieldDocs = []struct{ Field, Doc string }{
 	{"model", "flow configuration (flow/model.Config): arch (nsf, split-gau, split-mlp), bins, layers, backbone_layers, sidechain_layers, hidden, embed, expansion, qk_dim, gau_layers, relpos_clip, spline minimums, torsion_base, kappa, learn_base, act_norm, interval_scale, seed"},
 	{"init_model", "model file (from an earlier run) whose weights and internal coordinates start this run instead of a fresh initialisation, to fine-tune it; its model settings must equal model's, except that model may have more coupling layers (layers, backbone_layers, sidechain_layers), which are added after the old ones as the identity (empty: start fresh)"},
 	{"energy.provider", "\"native\" (the OpenMM plugin serialises the System once, then gobg's Go energy evaluates it) or \"openmm\" (a pool of OpenMM workers)"},
-	{"energy.temperature", "temperature in K (u = U/kT)"},
+	{"energy.temperature", "temperature in K (u = U/kT): the ensemble the model is trained for, which should be the MD data's; the model file records it, and gobg sample, eval and mcmc default to it"},
 	{"energy.cut, energy.max", "lin-log cut of the reduced energy u (kT): linear up to cut, logarithmic above, clipped at max"},
 	{"energy.python", "Python with OpenMM (empty: the command's default)"},
 	{"energy.workers", "OpenMM worker processes (openmm provider) or goroutines (native; 0: all CPUs)"},

@@ -360,6 +360,17 @@ func (t *Trainer) Flow() *model.Flow { return t.flow }
 // Data are the run's frames.
 func (t *Trainer) Data() *Data { return t.data }
 
+// fileInfo is what the model file records about this training: the
+// temperature of energy.temperature, the ensemble the flow is trained to
+// sample (for NLL-only schedules, the temperature the configuration says
+// its MD data were made at).
+func (t *Trainer) fileInfo() model.FileInfo {
+	if tk := t.cfg.Energy.Temperature; tk > 0 && !math.IsInf(tk, 0) {
+		return model.FileInfo{TemperatureK: tk}
+	}
+	return model.FileInfo{}
+}
+
 // Close releases executors, the energy provider and the log.
 func (t *Trainer) Close() {
 	for _, e := range t.execs {
@@ -719,7 +730,7 @@ func (t *Trainer) Run(ctx context.Context) (*Summary, error) {
 				t.st.Done = append(t.st.Done, t.finishStage(s, v))
 				// Each finished stage leaves a usable model file, so a long
 				// run stopped later still has its last complete stage.
-				if err := model.Save(modelPath, t.flow, t.data.Spec); err != nil {
+				if err := model.SaveWithInfo(modelPath, t.flow, t.data.Spec, t.fileInfo()); err != nil {
 					return nil, err
 				}
 				saved = true
@@ -745,7 +756,7 @@ func (t *Trainer) Run(ctx context.Context) (*Summary, error) {
 	// The last stage's end wrote the model; a run resumed after its last
 	// stage has not written it in this process.
 	if !saved {
-		if err := model.Save(modelPath, t.flow, t.data.Spec); err != nil {
+		if err := model.SaveWithInfo(modelPath, t.flow, t.data.Spec, t.fileInfo()); err != nil {
 			return nil, err
 		}
 	}

@@ -560,3 +560,22 @@ func TestTorsionWindows(t *testing.T) {
 	}
 	t.Logf("%d of %d free coordinates on torsion windows; validation NLL %.6g", n, d, want)
 }
+
+// TestModelFileRecordsTemperature: the model file a run writes records the
+// configuration's energy.temperature, which gobg sample, eval and mcmc use
+// as their default temperature.
+func TestModelFileRecordsTemperature(t *testing.T) {
+	cfg := tinyConfig(t, 1, 0)
+	cfg.Energy.Temperature = 312.5
+	tr := newTrainer(t, cfg, Options{})
+	if _, err := tr.Run(context.Background()); err != nil {
+		t.Fatal(err)
+	}
+	_, _, info, err := model.LoadWithInfo(filepath.Join(cfg.Output, ModelFile), tr.flow.Backend())
+	if err != nil {
+		t.Fatal(err)
+	}
+	if info.TemperatureK != 312.5 {
+		t.Errorf("model file records %v K, the configuration says 312.5 K", info.TemperatureK)
+	}
+}

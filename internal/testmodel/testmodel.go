@@ -167,3 +167,14 @@ func Permute(x []molecule.Vec3, perm []int) []molecule.Vec3 {
 	}
 	return y
 }
+
+// SaveAt is Save for a model file that records the training temperature
+// kelvin.
+func SaveAt(t testing.TB, f *model.Flow, spec *ic.Spec, name string, kelvin float64) string {
+	t.Helper()
+	path := filepath.Join(t.TempDir(), name)
+	if err := model.SaveWithInfo(path, f, spec, model.FileInfo{TemperatureK: kelvin}); err != nil {
+		t.Fatal(err)
+	}
+	return path
+}

@@ -8,7 +8,11 @@ shut down, its parent goes away, or it is killed. Started with --md, its
 Context holds a LangevinMiddleIntegrator instead and it also answers the
 gobg.energy.v1.MD service: minimisation, velocities, streamed runs and
 checkpoints (its Energy service then refuses Evaluate, which would overwrite
-the simulation's positions).
+the simulation's positions). When OpenMM cannot build the System or Context
+from the arguments (a residue without a template, an unreadable PDB, an
+unknown platform), the worker serves all the same and answers every call
+with FAILED_PRECONDITION and a one-line cause, which the host reports as
+that cause (plugin.ErrInput) rather than as a worker that died.
 
 go-plugin's side of the contract, which this file implements by hand because
 go-plugin has no Python library:
@@ -127,6 +131,44 @@ def parse_args(argv):
     return args
 
 
+class SystemBuildError(Exception):
+    """OpenMM cannot build the System (or its Context) from the worker's
+    inputs: a fault of the input, not of the worker. The message is one line
+    that names the cause; the worker keeps serving and answers every call
+    with it, so that the host reports it instead of a dead process."""
+
+
+def _first_line(e):
+    """The first line of an exception's message (OpenMM's run to several
+    sentences and a URL; the first says what went wrong)."""
+    lines = str(e).strip().splitlines() or [type(e).__name__]
+    return lines[0].strip()
+
+
+def _create_system_cause(path, ff, files, topology, e):
+    """One line for a failed createSystem. For residues without a template
+    (an unknown or misnamed residue, missing atoms) it names each one as in
+    the PDB file, residue name, number and chain, which OpenMM's message
+    does not (it gives the residue's 0-based index), and keeps OpenMM's
+    diagnosis of the atoms."""
+    try:
+        unmatched = ff.getUnmatchedResidues(topology)
+    except Exception:  # the diagnosis is a bonus; fall back to OpenMM's words
+        unmatched = []
+    if not unmatched:
+        return "%s: cannot build the System with %s: %s" % (path, ", ".join(files), _first_line(e))
+    names = ", ".join("%s %s in chain %s" % (r.name, r.id, r.chain.id or "(blank)") for r in unmatched[:5])
+    if len(unmatched) > 5:
+        names += " and %d more" % (len(unmatched) - 5)
+    detail = str(e).split(".  ")
+    why = ""
+    if len(detail) > 1 and detail[0].startswith("No template found"):
+        sentence = detail[1].strip().rstrip(".")
+        why = ": " + sentence[:1].lower() + sentence[1:]
+    return "%s: no template in %s for residue%s %s%s" % (
+        path, ", ".join(files), "s" if len(unmatched) > 1 else "", names, why)
+
+
 class Worker:
     """One OpenMM Context, reused for every request (a new Context costs
     seconds on some platforms); requests are serialised by a lock because a
@@ -142,25 +184,41 @@ class Worker:
         self.md = args.md
         self.force_field = []
         if args.system_xml:
-            with open(args.system_xml) as f:
-                self.system = openmm.XmlSerializer.deserialize(f.read())
             self.source = args.system_xml
+            try:
+                with open(args.system_xml) as f:
+                    self.system = openmm.XmlSerializer.deserialize(f.read())
+            except Exception as e:
+                raise SystemBuildError("%s: not a serialized OpenMM System: %s" % (args.system_xml, _first_line(e)))
         else:
-            pdb = app.PDBFile(args.pdb)
+            self.source = args.pdb
+            try:
+                pdb = app.PDBFile(args.pdb)
+            except Exception as e:
+                raise SystemBuildError("%s: OpenMM cannot read it: %s" % (args.pdb, _first_line(e)))
             self.force_field = [s.strip() for s in args.forcefield.split(",") if s.strip()]
-            ff = app.ForceField(*self.force_field)
+            try:
+                ff = app.ForceField(*self.force_field)
+            except Exception as e:
+                raise SystemBuildError("force field %s: %s" % (", ".join(self.force_field), _first_line(e)))
             constraints = {"None": None, "HBonds": app.HBonds, "AllBonds": app.AllBonds,
                            "HAngles": app.HAngles}[args.constraints]
             hmass = args.hydrogen_mass * unit.amu if args.hydrogen_mass > 0 else None
-            self.system = ff.createSystem(pdb.topology, nonbondedMethod=app.NoCutoff,
-                                          constraints=constraints,
-                                          rigidWater=args.rigid_water == "true",
-                                          hydrogenMass=hmass)
-            self.source = args.pdb
+            try:
+                self.system = ff.createSystem(pdb.topology, nonbondedMethod=app.NoCutoff,
+                                              constraints=constraints,
+                                              rigidWater=args.rigid_water == "true",
+                                              hydrogenMass=hmass)
+            except Exception as e:
+                raise SystemBuildError(_create_system_cause(args.pdb, ff, self.force_field, pdb.topology, e))
             self.initial_positions = pdb.positions
         self.n = self.system.getNumParticles()
 
-        platform = openmm.Platform.getPlatformByName(args.platform)
+        try:
+            platform = openmm.Platform.getPlatformByName(args.platform)
+        except Exception:
+            names = [openmm.Platform.getPlatform(i).getName() for i in range(openmm.Platform.getNumPlatforms())]
+            raise SystemBuildError("no platform %r (this OpenMM has %s)" % (args.platform, ", ".join(names)))
         props = {}
         if args.threads > 0 and args.platform == "CPU":
             props["Threads"] = str(args.threads)
@@ -176,7 +234,11 @@ class Worker:
         else:
             # The integrator is never stepped; a Context needs one.
             self.integrator = openmm.VerletIntegrator(0.001)
-        self.context = openmm.Context(self.system, self.integrator, platform, props)
+        try:
+            self.context = openmm.Context(self.system, self.integrator, platform, props)
+        except Exception as e:
+            raise SystemBuildError("%s: OpenMM cannot create a Context on platform %s: %s"
+                                   % (self.source, args.platform, _first_line(e)))
         self.platform = self.context.getPlatform().getName()
         self.properties = {name: self.context.getPlatform().getPropertyValue(self.context, name)
                            for name in self.context.getPlatform().getPropertyNames()}
@@ -186,6 +248,9 @@ class Worker:
             self.context.setPositions(self.initial_positions)
             self._apply_constraints()
             self.dof = self._degrees_of_freedom()
+
+    def check(self, context):
+        """Lets a call through: this worker has its System (see _Broken)."""
 
     def _apply_constraints(self):
         if self.system.getNumConstraints() > 0:
@@ -316,6 +381,20 @@ class Worker:
         return energies, forces, errors
 
 
+class _Broken:
+    """Stands in for a Worker whose System could not be built: every call
+    is refused with FAILED_PRECONDITION and the one-line cause."""
+
+    md = False
+
+    def __init__(self, cause):
+        self.cause = cause
+
+    def check(self, context):
+        import grpc
+        context.abort(grpc.StatusCode.FAILED_PRECONDITION, self.cause)
+
+
 def _load_stubs():
     """Imports the gRPC stubs committed beside this file. If they do not fit
     the installed grpcio/protobuf (their version checks raise), regenerate
@@ -361,9 +440,18 @@ def serve(args):
     from grpc_health.v1 import health, health_pb2, health_pb2_grpc
 
     pb, pb_grpc = _load_stubs()
-    worker = Worker(args)
-    log.info("system from %s: %d atoms, platform %s %s", worker.source, worker.n,
-             worker.platform, worker.properties)
+    try:
+        worker = Worker(args)
+    except SystemBuildError as e:
+        # Serve anyway: every call is answered with the cause (see _Broken),
+        # which reaches the host as a gRPC status rather than as a process
+        # that died before its handshake with a traceback on stderr.
+        # INFO: the host reports the cause itself, once.
+        log.info("cannot build the System: %s", e)
+        worker = _Broken(str(e))
+    else:
+        log.info("system from %s: %d atoms, platform %s %s", worker.source, worker.n,
+                 worker.platform, worker.properties)
     if worker.md:
         log.info("md: LangevinMiddle %g K, %g/ps, %g ps, seed %d, constraints %s, hydrogen mass %g amu",
                  args.temperature, args.friction, args.timestep_ps, worker.integrator.getRandomNumberSeed(),
@@ -372,6 +460,7 @@ def serve(args):
 
     class Energy(pb_grpc.EnergyServicer):
         def Info(self, request, context):
+            worker.check(context)
             return pb.InfoResponse(
                 protocol_version=PROTOCOL_VERSION, num_atoms=worker.n,
                 force_field=worker.force_field, platform=worker.platform,
@@ -379,6 +468,7 @@ def serve(args):
                 source=worker.source, properties=worker.properties)
 
         def Evaluate(self, request, context):
+            worker.check(context)
             if worker.md:
                 context.abort(grpc.StatusCode.FAILED_PRECONDITION,
                               "this worker runs MD (--md); evaluating would overwrite its positions: "
@@ -398,6 +488,7 @@ def serve(args):
                 errors=errs)
 
         def SystemXML(self, request, context):
+            worker.check(context)
             return pb.SystemXMLResponse(xml=worker.system_xml())
 
     server = grpc.server(
@@ -454,6 +545,7 @@ def _md_servicer(pb, pb_grpc, worker):
     import numpy as np
 
     def guard(context):
+        worker.check(context)
         if not worker.md:
             context.abort(grpc.StatusCode.FAILED_PRECONDITION,
                           "this worker evaluates energies; MD needs a worker started with --md")

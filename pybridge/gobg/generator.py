@@ -29,6 +29,10 @@ class Generator:
         mode: "full" (bond lengths and angles free) or "reduced" (bond lengths
             and side-chain angles fixed at the training data's means).
         architecture: nsf, split-gau or split-mlp.
+        temperature: the temperature in K the model was trained at (its
+            samples are meant for that ensemble), as the model file records
+            it; 300.0 for files from gobg versions that did not record it.
+        temperature_recorded: whether the model file records it.
         defensive: None, or the defensive mixture set by set_defensive.
         symmetrized: None, or the relabelling average set by set_symmetrize.
     """
@@ -44,6 +48,8 @@ class Generator:
         self.mode = self._g.Mode()
         self.architecture = self._g.Architecture()
         self.n_params = self._g.NumParams()
+        self.temperature = float(self._g.Temperature())
+        self.temperature_recorded = bool(self._g.TemperatureRecorded())
         self.structure = Structure._from_core(_call(self._g.Structure), path)
         self.topology = self.structure.topology
         self.defensive = None
@@ -149,6 +155,12 @@ class Generator:
         info = json.loads(_call(self._g.SetSymmetrize, int(max_images)))
         self.symmetrized = info if info["images"] > 1 else None
         return info
+
+    def temperature_warning(self, temperature):
+        """"" when working at `temperature` (K) suits the model, otherwise
+        one line saying why not: the model was trained at another
+        temperature, or its file does not record one (300 K assumed)."""
+        return self._g.TemperatureWarning(float(temperature))
 
     def close(self):
         """Releases the compiled graphs (also done when garbage collected)."""

@@ -32,6 +32,7 @@ Systems are refused as well: the flow models a solute, not its solvent.
 
 import csv
 import math
+import warnings
 
 import numpy as np
 import openmm
@@ -56,7 +57,12 @@ class FlowMove:
             topology, they must be in the generator's order.
         every: integrator steps between moves.
         temperature: in K (a number or an OpenMM Quantity); default: the
-            integrator's temperature.
+            integrator's temperature, which is the ensemble the dynamics
+            samples and so the one the acceptance rule must use; for an
+            integrator without one, the generator's training temperature
+            (generator.temperature). A warning (UserWarning) says when the
+            temperature used is not the one the generator was trained at,
+            or the model file does not record one.
         batch: proposals drawn from the flow at a time.
         seed: seeds the proposals and the acceptance draws (None: random).
         log: optional path of a CSV file with one row per move.
@@ -163,11 +169,14 @@ class FlowMove:
         if t is None:
             integ = context.getIntegrator()
             if not hasattr(integ, "getTemperature"):
-                raise GobgError(f"{type(integ).__name__} has no temperature: pass FlowMove(temperature=...)")
+                return self.generator.temperature
             t = integ.getTemperature()
         if unit.is_quantity(t):
             t = t.value_in_unit(unit.kelvin)
-        return float(t)
+        t = float(t)
+        if not (t > 0 and math.isfinite(t)):
+            raise GobgError(f"temperature {t} K: want a finite temperature above 0 K")
+        return t
 
     def _check(self, context, topology):
         if self._checked is context:
@@ -179,6 +188,9 @@ class FlowMove:
             order = check_topology(topology, self.generator, x)
             if not np.array_equal(order, np.arange(len(order))):
                 self._order = order
+        w = self.generator.temperature_warning(self._temperature_k(context))
+        if w:
+            warnings.warn(w, UserWarning, stacklevel=4)
         self._checked = context
 
 

@@ -63,6 +63,24 @@ func (g *Generator) SetSymmetrize(maxImages int) (string, error) {
 // NumAtoms is the number of atoms of each structure.
 func (g *Generator) NumAtoms() int { return g.g.NumAtoms() }
 
+// Temperature is the temperature in K the model was trained at, or 300 K
+// (generator.DefaultTemperature) where its file does not record one.
+func (g *Generator) Temperature() float64 {
+	t, _ := g.g.Temperature()
+	return t
+}
+
+// TemperatureRecorded tells whether the model file records the
+// temperature it was trained at (files of older gobg versions do not).
+func (g *Generator) TemperatureRecorded() bool {
+	_, rec := g.g.Temperature()
+	return rec
+}
+
+// TemperatureWarning is "" when working at kelvin suits the model, and
+// otherwise one line saying why not (generator.TemperatureWarning).
+func (g *Generator) TemperatureWarning(kelvin float64) string { return g.g.TemperatureWarning(kelvin) }
+
 // NumFree is the number of coordinates the flow models.
 func (g *Generator) NumFree() int { return g.g.Spec().NumFree() }
 

@@ -286,3 +286,69 @@ def test_flow_move_other_atom_order(gobg, committed, tmp_path):
     for row, lq in zip(rows, lqs):
         assert abs(float(row[5]) - lq) < 1e-9 * max(1, abs(lq)), (row, lq)
     assert move.n_accepted >= 3, (move.n_accepted, move.n_proposed)
+
+
+def _without_temperature(src, dst):
+    """Writes a copy of model file src as gobg versions before the training
+    temperature was recorded wrote it: format version 2, no temperature_K
+    (the weights untouched)."""
+    import gzip
+    import io
+    import tarfile
+
+    out = io.BytesIO()
+    with tarfile.open(fileobj=io.BytesIO(gzip.decompress(src.read_bytes()))) as tin, \
+            tarfile.open(fileobj=out, mode="w", format=tarfile.USTAR_FORMAT) as tout:
+        for member in tin.getmembers():
+            data = tin.extractfile(member).read()
+            if member.name == "manifest.json":
+                m = json.loads(data)
+                assert m.pop("temperature_K") == 300
+                m["version"] = 2
+                data = json.dumps(m).encode()
+            member.size = len(data)
+            tout.addfile(member, io.BytesIO(data))
+    dst.write_bytes(gzip.compress(out.getvalue()))
+
+
+def test_temperature(gobg, trained, tmp_path):
+    """The model file records the configuration's temperature; an older file
+    without it loads as 300 K, not recorded; the warnings say which."""
+    gen = gobg.load(trained["model"], batch=8)
+    assert gen.temperature == 300.0 and gen.temperature_recorded
+    assert gen.temperature_warning(300) == ""
+    assert "trained at 300 K" in gen.temperature_warning(310)
+    old = tmp_path / "old.gobg"
+    _without_temperature(trained["model"], old)
+    og = gobg.load(old, batch=8)
+    assert og.temperature == 300.0 and not og.temperature_recorded
+    assert "does not record" in og.temperature_warning(300)
+    x, _ = gen.sample(4, seed=1)
+    assert np.array_equal(og.log_prob(x), gen.log_prob(x))
+
+
+def test_flow_move_temperature(gobg, trained):
+    """FlowMove works at the integrator's temperature and warns when that is
+    not the model's; without an integrator temperature it takes the
+    model's."""
+    import warnings
+
+    import gobg.openmm as gom
+
+    gen = gobg.load(trained["model"], batch=8)
+    pdb = trained["pdb"]
+    system = _system(pdb.topology)
+    for temperature, warns in [(300, False), (330, True)]:
+        ctx = _context(system, temperature=temperature)
+        ctx.setPositions(pdb.positions)
+        move = gom.FlowMove(gen, every=10, seed=5)
+        with warnings.catch_warnings(record=True) as caught:
+            warnings.simplefilter("always")
+            move.apply(ctx)
+            move.apply(ctx)  # once per Context
+        msgs = [str(w.message) for w in caught if issubclass(w.category, UserWarning)]
+        assert len(msgs) == (1 if warns else 0), msgs
+        if warns:
+            assert "working at 330 K" in msgs[0] and "trained at 300 K" in msgs[0]
+    verlet = openmm.Context(system, openmm.VerletIntegrator(0.001), openmm.Platform.getPlatformByName("Reference"))
+    assert gom.FlowMove(gen, every=10)._temperature_k(verlet) == gen.temperature

@@ -1,0 +1,35 @@
+package main
+
+import (
+	"fmt"
+
+	"github.com/gobg/gobg/flow/generator"
+)
+
+// temperatureHelp is the --temperature help of the commands that take a
+// model: their default is the temperature the model was trained at.
+const temperatureHelp = "temperature in `K` (default: the one the model was trained at, which the model file records; 300 for older files)"
+
+// optionalTemp checks --temperature where the command line gives it (its
+// default is the model's, known only once the model is loaded).
+func optionalTemp(set map[string]bool, v float64) error {
+	if !set["temperature"] {
+		return nil
+	}
+	return positiveTemp("temperature", v)
+}
+
+// modelTemperature is the temperature a command works at with generator g:
+// --temperature where given, else the model's training temperature. It
+// prints a warning line where that is not the model's, or where the model
+// file does not record its temperature.
+func modelTemperature(env *cmdEnv, g *generator.Generator, set map[string]bool, given float64) float64 {
+	t, _ := g.Temperature()
+	if set["temperature"] {
+		t = given
+	}
+	if w := g.TemperatureWarning(t); w != "" {
+		fmt.Fprintf(env.stderr, "warning: %s\n", w)
+	}
+	return t
+}
