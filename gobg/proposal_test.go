@@ -179,9 +179,11 @@ func TestSymmetricGroupsKeepEnergy(t *testing.T) {
 				for k, g := range groups {
 					d := math.Abs(res.Energies[f*per+1+k] - u0)
 					worst = max(worst, d)
-					if d > 1e-9*math.Max(1, math.Abs(u0)) {
+					// docs/status.md: 1e-11 kJ/mol (9.1e-12 on protein G), the
+					// rounding of sums of thousands of kJ/mol.
+					if d > 2e-10 {
 						a := top.Atoms[g.Centre]
-						t.Errorf("frame %d: turning the group on %s %s changes U by %.3g kJ/mol", f, a.Residue, a.Name, d)
+						t.Errorf("frame %d: turning the group on %s %s changes U by %.3g kJ/mol (absolute, limit 2e-10)", f, a.Residue, a.Name, d)
 					}
 				}
 			}
