@@ -6,7 +6,7 @@ from pathlib import Path
 
 import pytest
 
-from test_phi_start import _shared
+from test_phi_start import _mdtraj, _shared
 
 REPO = Path(__file__).resolve().parents[1]
 SCRIPT = REPO / "scripts" / "select-frames.py"
@@ -14,7 +14,7 @@ SCRIPT = REPO / "scripts" / "select-frames.py"
 
 @pytest.mark.parametrize("lo,hi,every", [(-180.0, -90.0, 1), (-90.0, 0.0, 3)])
 def test_select_frames_by_phi(tmp_path, lo, hi, every):
-    md = pytest.importorskip("mdtraj")
+    md = _mdtraj()
     import numpy as np
 
     d = _shared() / "md" / "ala2"
