@@ -225,7 +225,7 @@ func TestPartialSystems(t *testing.T) {
 			}
 			we, wf := worst(t, got, want.Energies, want.Forces)
 			if we > 1e-12 || wf > 1e-12 {
-				t.Errorf("against native: energy error %.3g, force error %.3g", we, wf)
+				t.Errorf("against native: relative energy error %.3g, relative RMS force error %.3g (limit 1e-12)", we, wf)
 			}
 		})
 	}
