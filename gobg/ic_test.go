@@ -59,11 +59,18 @@ func checkIC(t *testing.T, mode string, s icSummary) {
 	if s.CheckReport == nil || s.Frames == 0 || s.Free == 0 {
 		t.Fatalf("%s: empty report %+v", mode, s)
 	}
-	if s.RoundTrip64 > 1e-9 || s.RoundTrip32 > 1e-4 {
-		t.Errorf("%s: round trip float64 %g nm, float32 %g nm", mode, s.RoundTrip64, s.RoundTrip32)
+	t.Logf("%s: round trip %.2e nm (float64), %.2e nm (float32); log-det relative to FD %.2e (%d frames), graph vs CPU %.2e",
+		mode, s.RoundTrip64, s.RoundTrip32, s.LogDetRel, s.LogDetFrames, s.LogDetGraphRel)
+	if s.RoundTrip64 > 1e-12 || s.RoundTrip32 > 1e-4 {
+		t.Errorf("%s: round trip float64 %g nm (limit 1e-12), float32 %g nm (limit 1e-4), absolute", mode, s.RoundTrip64, s.RoundTrip32)
 	}
-	if s.LogDetFrames == 0 || s.LogDetRel > 1e-6 || s.LogDetGraphRel > 1e-9 {
-		t.Errorf("%s: log-det vs FD %g (%d frames), graph vs CPU %g", mode, s.LogDetRel, s.LogDetFrames, s.LogDetGraphRel)
+	// docs/status.md: round trip 3.6e-14 nm (float64), 1.35e-5 to 2.3e-5 nm
+	// (float32); log-det against finite differences 3.9e-11 (full) to 5e-11
+	// (reduced; 6.6e-11 on a built peptide here). Graph against CPU log-det:
+	// up to 1.7e-15 measured.
+	if s.LogDetFrames == 0 || s.LogDetRel > 1e-9 || s.LogDetGraphRel > 5e-14 {
+		t.Errorf("%s: log-det vs FD %g (relative, limit 1e-9; %d frames), graph vs CPU %g (relative, limit 5e-14)",
+			mode, s.LogDetRel, s.LogDetFrames, s.LogDetGraphRel)
 	}
 	if mode == "full" && s.Free != s.Coords {
 		t.Errorf("full mode: %d free of %d coordinates", s.Free, s.Coords)

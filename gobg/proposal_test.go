@@ -63,9 +63,11 @@ func TestSampleDefensive(t *testing.T) {
 		t.Errorf("no sample's mixture density is above the flow's: the widened part is missing")
 	}
 	// gobg eval weighs the mixture's samples by the mixture's density and
-	// says so.
+	// says so. The committed model's weights are far from degenerate, so the
+	// ESS tells the mixture's density from the flow's.
+	committed := filepath.Join(testenv.Root(), "examples", "ala2", "model.gobg")
 	md := filepath.Join(testenv.SharedData(t), "md", "ala2", "traj.dcd")
-	code, stdout, stderr = runCLI(t, "eval", "--model", modelPath, "--data", md, "--n", "64", "--md-frames", "200",
+	code, stdout, stderr = runCLI(t, "eval", "--model", committed, "--data", md, "--n", "64", "--md-frames", "200",
 		"--batch", "32", "--python", testenv.Python(t), "--defensive", "0.25", "--widen-dims", "torsions", "--out",
 		filepath.Join(t.TempDir(), "r.json"), "--json")
 	if code != 0 {
@@ -73,8 +75,29 @@ func TestSampleDefensive(t *testing.T) {
 	}
 	var e evalSummary
 	lastJSON(t, stdout, &e)
-	if d := e.Defensive; d == nil || d.Fraction != 0.25 || d.Dims != "torsions" || !(e.ESS >= 1 && e.ESS <= 64) {
-		t.Errorf("eval summary: defensive %+v, ESS %v", e.Defensive, e.ESS)
+	if d := e.Defensive; d == nil || d.Fraction != 0.25 || d.Dims != "torsions" {
+		t.Errorf("eval summary: defensive %+v", e.Defensive)
+	}
+	// Its ESS is that of the mixture's samples that gobg sample draws with
+	// the same seed (1) and batch, weighted by the mixture's density.
+	mix := filepath.Join(t.TempDir(), "m.dcd")
+	if code, _, stderr := runCLI(t, "sample", "--model", committed, "--n", "64", "--batch", "32", "--out", mix, "--seed", "1",
+		"--python", testenv.Python(t), "--defensive", "0.25", "--widen-dims", "torsions"); code != 0 {
+		t.Fatalf("sample the mixture: %s", stderr)
+	}
+	var lw []float64
+	for _, r := range readCSV(t, strings.TrimSuffix(mix, ".dcd")+".csv")[1:] {
+		v, _ := strconv.ParseFloat(r[3], 64)
+		lw = append(lw, v)
+	}
+	var sw, sw2 float64
+	for _, v := range kishWeights(lw) {
+		sw += v
+		sw2 += v * v
+	}
+	t.Logf("Kish ESS of the mixture's samples: eval %.6g, recomputed %.6g", e.ESS, sw*sw/sw2)
+	if want := sw * sw / sw2; math.Abs(float64(e.ESS)-want) > 1e-9*want {
+		t.Errorf("eval's Kish ESS of the mixture %.12g, recomputed from gobg sample's log-weights %.12g (relative limit 1e-9)", e.ESS, want)
 	}
 	if !strings.Contains(stderr, "defensive mixture: 25% from the flow widened 2 times") {
 		t.Errorf("eval's report does not name the mixture:\n%s", stderr)
@@ -179,9 +202,11 @@ func TestSymmetricGroupsKeepEnergy(t *testing.T) {
 				for k, g := range groups {
 					d := math.Abs(res.Energies[f*per+1+k] - u0)
 					worst = max(worst, d)
-					if d > 1e-9*math.Max(1, math.Abs(u0)) {
+					// docs/status.md: 1e-11 kJ/mol (9.1e-12 on protein G), the
+					// rounding of sums of thousands of kJ/mol.
+					if d > 2e-10 {
 						a := top.Atoms[g.Centre]
-						t.Errorf("frame %d: turning the group on %s %s changes U by %.3g kJ/mol", f, a.Residue, a.Name, d)
+						t.Errorf("frame %d: turning the group on %s %s changes U by %.3g kJ/mol (absolute, limit 2e-10)", f, a.Residue, a.Name, d)
 					}
 				}
 			}

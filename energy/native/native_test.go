@@ -19,12 +19,19 @@ func reference(t testing.TB, system string, frames int, extra ...string) *reftes
 	return reftest.Reference(t, filepath.Join("testdata", "reference.py"), system, frames, int(NumTerms)+1, extra...)
 }
 
+// maxEnergyErr and maxForceErr bound the relative energy error and the
+// relative RMS force error against OpenMM's Reference platform, for every
+// term and the total. docs/status.md reports 1.1e-13 and 3.4e-15 (worst of
+// 50 frames of ala2, HP35 and protein G); the limits leave about 20x and
+// 30x for other x86-64 machines and summation orders (the AVX-512 loops
+// included) and fail a regression of a few digits.
+const maxEnergyErr, maxForceErr = 2e-12, 1e-13
+
 func TestAgainstOpenMMReference(t *testing.T) {
 	frames := 50
 	if testing.Short() {
 		frames = 5
 	}
-	const maxEnergyErr, maxForceErr = 1e-6, 1e-4
 	cases := []struct {
 		name, system string
 		extra        []string
@@ -94,7 +101,7 @@ func compareWithReference(t *testing.T, ref *reftest.Data, opts Options, maxEner
 		}
 		t.Logf("%-22s max rel energy error %.2e, max rel RMS force error %.2e (%d frames)", name, worstE[term], worstF[term], len(ref.Pos))
 		if worstE[term] > maxEnergyErr || worstF[term] > maxForceErr {
-			t.Errorf("%s: energy error %.3g (limit %g), force error %.3g (limit %g)", name, worstE[term], maxEnergyErr, worstF[term], maxForceErr)
+			t.Errorf("%s: relative energy error %.3g (limit %g), relative RMS force error %.3g (limit %g)", name, worstE[term], maxEnergyErr, worstF[term], maxForceErr)
 		}
 	}
 }
@@ -145,8 +152,10 @@ func finiteDifferences(t *testing.T, ref *reftest.Data, opts Options) {
 	for term := range NumTerms {
 		err := energy.RelForceError(an.Forces[term], fd[term])
 		t.Logf("%-22s rel RMS difference analytic vs finite differences %.2e", Term(term), err)
-		if err > 1e-6 {
-			t.Errorf("%s: analytic forces differ from finite differences by %.3g (relative RMS)", Term(term), err)
+		// Central differences with h = 1e-6 nm agree to 3e-10-1e-9 (ala2);
+		// a wrong force term is off by far more.
+		if err > 2e-8 {
+			t.Errorf("%s: analytic forces differ from finite differences by %.3g (relative RMS, limit 2e-8)", Term(term), err)
 		}
 	}
 }
@@ -195,8 +204,8 @@ func TestEvaluateSampleErrorsAndWorkers(t *testing.T) {
 		t.Errorf("failed %d, energy of the NaN sample %v", r3.Failed(), r3.Energies[2])
 	}
 	for k := range 2 {
-		if d := energy.RelEnergyError(r3.Energies[k], ref.Energies[k][NumTerms]); d > 1e-6 {
-			t.Errorf("sample %d next to failing ones: energy error %.3g", k, d)
+		if d := energy.RelEnergyError(r3.Energies[k], ref.Energies[k][NumTerms]); d > maxEnergyErr {
+			t.Errorf("sample %d next to failing ones: relative energy error %.3g (limit %g)", k, d, maxEnergyErr)
 		}
 	}
 

@@ -40,8 +40,9 @@ func TestDefensive(t *testing.T) {
 	for i := range n {
 		worst = math.Max(worst, math.Abs(lm2[i]-lm[i]))
 	}
-	if worst > 1e-8 {
-		t.Errorf("mixture log-density: LogProb and Sample differ by up to %.3e", worst)
+	t.Logf("mixture log-density: LogProb against Sample %.2e nats", worst)
+	if worst > 5e-11 { // measured 1.7e-12
+		t.Errorf("mixture log-density: LogProb and Sample differ by up to %.3e (absolute limit 5e-11)", worst)
 	}
 	if err := g.SetDefensive(model.Defensive{}); err != nil {
 		t.Fatal(err)

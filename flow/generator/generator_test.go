@@ -59,16 +59,18 @@ func TestSampleLogProb(t *testing.T) {
 		worstMoved = math.Max(worstMoved, math.Abs(lm[i]-lq[i]))
 	}
 	t.Logf("log q: sampler vs log_prob %.2e, after rigid motion %.2e", worst, worstMoved)
-	if worst > 1e-8 || worstMoved > 1e-8 {
-		t.Errorf("log q disagrees: %.3e (same positions), %.3e (moved); want ≤ 1e-8", worst, worstMoved)
+	// Measured 4.3e-13 and 4.2e-12 nats.
+	if worst > 1e-11 || worstMoved > 1e-10 {
+		t.Errorf("log q disagrees: %.3e (same positions, limit 1e-11), %.3e (moved, limit 1e-10); absolute, nats", worst, worstMoved)
 	}
 	// Single structures give what the batch gave.
 	one := make([]float64, 1)
 	if err := g.LogProb(1, pos[3*na*3:4*na*3], one); err != nil {
 		t.Fatal(err)
 	}
-	if math.Abs(one[0]-lp[3]) > 1e-10 {
-		t.Errorf("single-structure log q %.12g, in batch %.12g", one[0], lp[3])
+	t.Logf("single structure against its batch: %.2e nats", math.Abs(one[0]-lp[3]))
+	if math.Abs(one[0]-lp[3]) > 1e-11 {
+		t.Errorf("single-structure log q %.15g, in batch %.15g (absolute limit 1e-11)", one[0], lp[3])
 	}
 	// The same seed gives the same structures.
 	again, lq2 := make([]float64, n*na*3), make([]float64, n)

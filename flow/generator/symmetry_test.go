@@ -135,8 +135,10 @@ func TestSymmetrize(t *testing.T) {
 		worstInv = max(worstInv, math.Abs(one[0]-lq[i]))
 	}
 	t.Logf("symmetrised log q: definition %.2e, invariance %.2e; %d of %d samples relabelled", worstDef, worstInv, relabelled, n)
-	if worstDef > 1e-8 || worstInv > 1e-8 {
-		t.Errorf("symmetrised log q off its definition by %.3e, not invariant by %.3e", worstDef, worstInv)
+	// Both are exactly 0 on this machine; the limit allows for another
+	// summation order.
+	if worstDef > 1e-11 || worstInv > 1e-11 {
+		t.Errorf("symmetrised log q off its definition by %.3e, not invariant by %.3e (absolute limit 1e-11)", worstDef, worstInv)
 	}
 	if relabelled == 0 {
 		t.Errorf("no sample was relabelled: Sample does not draw from the symmetrised density")

@@ -11,6 +11,12 @@ import (
 	. "github.com/gomlx/gomlx/pkg/core/graph"
 )
 
+// maxLogDetFDErr bounds the relative difference between the analytic
+// log-det and the one of a finite-difference Jacobian (h = 1e-6), which the
+// differences limit: docs/status.md reports 3e-11 (ala2, full mode) and
+// 4e-11 (HP35, reduced).
+const maxLogDetFDErr = 1e-9
+
 // TestLogDetFull: in Full mode the analytic log-det (sum of log r^2 sin
 // theta) equals log|det J| of an independent finite-difference Jacobian.
 func TestLogDetFull(t *testing.T) {
@@ -39,11 +45,12 @@ func TestLogDetFull(t *testing.T) {
 			if err != nil {
 				t.Fatal(err)
 			}
-			worst = math.Max(worst, math.Abs(analytic-fd)/math.Abs(fd))
-			t.Logf("%s: analytic %.10f, finite differences %.10f", tc.sys, analytic, fd)
+			rel := math.Abs(analytic-fd) / math.Abs(fd)
+			worst = math.Max(worst, rel)
+			t.Logf("%s: analytic %.10f, finite differences %.10f, relative difference %.2e", tc.sys, analytic, fd, rel)
 		}
-		if worst > 1e-6 {
-			t.Errorf("%s: relative log-det disagreement %g", tc.sys, worst)
+		if worst > maxLogDetFDErr {
+			t.Errorf("%s: log-det differs from log|det J| of finite differences by %.3g (relative, limit %g)", tc.sys, worst, maxLogDetFDErr)
 		}
 	}
 }
@@ -77,8 +84,10 @@ func TestLogDetReduced(t *testing.T) {
 			t.Fatal(err)
 		}
 		analytic := spec.LogDetJacobian(ic)
-		if rel := math.Abs(analytic-fd) / math.Abs(fd); rel > 1e-6 {
-			t.Errorf("reduced log-det %v, FD column norms %v (relative %g)", analytic, fd, rel)
+		rel := math.Abs(analytic-fd) / math.Abs(fd)
+		t.Logf("hp35 reduced: log-det against FD column norms: relative difference %.2e", rel)
+		if rel > maxLogDetFDErr {
+			t.Errorf("reduced log-det %v, FD column norms %v (relative %.3g, limit %g)", analytic, fd, rel, maxLogDetFDErr)
 		}
 		if !testing.Short() {
 			gram, err := spec.GramLogDet(ic, nil)
@@ -88,6 +97,10 @@ func TestLogDetReduced(t *testing.T) {
 			gaps = append(gaps, gram-analytic)
 			t.Logf("hp35 reduced: log-det %.6f (FD columns %.6f), Gram 0.5 log det(J^T J) %.6f, gap %.4f",
 				analytic, fd, gram, gram-analytic)
+			// docs/status.md: 248.6-251.9 nats over 20 MD frames.
+			if gap := gram - analytic; gap < 245 || gap > 255 {
+				t.Errorf("Gram minus column-norm log-det %.4f nats, want 245-255 (248.6-251.9 on 20 MD frames)", gap)
+			}
 		}
 	}
 	if len(gaps) > 1 {
@@ -106,8 +119,10 @@ func TestLogDetReduced(t *testing.T) {
 	if err != nil {
 		t.Fatal(err)
 	}
-	if d := math.Abs(gram - full.LogDetJacobian(ic)); d > 1e-6*math.Abs(gram) {
-		t.Errorf("Full-mode Gram log-det %v, analytic %v", gram, full.LogDetJacobian(ic))
+	rel := math.Abs(gram-full.LogDetJacobian(ic)) / math.Abs(gram)
+	t.Logf("ala2 full: Gram log-det against the analytic one: relative difference %.2e", rel)
+	if rel > maxLogDetFDErr { // GramLogDet differentiates numerically too: 3.2e-11 here
+		t.Errorf("Full-mode Gram log-det %v, analytic %v (relative difference %.3g, limit %g)", gram, full.LogDetJacobian(ic), rel, maxLogDetFDErr)
 	}
 }
 

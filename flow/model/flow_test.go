@@ -29,11 +29,11 @@ func perturbedFlow(t *testing.T, cfg Config, l *Layout, scale float64) *Flow {
 
 // TestInversionAndLogDet checks, for every architecture on alanine
 // dipeptide (full mode, D = 60) and HP35 (reduced mode, D = 718), with
-// randomised weights: inversion in float64 (≤ 1e-10) and, for the same
-// weights converted, in float32 (≤ 1e-4); forward and inverse log-dets
-// cancel; and the log-det agrees with autodiff (≤ 1e-6 relative): the full
-// Jacobian for alanine dipeptide and, for HP35, the per-layer check (and
-// the full 718×718 Jacobian outside short mode).
+// randomised weights: inversion in float64 and, for the same weights
+// converted, in float32; forward and inverse log-dets cancel; and the
+// log-det agrees with autodiff: the full Jacobian for alanine dipeptide
+// and, for HP35, the per-layer check (and the full 718×718 Jacobian outside
+// short mode). Limits: see the constants below.
 func TestInversionAndLogDet(t *testing.T) {
 	cases := []struct {
 		sys     string
@@ -77,14 +77,14 @@ func TestInversionAndLogDet(t *testing.T) {
 					if res.Moved < 0.5 || res.MaxAbsLogDet < 1 {
 						t.Errorf("perturbed flow is too close to the identity: moved %.3g, max |logdet| %.3g", res.Moved, res.MaxAbsLogDet)
 					}
-					if !(res.InverseErr <= 1e-10) {
-						t.Errorf("float64 inversion error %.3e > 1e-10", res.InverseErr)
+					if !(res.InverseErr <= maxInverseErr64) {
+						t.Errorf("float64 inversion error %.3e > %g (absolute)", res.InverseErr, maxInverseErr64)
 					}
-					if !(res.LogDetPairErr <= 1e-9) {
-						t.Errorf("float64 forward + inverse log-det %.3e > 1e-9", res.LogDetPairErr)
+					if !(res.LogDetPairErr <= maxLogDetPairErr64) {
+						t.Errorf("float64 forward + inverse log-det %.3e > %g (absolute)", res.LogDetPairErr, maxLogDetPairErr64)
 					}
-					if !(res.LogDetErr <= 1e-6) {
-						t.Errorf("float64 log-det vs autodiff (%s) relative error %.3e > 1e-6", m, res.LogDetErr)
+					if lim := maxLogDetErr[m]; !(res.LogDetErr <= lim) {
+						t.Errorf("float64 log-det vs autodiff (%s) relative error %.3e > %g", m, res.LogDetErr, lim)
 					}
 				}
 				f32, err := f.WithDType(dtypes.Float32)
@@ -96,13 +96,29 @@ func TestInversionAndLogDet(t *testing.T) {
 					t.Fatal(err)
 				}
 				t.Logf("float32: inverse %.2e, logdet pair %.2e (%s)", res.InverseErr, res.LogDetPairErr, time.Since(start).Round(time.Millisecond))
-				if !(res.InverseErr <= 1e-4) {
-					t.Errorf("float32 inversion error %.3e > 1e-4", res.InverseErr)
+				if !(res.InverseErr <= maxInverseErr32) {
+					t.Errorf("float32 inversion error %.3e > %g (absolute)", res.InverseErr, maxInverseErr32)
 				}
 			})
 		}
 	}
 }
+
+// Limits of TestInversionAndLogDet. docs/flow-bench.md reports, for `gobg
+// flow check` at default depths: float64 inversion 1.5e-14 to 2.6e-13,
+// float32 6.4e-5 to 7e-5 (HP35 and protein G at perturbation 0.3), forward
+// + inverse log-dets 1.6e-14 (ala2, on a GPU) and log-det against autodiff
+// 1.8e-16 to 4.4e-16 (full Jacobian) and 7.3e-16 to 2.1e-15 (per layer),
+// relative. Measured in this test: inversion up to 2.4e-14 (float64) and
+// 1.1e-5 (float32), log-det pairs up to 1.7e-13 (HP35, |log-det| ~300),
+// log-det against autodiff up to 5.1e-16 (full) and 2.7e-15 (per layer).
+const (
+	maxInverseErr64    = 5e-13
+	maxInverseErr32    = 1e-4
+	maxLogDetPairErr64 = 1.5e-12
+)
+
+var maxLogDetErr = map[string]float64{JacobianFull: 1e-14, JacobianPerLayer: 5e-14}
 
 // perturbScale is the size of the random weight perturbation of the
 // consistency tests. At 0.5 the composed maps of HP35 flows get slopes near

@@ -11,7 +11,7 @@ import (
 
 // TestGrow grows perturbed flows of every architecture on alanine
 // dipeptide by two layers (of each kind): the grown flow must give the
-// same log-density as the original (≤ 1e-12, its new layers are the
+// same log-density as the original (to rounding: its new layers are the
 // identity) and as many parameters as a fresh flow of the larger
 // configuration. Changes other than adding layers are refused.
 func TestGrow(t *testing.T) {
@@ -66,10 +66,13 @@ func TestGrow(t *testing.T) {
 				return lp
 			}
 			a, b := logProb(f), logProb(g)
+			worst := 0.0
 			for i := range a {
-				if math.Abs(a[i]-b[i]) > 1e-12 {
-					t.Fatalf("sample %d: log q %.15g before growing, %.15g after", i, a[i], b[i])
-				}
+				worst = math.Max(worst, math.Abs(a[i]-b[i]))
+			}
+			t.Logf("largest change of log q by growing: %.2e nats", worst)
+			if worst > 5e-13 { // docs/status.md: unchanged to 2.8e-14 nats
+				t.Errorf("log q changed by up to %.3g nats by growing (absolute, limit 5e-13)", worst)
 			}
 		})
 	}

@@ -165,8 +165,10 @@ func TestCouplingInverseAndJacobian(t *testing.T) {
 	if moved < 0.1 || maxLD < 0.1 {
 		t.Errorf("randomized layer is too close to the identity (max |y-x| %v, max |logDet| %v)", moved, maxLD)
 	}
-	if errInv > 1e-10 || errLD > 1e-10 || errJac > 1e-10 {
-		t.Errorf("inverse error %.3e, logDet sum %.3e, Jacobian mismatch %.3e exceed 1e-10", errInv, errLD, errJac)
+	// Measured 5.3e-15, 1.6e-14 and 8.9e-16; docs/status.md: spline round
+	// trips ≤ 4e-13.
+	if errInv > 4e-13 || errLD > 4e-13 || errJac > 4e-13 {
+		t.Errorf("inverse error %.3e, logDet sum %.3e, Jacobian mismatch %.3e exceed 4e-13 (absolute)", errInv, errLD, errJac)
 	}
 }
 

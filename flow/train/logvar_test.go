@@ -77,8 +77,8 @@ func testFactorGradient(t *testing.T, factors func([]float64) ([]float64, float6
 		fd := (variance(zp) - variance(zm)) / (2 * eps)
 		rel := math.Abs(got[i]-fd) / (math.Abs(fd) + 1)
 		worst = max(worst, rel)
-		if rel > 1e-4 {
-			t.Errorf("sample %d z[%d]: surrogate gradient %.8g, finite difference of the term %.8g", i/d, i%d, got[i], fd)
+		if rel > 1e-5 { // measured 4.4e-7 (logvar) and 1.3e-8 (ess)
+			t.Errorf("sample %d z[%d]: surrogate gradient %.8g, finite difference of the term %.8g (relative difference %.3g, limit 1e-5)", i/d, i%d, got[i], fd, rel)
 		}
 	}
 	t.Logf("term value %.4g; worst relative difference %.3g over %d of %d coordinates", var0, worst, (b*d+6)/7, b*d)

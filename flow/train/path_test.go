@@ -89,14 +89,18 @@ func TestKLPathGradientVanishesAtTarget(t *testing.T) {
 	}
 	path, total, dlq := floats(out[0])[0], floats(out[1])[0], floats(out[2])[0]
 	t.Logf("gradient norm at the target: path %.3g, total %.3g; frozen log q differs by %.3g", path, total, dlq)
-	if dlq > 1e-10 {
-		t.Errorf("frozen log q differs from the flow's by %.3g", dlq)
+	// The frozen copy runs the same graph on the same weights: identical.
+	if dlq != 0 {
+		t.Errorf("frozen log q differs from the flow's by %.3g, want exactly 0", dlq)
 	}
 	if !(total > 1e-3) {
 		t.Fatalf("total-gradient estimator's norm %.3g: the test cannot tell the estimators apart", total)
 	}
-	if !(path < 1e-9*total+1e-12) {
-		t.Errorf("path gradient norm %.3g at the target (total estimator %.3g): want zero", path, total)
+	// docs/status.md: exactly zero for every batch. g comes from the same
+	// log-density graph as the surrogate's frozen term, so the two cancel
+	// bit for bit.
+	if path != 0 {
+		t.Errorf("path gradient norm %.3g at the target (total estimator %.3g): want exactly 0", path, total)
 	}
 	for v := range f.Context().IterVariables() {
 		if strings.HasPrefix(v.Scope(), model.FrozenScope) && v.Trainable {
