@@ -10,10 +10,13 @@
 //
 // which leaves the Boltzmann distribution exp(-U/kT) invariant when q is a
 // density on the same space, with respect to the same measure, as the
-// Boltzmann density (see ../shared/notes: a full-mode flow with unconstrained
-// MD). Everything here works with logarithms, so that energies of 1e10
-// kJ/mol or log-densities of -1e6 neither overflow nor underflow; a NaN
-// anywhere rejects the move.
+// Boltzmann density: a full-mode flow, whose density is over Cartesian
+// space up to rigid motion, with unconstrained MD. A reduced-mode flow or
+// constrained MD would pair densities on different manifolds, and the moves
+// would not leave the simulated ensemble invariant (docs/flow-md.md).
+// Everything here works with logarithms, so that energies of 1e10 kJ/mol or
+// log-densities of -1e6 neither overflow nor underflow; a NaN anywhere
+// rejects the move.
 //
 // The package is pure Go and knows nothing of OpenMM or the flow: callers
 // hand it numbers.

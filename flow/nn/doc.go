@@ -10,6 +10,6 @@
 //     CumSum, GatherSlice, GatherAxis, Unstack, MatMulAxis;
 //   - Dense, SiLU and MLPHeads for the flow's conditioners.
 //
-// The measurements behind each workaround are in the project's shared notes
-// (gomlx.md) and in this package's tests and benchmarks.
+// The measurements behind each workaround are in docs/gomlx-findings.md and
+// in this package's tests and benchmarks.
 package nn
