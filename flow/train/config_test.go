@@ -4,6 +4,7 @@ import (
 	"math"
 	"os"
 	"path/filepath"
+	"regexp"
 	"strings"
 	"testing"
 
@@ -101,14 +102,16 @@ func TestBatchIndicesCoverEachEpoch(t *testing.T) {
 }
 
 // TestExampleConfigs reads every training configuration under examples/:
-// each must parse with its relative paths and pass validation, so that the
-// commands docs/results.md gives for them run.
+// each must parse with its relative paths and pass validation, and every
+// configuration that docs/results.md trains with must be one of them, so
+// that the commands it gives run.
 func TestExampleConfigs(t *testing.T) {
-	paths, err := filepath.Glob(filepath.Join(testenv.Root(), "examples", "*", "*.json"))
+	root := testenv.Root()
+	paths, err := filepath.Glob(filepath.Join(root, "examples", "*", "*.json"))
 	if err != nil {
 		t.Fatal(err)
 	}
-	n := 0
+	read := map[string]bool{}
 	for _, p := range paths {
 		b, err := os.ReadFile(p)
 		if err != nil {
@@ -117,7 +120,6 @@ func TestExampleConfigs(t *testing.T) {
 		if !strings.Contains(string(b), `"stages"`) {
 			continue // not a training configuration (reference_md.json, say)
 		}
-		n++
 		cfg, err := ReadConfig(p)
 		if err != nil {
 			t.Errorf("%v", err)
@@ -125,9 +127,25 @@ func TestExampleConfigs(t *testing.T) {
 		}
 		if !filepath.IsAbs(cfg.Output) || !filepath.IsAbs(cfg.Data.Topology) {
 			t.Errorf("%s: paths not resolved against the file: output %q, topology %q", p, cfg.Output, cfg.Data.Topology)
+			continue
 		}
+		rel, err := filepath.Rel(root, p)
+		if err != nil {
+			t.Fatal(err)
+		}
+		read[filepath.ToSlash(rel)] = true
 	}
-	if n < 10 {
-		t.Errorf("found %d training configurations under examples/, want the ala2 and hp35 ones", n)
+	doc, err := os.ReadFile(filepath.Join(root, "docs", "results.md"))
+	if err != nil {
+		t.Fatal(err)
+	}
+	named := regexp.MustCompile(`--config (examples/[^ ]+\.json)`).FindAllStringSubmatch(string(doc), -1)
+	if len(named) == 0 {
+		t.Fatal("docs/results.md names no training configuration (gobg train --config examples/...)")
+	}
+	for _, m := range named {
+		if !read[m[1]] {
+			t.Errorf("docs/results.md trains with %s, which is not a valid training configuration under examples/", m[1])
+		}
 	}
 }
