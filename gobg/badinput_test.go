@@ -114,7 +114,7 @@ func TestBadInput(t *testing.T) {
 		{"eval truncated DCD", eval("--data", torn), 1, []string{"torn.dcd: frame 346: truncated: want 288 bytes, got 76"}, false},
 		{"eval truncated second DCD", eval("--data", mdTraj, "--data", torn), 1, []string{"torn.dcd: frame 346: truncated"}, false},
 		{"eval missing DCD", eval("--data", filepath.Join(in, "none.dcd")), 1, []string{"--data", "none.dcd", "no such file"}, false},
-		{"eval DCD of another molecule", eval("--data", hp35Traj), 1, []string{"hp35", "582 atoms"}, false},
+		{"eval DCD of another molecule", eval("--data", hp35Traj), 1, []string{"hp35", "LEU 1, atom N"}, false},
 		{"eval report in a missing folder", eval("--out", "OUT/missing/r.json"), 1, []string{"--out", "missing does not exist"}, false},
 		{"eval plots under a file", eval("--plots", filepath.Join(blocker, "plots")), 1, []string{"--plots", "a-file is a file, not a folder"}, false},
 

@@ -130,10 +130,6 @@ func runEval(ctx context.Context, env *cmdEnv, args []string) error {
 	if *modelPath == "" || len(data) == 0 {
 		return fmt.Errorf("%w: --model and --data are required", errUsage)
 	}
-	tops, err := dataTopologies(data, dataTop)
-	if err != nil {
-		return err
-	}
 	if *sets < 1 || *sets > 255 {
 		// Sample batches are seeded seed + offset (offsets are multiples of
 		// the batch size), so more than 255 consecutive seeds could share a
@@ -146,6 +142,12 @@ func runEval(ctx context.Context, env *cmdEnv, args []string) error {
 		return err
 	}
 	if err := evalFiles(*modelPath, data, *reportPath, *plots); err != nil {
+		return err
+	}
+	// After the files' own checks, so that a missing or torn DCD is reported
+	// as such rather than as a DCD without a topology beside it.
+	tops, err := dataTopologies(data, dataTop)
+	if err != nil {
 		return err
 	}
 	gm, err := generator.Load(*modelPath, *backendSpec, *batch)
