@@ -5,6 +5,7 @@ import (
 	"context"
 	"encoding/json"
 	"fmt"
+	"io"
 	"math"
 	"os"
 	"path/filepath"
@@ -12,6 +13,7 @@ import (
 	"time"
 
 	"github.com/gobg/gobg/energy/molecule"
+	"github.com/gobg/gobg/flow/eval"
 	"github.com/gobg/gobg/flow/ic"
 	"github.com/gobg/gobg/flow/model"
 	"github.com/gobg/gobg/flow/train"
@@ -22,13 +24,14 @@ func init() {
 	register(&command{
 		name:    "run",
 		summary: "the main job on the embedded default (alanine dipeptide): build, simulate, train, sample, evaluate",
-		usage: `Usage: gobg run [--out DIR] [--ns T] [--nll-steps N] [--kl-steps N] [--samples N] [--json]
+		usage: `Usage: gobg run [--out DIR] [--ns T] [--nll-steps N] [--kl-steps N] [--samples N] [--seed S] [--json]
 
 The whole pipeline on alanine dipeptide with no input file: builds ACE-ALA-NME
-from ideal Amber geometry, simulates it with OpenMM (amber99sbildn +
+from ideal Amber geometry in the beta basin, simulates it with OpenMM (amber99sbildn +
 amber99_obc, 300 K, no constraints so that the frames sample the same
 ensemble as the energy the generator is weighted with; 2 fs with hydrogen
-mass repartitioning), trains a
+mass repartitioning) and checks that the MD looks like a sample of the
+equilibrium (phi > 0 at most 5% of frames, the halves alike), trains a
 Boltzmann generator on the frames (maximum likelihood, then with the
 reverse-KL energy term, exact native energies), samples from it and
 evaluates the samples against the MD (ESS, energies, clashes, free-energy
@@ -43,16 +46,18 @@ Example:
 }
 
 type runSummary struct {
-	Out        string      `json:"out"`
-	PDB        string      `json:"pdb"`
-	MDFrames   int         `json:"md_frames"`
-	NsPerDay   float64     `json:"md_ns_per_day"`
-	Model      string      `json:"model"`
-	TrainSteps int         `json:"train_steps"`
-	Skipped    int         `json:"train_skipped_steps"`
-	Eval       evalSummary `json:"eval"`
-	Plots      string      `json:"plots"`
-	WallSecond float64     `json:"wall_s"`
+	Out      string  `json:"out"`
+	PDB      string  `json:"pdb"`
+	MDFrames int     `json:"md_frames"`
+	NsPerDay float64 `json:"md_ns_per_day"`
+	// MDCheck says whether the MD looks like a sample of the equilibrium.
+	MDCheck    *eval.MDCheck `json:"md_check"`
+	Model      string        `json:"model"`
+	TrainSteps int           `json:"train_steps"`
+	Skipped    int           `json:"train_skipped_steps"`
+	Eval       evalSummary   `json:"eval"`
+	Plots      string        `json:"plots"`
+	WallSecond float64       `json:"wall_s"`
 }
 
 func runRun(ctx context.Context, env *cmdEnv, args []string) error {
@@ -63,6 +68,7 @@ func runRun(ctx context.Context, env *cmdEnv, args []string) error {
 	nllSteps := fs.Int("nll-steps", 600, "maximum-likelihood training steps")
 	klSteps := fs.Int("kl-steps", 200, "training steps with the reverse-KL energy term")
 	samples := fs.Int("samples", 5000, "structures to generate for the evaluation")
+	seed := fs.Uint64("seed", 1, "random seed of the MD")
 	python := fs.String("python", "", "Python interpreter with OpenMM (default: $GOBG_PYTHON, else the project's .venv)")
 	asJSON := fs.Bool("json", false, "print a JSON summary as the last line")
 	if err := parseFlags(fs, args); err != nil {
@@ -87,8 +93,10 @@ func runRun(ctx context.Context, env *cmdEnv, args []string) error {
 	}
 	s := runSummary{Out: *out, PDB: filepath.Join(*out, "ala2.pdb")}
 
-	step("1/5 build alanine dipeptide (ACE-ALA-NME) from ideal amber99sb-ildn geometry")
-	top, pos, err := ic.Build("A", true, -80*math.Pi/180, 80*math.Pi/180)
+	step("1/5 build alanine dipeptide (ACE-ALA-NME) from ideal amber99sb-ildn geometry, in the beta basin")
+	// The beta basin, where most of the equilibrium population is; a run
+	// started at phi > 0 (alpha-L) can stay there for much of a few-ns run.
+	top, pos, err := ic.Build("A", true, -150*math.Pi/180, 150*math.Pi/180)
 	if err != nil {
 		return err
 	}
@@ -100,11 +108,25 @@ func runRun(ctx context.Context, env *cmdEnv, args []string) error {
 	mdDir := filepath.Join(*out, "md")
 	var sim simSummary
 	if err := callJSON(ctx, env, "simulate", []string{"--pdb", s.PDB, "--ns", strconv.FormatFloat(*ns, 'g', -1, 64),
-		"--out", mdDir, "--constraints", "None", "--timestep-fs", "2", "--hmr", "3", "--save-ps", "1", "--minimize", "--seed", "1",
+		"--out", mdDir, "--constraints", "None", "--timestep-fs", "2", "--hmr", "3", "--save-ps", "1", "--minimize", "--seed", strconv.FormatUint(*seed, 10),
 		"--python", *python}, &sim); err != nil {
 		return err
 	}
 	s.MDFrames, s.NsPerDay = sim.Frames, sim.NsPerDay
+	if s.MDCheck, err = checkRunMD(sim); err != nil {
+		return err
+	}
+	fmt.Fprintf(env.stderr, "MD check: %.2f%% of frames at phi > 0 (quarters %.1f%%, %.1f%%, %.1f%%, %.1f%%), halves' phi/psi TV %.3f: ",
+		100*s.MDCheck.PositivePhi, 100*s.MDCheck.PositivePhiQuarters[0], 100*s.MDCheck.PositivePhiQuarters[1],
+		100*s.MDCheck.PositivePhiQuarters[2], 100*s.MDCheck.PositivePhiQuarters[3], s.MDCheck.HalvesTV)
+	if s.MDCheck.Equilibrated {
+		fmt.Fprintln(env.stderr, "looks equilibrated")
+	} else {
+		fmt.Fprintln(env.stderr, "NOT equilibrated; the generator will learn this run's ensemble, not the equilibrium:")
+		for _, n := range s.MDCheck.Notes {
+			fmt.Fprintf(env.stderr, "  %s\n", n)
+		}
+	}
 
 	step("3/5 train a Boltzmann generator: %d NLL steps, then %d NLL+KL steps", *nllSteps, *klSteps)
 	cfgPath, err := writeDefaultTrainConfig(*out, sim, *nllSteps, *klSteps, *python)
@@ -139,10 +161,47 @@ func runRun(ctx context.Context, env *cmdEnv, args []string) error {
 	fmt.Fprintf(env.stderr, "MD: %d frames at %.0f ns/day; model %s after %d steps (%d skipped)\n",
 		s.MDFrames, s.NsPerDay, s.Model, s.TrainSteps, s.Skipped)
 	printEvalSummary(env.stderr, &s.Eval)
+	explainRun(env.stderr, &s)
 	if *asJSON {
 		return printJSON(env, s)
 	}
 	return nil
+}
+
+// explainRun says what the main job's headline numbers mean to a user.
+func explainRun(w io.Writer, s *runSummary) {
+	e := &s.Eval
+	fmt.Fprintln(w, "\nwhat this means:")
+	fmt.Fprintf(w, "- effective sample size: reweighted to the exact Boltzmann distribution, the %d generated structures are worth %.0f independent\n"+
+		"  ones (%.1f%%); each costs one pass of the flow, against a whole MD decorrelation time for an MD frame.\n",
+		e.Samples, e.ESS, 100*float64(e.ESSFraction))
+	if !math.IsNaN(float64(e.PhiRMSEReweigh)) {
+		fmt.Fprintf(w, "- phi free-energy profile: after reweighting, the generator's differs from the MD's by %.2f kT (RMSE over bins both\n"+
+			"  populate; the main job aims at 0.5 kT or less; two 10-ns halves of one long MD run differ by 0.09 kT).\n", e.PhiRMSEReweigh)
+	}
+	fmt.Fprintf(w, "- energies: the lower half of the samples' energies averages %.1f kJ/mol, the MD's %.1f kJ/mol; clashes in %.2f%% of samples.\n",
+		e.LowerHalfMean, e.MDLowerHalf, 100*float64(e.ClashFraction))
+	if s.MDCheck != nil && !s.MDCheck.Equilibrated {
+		fmt.Fprintln(w, "- the MD did not pass its equilibrium check (above): the generator learnt that run's ensemble; rerun with another --seed or a longer --ns.")
+	}
+}
+
+// checkRunMD reads the run's MD and checks it on alanine's phi/psi
+// (eval.CheckMD).
+func checkRunMD(sim simSummary) (*eval.MDCheck, error) {
+	p, err := molecule.ReadPDBFile(sim.Top)
+	if err != nil {
+		return nil, err
+	}
+	fr, err := molecule.ReadDCDFile(sim.Traj)
+	if err != nil {
+		return nil, err
+	}
+	frames := make([][]molecule.Vec3, len(fr))
+	for i, f := range fr {
+		frames[i] = f.Positions
+	}
+	return eval.CheckMD(p.Topology, frames, 1, 0, 0)
 }
 
 // writeDefaultTrainConfig writes the embedded default's training
