@@ -28,6 +28,9 @@ Systems are refused as well: the flow models a solute, not its solvent.
     simulation.reporters.append(move)      # a move every 50 steps
     simulation.step(100_000)
     print(move.n_proposed, move.n_accepted, move.acceptance_rate)
+
+gobg.openmmtools.FlowMCMCMove makes the same moves in openmmtools' samplers;
+both use metropolis_hastings, ProposalPool and the checks below.
 """
 
 import csv
@@ -73,22 +76,14 @@ class FlowMove:
     def __init__(self, generator, every, temperature=None, batch=256, seed=None, log=None):
         if every <= 0:
             raise ValueError(f"every = {every}: want a positive number of steps")
-        if generator.mode != "full":
-            raise GobgError(
-                f"model {generator.path} is in {generator.mode} internal coordinates: its proposals keep bond "
-                "lengths fixed, so unconstrained MD could never move back to them and constrained MD samples "
-                "another density on that manifold; flow moves need a full-mode model (ic_mode \"full\")")
+        check_generator(generator)
         self.generator = generator
         self.every = int(every)
         self.temperature = temperature
         self.batch = int(batch)
         rng_seed = seed if seed is not None else int(np.random.randint(0, 2**62))
         self._rng = np.random.default_rng(rng_seed)
-        self._seed = int(rng_seed)
-        self._block = 0
-        self._pool = None
-        self._pool_lq = None
-        self._next = 0
+        self._proposals = ProposalPool(generator, self.batch, rng_seed)
         self._checked = None
         self._order = None  # generator's atom i is the simulation's atom _order[i]; None: the same order
         self.n_proposed = 0
@@ -125,17 +120,14 @@ class FlowMove:
         x = before.getPositions(asNumpy=True).value_in_unit(unit.nanometer)
         u = before.getPotentialEnergy().value_in_unit(unit.kilojoule_per_mole)
         lq = self.generator.log_prob(x if self._order is None else x[self._order])
-        xp, lqp = self._proposal()
+        xp, lqp = self._proposals.next()
         if self._order is not None:
             xs = np.empty_like(xp)
             xs[self._order] = xp
             xp = xs
         context.setPositions(xp)
         up = context.getState(getEnergy=True).getPotentialEnergy().value_in_unit(unit.kilojoule_per_mole)
-        log_a = -(up - u) / kt + lq - lqp
-        if not math.isfinite(up) or math.isnan(log_a):
-            log_a = -math.inf
-        accept = log_a >= 0 or self._rng.random() < math.exp(log_a)
+        accept, log_a = metropolis_hastings((up - u) / kt, lq, lqp, self._rng)
         self.n_proposed += 1
         self.last_log_acceptance = log_a
         if accept:
@@ -154,15 +146,6 @@ class FlowMove:
         if self._log is not None:
             self._log.close()
             self._log = self._writer = None
-
-    def _proposal(self):
-        if self._pool is None or self._next >= len(self._pool):
-            self._pool, self._pool_lq = self.generator.sample(self.batch, seed=self._seed + self._block * self.batch)
-            self._block += 1
-            self._next = 0
-        k = self._next
-        self._next += 1
-        return self._pool[k], float(self._pool_lq[k])
 
     def _temperature_k(self, context):
         t = self.temperature
@@ -192,6 +175,74 @@ class FlowMove:
         if w:
             warnings.warn(w, UserWarning, stacklevel=4)
         self._checked = context
+
+
+def check_generator(generator):
+    """Raises GobgError unless generator can propose exact moves: a model in
+    full internal coordinates."""
+    if generator.mode != "full":
+        raise GobgError(
+            f"model {generator.path} is in {generator.mode} internal coordinates: its proposals keep bond "
+            "lengths fixed, so unconstrained MD could never move back to them and constrained MD samples "
+            "another density on that manifold; flow moves need a full-mode model (ic_mode \"full\")")
+
+
+def metropolis_hastings(delta_reduced_energy, logq_current, logq_proposal, rng):
+    """The acceptance rule of an independence proposal from the generator:
+    returns (accepted, log_acceptance) for a move from x to x', where
+    delta_reduced_energy = (U(x') - U(x)) / kT (dimensionless), logq_* are
+    the generator's log q of x and x', and rng a numpy Generator that draws
+    the uniform number when the log acceptance is below 0.
+
+        log_acceptance = -delta_reduced_energy + log q(x) - log q(x')
+
+    The q(x)/q(x') factor is what makes an asymmetric proposal exact: without
+    it (the Metropolis rule of a symmetric proposal) the chain would sample
+    exp(-U/kT) q instead of exp(-U/kT). A proposal whose energy is NaN or
+    +inf (atoms on top of each other) is rejected."""
+    log_a = -delta_reduced_energy + logq_current - logq_proposal
+    if math.isnan(log_a):
+        log_a = -math.inf
+    accept = log_a >= 0 or rng.random() < math.exp(log_a)
+    return accept, log_a
+
+
+class ProposalPool:
+    """Independent proposals from a generator, drawn batch structures at a
+    time: block k of the pool is generator.sample(batch, seed + k * batch),
+    so a seed fixes the sequence of proposals."""
+
+    def __init__(self, generator, batch, seed):
+        if batch <= 0:
+            raise ValueError(f"batch = {batch}: want a positive number of proposals")
+        self.generator = generator
+        self.batch = int(batch)
+        self.seed = int(seed)
+        self.block = 0  # blocks drawn so far
+        self.used = 0   # proposals taken from the last block drawn
+        self._x = self._lq = None
+
+    def next(self):
+        """The next proposal: (positions [n_atoms, 3] nm in the generator's
+        order, log q)."""
+        if self._x is None or self.used >= len(self._x):
+            self._x, self._lq = self.generator.sample(self.batch, seed=self.seed + self.block * self.batch)
+            self.block += 1
+            self.used = 0
+        k = self.used
+        self.used += 1
+        return self._x[k], float(self._lq[k])
+
+    def position(self):
+        """(block, used): where the sequence stands, for seek."""
+        return self.block, self.used
+
+    def seek(self, block, used):
+        """Continues the sequence where position() was (block, used)."""
+        self.block, self.used = int(block), int(used)
+        self._x = self._lq = None
+        if self.block > 0 and self.used < self.batch:
+            self._x, self._lq = self.generator.sample(self.batch, seed=self.seed + (self.block - 1) * self.batch)
 
 
 def check_system(system, generator):
