@@ -155,8 +155,8 @@ func TestRunEmbeddedDefault(t *testing.T) {
 	}
 	var s runSummary
 	lastJSON(t, stdout, &s)
-	if s.MDFrames != 300 || s.TrainSteps != 35 {
-		t.Errorf("md frames %d, train steps %d; want 300 and 35", s.MDFrames, s.TrainSteps)
+	if s.MDFrames != 1200 || s.TrainSteps != 35 {
+		t.Errorf("md frames %d, train steps %d; want 1200 (0.3 ns, a frame every 0.25 ps) and 35", s.MDFrames, s.TrainSteps)
 	}
 	e := s.Eval
 	if e.Samples != 300 || math.IsNaN(float64(e.NLL)) || math.IsNaN(float64(e.ESS)) {
@@ -173,7 +173,7 @@ func TestRunEmbeddedDefault(t *testing.T) {
 	}
 	var again runSummary
 	lastJSON(t, stdout, &again)
-	if again.MDFrames != 300 || !strings.Contains(stderr, "resuming training") {
+	if again.MDFrames != 1200 || !strings.Contains(stderr, "resuming training") {
 		t.Errorf("second run did not resume: %d frames\n%s", again.MDFrames, stderr)
 	}
 }
