@@ -15,7 +15,7 @@ import (
 	"github.com/gomlx/gomlx/pkg/core/tensors"
 )
 
-var testBackend = sync.OnceValues(func() (backends.Backend, error) { return nn.NewBackend(nn.DefaultBackendSpec) })
+var testBackend = sync.OnceValues(func() (backends.Backend, error) { return nn.NewBackend(nn.PureGoSpec) })
 
 func backend(tb testing.TB) backends.Backend {
 	tb.Helper()
