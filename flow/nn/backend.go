@@ -78,19 +78,21 @@ var sourceVenv = func() string {
 }()
 
 var (
-	prefixMu    sync.Mutex
-	extraPrefix []string
+	extraMu   sync.Mutex
+	extraDirs []string
 )
 
-// AddPythonPrefix adds a Python installation prefix (sys.prefix: a virtual
-// environment's folder) to search first for PJRT plugins. The Python module
-// passes its interpreter's, since a process started by Python has no other
-// way to know which environment it runs in.
-func AddPythonPrefix(prefix string) {
-	prefixMu.Lock()
-	defer prefixMu.Unlock()
-	if prefix != "" && !slices.Contains(extraPrefix, prefix) {
-		extraPrefix = append(extraPrefix, prefix)
+// AddSearchDirs adds folders to search first for PJRT plugins, as
+// site-packages folders. The Python module passes its interpreter's sys.path,
+// since Go code inside a Python process has no other way to know which
+// environment it runs in.
+func AddSearchDirs(dirs ...string) {
+	extraMu.Lock()
+	defer extraMu.Unlock()
+	for _, d := range dirs {
+		if d != "" && !slices.Contains(extraDirs, d) {
+			extraDirs = append(extraDirs, d)
+		}
 	}
 }
 
@@ -129,16 +131,17 @@ func Select(spec string) (Choice, error) {
 }
 
 // SearchDirs lists the site-packages folders searched for PJRT plugins, in
-// order: those of prefixes added by AddPythonPrefix; the .venv beside the
+// order: those added by AddSearchDirs; those of the .venv beside the
 // running executable (bin/gobg → ./.venv) or the environment the executable
 // lives in (.venv/bin/python); the .venv at the root of the source tree this
 // package was built from (tests, and binaries built in a clone); the
 // environments of $GOBG_PYTHON, $VIRTUAL_ENV and the python3 on PATH; and the
 // user's ~/.local. Only folders that exist are listed.
 func SearchDirs() []string {
-	prefixMu.Lock()
-	prefixes := slices.Clone(extraPrefix)
-	prefixMu.Unlock()
+	extraMu.Lock()
+	dirs := slices.Clone(extraDirs)
+	extraMu.Unlock()
+	var prefixes []string
 	if exe, err := os.Executable(); err == nil {
 		up := filepath.Dir(filepath.Dir(exe))
 		prefixes = append(prefixes, filepath.Join(up, ".venv"), up)
@@ -157,7 +160,6 @@ func SearchDirs() []string {
 		// link to the system's, and its own prefix is the one wanted.
 		prefixes = append(prefixes, filepath.Dir(filepath.Dir(py)))
 	}
-	var dirs []string
 	for _, p := range prefixes {
 		matches, _ := filepath.Glob(filepath.Join(filepath.Clean(p), "lib", "python3*", "site-packages"))
 		for _, m := range matches {
@@ -259,6 +261,14 @@ func SpecOf(b backends.Backend) string {
 	}
 	return b.String()
 }
+
+// pureGo is the process's shared pure-Go backend (PureGo).
+var pureGo = sync.OnceValues(func() (backends.Backend, error) { return NewBackend(PureGoSpec) })
+
+// PureGo returns a pure-Go backend shared by the whole process, for small
+// one-off graphs whose XLA compilation would cost far more than running them
+// (variable initialisation, say): the pure-Go backend compiles nothing.
+func PureGo() (backends.Backend, error) { return pureGo() }
 
 // IsXLA reports whether b runs on XLA (a PJRT plugin).
 func IsXLA(b backends.Backend) bool {

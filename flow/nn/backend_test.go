@@ -15,11 +15,10 @@ import (
 	"github.com/gomlx/gomlx/pkg/core/tensors"
 )
 
-// isolateSearch makes the plugin search see only the given Python prefixes:
-// no environment variables, no python3 on PATH, no source-tree .venv, an
-// empty home, and the GPU test answering gpu. The real plugin the other
-// tests use is looked up before calling it.
-func isolateSearch(t *testing.T, gpu bool, prefixes ...string) {
+// isolateSearch makes the plugin search see only the given site-packages
+// folders: no environment variables, no python3 on PATH, no source-tree
+// .venv, an empty home, and the GPU test answering gpu.
+func isolateSearch(t *testing.T, gpu bool, dirs ...string) {
 	t.Helper()
 	for _, v := range []string{backends.ConfigEnvVar, PluginEnv, "GOBG_PYTHON", "VIRTUAL_ENV"} {
 		t.Setenv(v, "")
@@ -28,21 +27,19 @@ func isolateSearch(t *testing.T, gpu bool, prefixes ...string) {
 	t.Setenv("PATH", t.TempDir())
 	t.Setenv("HOME", t.TempDir())
 	oldVenv, oldGPU := sourceVenv, hasNVIDIAGPU
-	prefixMu.Lock()
-	oldPrefix := extraPrefix
-	extraPrefix = nil
-	prefixMu.Unlock()
+	extraMu.Lock()
+	oldDirs := extraDirs
+	extraDirs = nil
+	extraMu.Unlock()
 	t.Cleanup(func() {
 		sourceVenv, hasNVIDIAGPU = oldVenv, oldGPU
-		prefixMu.Lock()
-		extraPrefix = oldPrefix
-		prefixMu.Unlock()
+		extraMu.Lock()
+		extraDirs = oldDirs
+		extraMu.Unlock()
 	})
 	sourceVenv = ""
 	hasNVIDIAGPU = func() bool { return gpu }
-	for _, p := range prefixes {
-		AddPythonPrefix(p)
-	}
+	AddSearchDirs(dirs...)
 }
 
 // fakeVenv makes a Python prefix whose site-packages holds empty files at
@@ -68,9 +65,9 @@ func fakeVenv(t *testing.T, plugins ...string) (prefix, sitePackages string) {
 
 func TestSelect(t *testing.T) {
 	const cuda = "jax_plugins/xla_cuda12/xla_cuda_plugin.so"
-	both, bothSP := fakeVenv(t, CPUPlugins[1], CPUPlugins[0], cuda)
-	lammps, lammpsSP := fakeVenv(t, CPUPlugins[2])
-	empty, _ := fakeVenv(t)
+	bothPrefix, both := fakeVenv(t, CPUPlugins[1], CPUPlugins[0], cuda)
+	_, lammps := fakeVenv(t, CPUPlugins[2])
+	_, empty := fakeVenv(t)
 	explicitPlugin := filepath.Join(t.TempDir(), "my_cpu_plugin.so")
 	if err := os.WriteFile(explicitPlugin, nil, 0o644); err != nil {
 		t.Fatal(err)
@@ -80,34 +77,36 @@ func TestSelect(t *testing.T) {
 		spec       string
 		env        map[string]string
 		gpu        bool
-		prefixes   []string
+		dirs       []string
 		wantSpec   string
 		wantSource string // substring
 		wantErr    string // substring; "" means success
 	}{
 		{name: "explicit beats everything", spec: "go", env: map[string]string{backends.ConfigEnvVar: "xla:/x.so", PluginEnv: explicitPlugin},
-			prefixes: []string{both}, wantSpec: "go", wantSource: "argument"},
+			dirs: []string{both}, wantSpec: "go", wantSource: "argument"},
 		{name: "GOMLX_BACKEND beats the plugin variable", env: map[string]string{backends.ConfigEnvVar: "go:ops_sequential", PluginEnv: explicitPlugin},
-			prefixes: []string{both}, wantSpec: "go:ops_sequential", wantSource: "$GOMLX_BACKEND"},
+			dirs: []string{both}, wantSpec: "go:ops_sequential", wantSource: "$GOMLX_BACKEND"},
 		{name: "plugin variable beats the search and the GPU", env: map[string]string{PluginEnv: explicitPlugin}, gpu: true,
-			prefixes: []string{both}, wantSpec: "xla:" + explicitPlugin, wantSource: "$" + PluginEnv},
+			dirs: []string{both}, wantSpec: "xla:" + explicitPlugin, wantSource: "$" + PluginEnv},
 		{name: "plugin variable naming no file", env: map[string]string{PluginEnv: explicitPlugin + ".missing"},
-			prefixes: []string{both}, wantErr: "not a PJRT plugin file"},
-		{name: "preferred CPU plugin", prefixes: []string{both},
-			wantSpec: "xla:" + filepath.Join(bothSP, CPUPlugins[0]), wantSource: "CPU plugin"},
-		{name: "another CPU plugin", prefixes: []string{empty, lammps},
-			wantSpec: "xla:" + filepath.Join(lammpsSP, CPUPlugins[2]), wantSource: "CPU plugin"},
-		{name: "first environment wins", prefixes: []string{lammps, both},
-			wantSpec: "xla:" + filepath.Join(lammpsSP, CPUPlugins[2]), wantSource: "CPU plugin"},
-		{name: "GPU with a CUDA plugin", gpu: true, prefixes: []string{lammps, both},
-			wantSpec: "xla:" + filepath.Join(bothSP, cuda), wantSource: "CUDA"},
-		{name: "GPU without a CUDA plugin", gpu: true, prefixes: []string{lammps},
-			wantSpec: "xla:" + filepath.Join(lammpsSP, CPUPlugins[2]), wantSource: "CPU plugin"},
-		{name: "nothing found", prefixes: []string{empty}, wantSpec: PureGoSpec, wantSource: "fallback"},
+			dirs: []string{both}, wantErr: "not a PJRT plugin file"},
+		{name: "preferred CPU plugin", dirs: []string{both},
+			wantSpec: "xla:" + filepath.Join(both, CPUPlugins[0]), wantSource: "CPU plugin"},
+		{name: "another CPU plugin", dirs: []string{empty, lammps},
+			wantSpec: "xla:" + filepath.Join(lammps, CPUPlugins[2]), wantSource: "CPU plugin"},
+		{name: "first environment wins", dirs: []string{lammps, both},
+			wantSpec: "xla:" + filepath.Join(lammps, CPUPlugins[2]), wantSource: "CPU plugin"},
+		{name: "GPU with a CUDA plugin", gpu: true, dirs: []string{lammps, both},
+			wantSpec: "xla:" + filepath.Join(both, cuda), wantSource: "CUDA"},
+		{name: "GPU without a CUDA plugin", gpu: true, dirs: []string{lammps},
+			wantSpec: "xla:" + filepath.Join(lammps, CPUPlugins[2]), wantSource: "CPU plugin"},
+		{name: "the activated virtual environment", env: map[string]string{"VIRTUAL_ENV": bothPrefix},
+			wantSpec: "xla:" + filepath.Join(both, CPUPlugins[0]), wantSource: "CPU plugin"},
+		{name: "nothing found", dirs: []string{empty}, wantSpec: PureGoSpec, wantSource: "fallback"},
 	}
 	for _, tc := range tests {
 		t.Run(tc.name, func(t *testing.T) {
-			isolateSearch(t, tc.gpu, tc.prefixes...)
+			isolateSearch(t, tc.gpu, tc.dirs...)
 			for k, v := range tc.env {
 				t.Setenv(k, v)
 			}
@@ -209,7 +208,7 @@ func TestNewBackend(t *testing.T) {
 // TestFallbackSaysSo checks that without any plugin the default is the
 // pure-Go backend and that the log says so, once, with the fix.
 func TestFallbackSaysSo(t *testing.T) {
-	empty, _ := fakeVenv(t)
+	_, empty := fakeVenv(t)
 	isolateSearch(t, false, empty)
 	var buf bytes.Buffer
 	old := slog.Default()
