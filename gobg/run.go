@@ -47,6 +47,7 @@ type runSummary struct {
 	MDFrames   int         `json:"md_frames"`
 	NsPerDay   float64     `json:"md_ns_per_day"`
 	Model      string      `json:"model"`
+	Backend    string      `json:"backend"` // GoMLX backend spec of the evaluation
 	TrainSteps int         `json:"train_steps"`
 	Skipped    int         `json:"train_skipped_steps"`
 	Eval       evalSummary `json:"eval"`
@@ -63,9 +64,18 @@ func runRun(ctx context.Context, env *cmdEnv, args []string) error {
 	klSteps := fs.Int("kl-steps", 200, "training steps with the reverse-KL energy term")
 	samples := fs.Int("samples", 5000, "structures to generate for the evaluation")
 	python := fs.String("python", "", "Python interpreter with OpenMM (default: $GOBG_PYTHON, else the project's .venv)")
+	bf := addBackendFlags(fs, true)
 	asJSON := fs.Bool("json", false, "print a JSON summary as the last line")
 	if err := parseFlags(fs, args); err != nil {
 		return err
+	}
+	if err := bf.apply(); err != nil {
+		return err
+	}
+	// The sub-commands take the backend and threads as flags.
+	gomlx := []string{"--threads", strconv.Itoa(bf.threads)}
+	if bf.spec != "" {
+		gomlx = append(gomlx, "--backend", bf.spec)
 	}
 	if *python == "" {
 		*python = defaultPython()
@@ -103,7 +113,7 @@ func runRun(ctx context.Context, env *cmdEnv, args []string) error {
 	if err != nil {
 		return err
 	}
-	trainArgs := []string{"--config", cfgPath}
+	trainArgs := append([]string{"--config", cfgPath}, gomlx...)
 	if ck := filepath.Join(*out, "train", train.CheckpointFile); fileExists(ck) {
 		fmt.Fprintf(env.stderr, "resuming training from %s\n", ck)
 		trainArgs = append(trainArgs, "--resume")
@@ -121,10 +131,11 @@ func runRun(ctx context.Context, env *cmdEnv, args []string) error {
 
 	step("4/5 and 5/5: sample %d structures and evaluate them against the MD", *samples)
 	s.Plots = filepath.Join(*out, "plots")
-	if err := callJSON(ctx, env, "eval", []string{"--model", s.Model, "--data", sim.Traj, "--n", strconv.Itoa(*samples),
-		"--plots", s.Plots, "--out", filepath.Join(*out, "eval.json"), "--python", *python}, &s.Eval); err != nil {
+	if err := callJSON(ctx, env, "eval", append([]string{"--model", s.Model, "--data", sim.Traj, "--n", strconv.Itoa(*samples),
+		"--plots", s.Plots, "--out", filepath.Join(*out, "eval.json"), "--python", *python}, gomlx...), &s.Eval); err != nil {
 		return err
 	}
+	s.Backend = s.Eval.Backend
 	s.WallSecond = time.Since(start).Seconds()
 
 	fmt.Fprintf(env.stderr, "\n== summary (%.0f s; everything is in %s)\n", s.WallSecond, *out)
