@@ -210,7 +210,7 @@ func runEnergyCheck(ctx context.Context, env *cmdEnv, args []string) error {
 	trajPath := fs.String("traj", "", "DCD trajectory `file` of the structure")
 	n := fs.Int("n", 50, "number of frames, spread evenly over the trajectory")
 	python := fs.String("python", "", "Python interpreter with OpenMM (default: $GOBG_PYTHON, else the project's .venv)")
-	backendSpec := fs.String("backend", "", "GoMLX backend (default: $GOMLX_BACKEND, else go:ops_sequential)")
+	bf := addBackendFlags(fs, true)
 	asJSON := fs.Bool("json", false, "print a JSON summary as the last line")
 	if err := parseFlags(fs, args); err != nil {
 		return err
@@ -227,7 +227,7 @@ func runEnergyCheck(ctx context.Context, env *cmdEnv, args []string) error {
 	if *python == "" {
 		*python = defaultPython()
 	}
-	backend, err := nn.NewBackend(*backendSpec)
+	backend, err := bf.newBackend()
 	if err != nil {
 		return err
 	}
@@ -250,7 +250,7 @@ func runEnergyCheck(ctx context.Context, env *cmdEnv, args []string) error {
 		}
 	}
 	sum := energyCheckSummary{PDB: *pdbPath, Traj: *trajPath, Frames: len(s.frames), Atoms: s.sys.NumParticles(),
-		Reference: "openmm-reference", Backend: backend.Name()}
+		Reference: "openmm-reference", Backend: nn.SpecOf(backend)}
 	sum.Paths = append(sum.Paths, energyPathError{Path: "openmm-reference", Seconds: refSeconds})
 	paths, err := checkPaths(s.sys, backend)
 	if err != nil {
@@ -369,7 +369,7 @@ func runEnergyBench(ctx context.Context, env *cmdEnv, args []string) error {
 	threads := fs.Int("threads", runtime.NumCPU(), "OpenMM CPU threads in all (split between plugin workers)")
 	pathList := fs.String("paths", "", "comma-separated paths to run (default all: "+strings.Join(benchPathNames, ",")+")")
 	python := fs.String("python", "", "Python interpreter with OpenMM (default: $GOBG_PYTHON, else the project's .venv)")
-	backendSpec := fs.String("backend", "", "GoMLX backend (default: $GOMLX_BACKEND, else go:ops_sequential)")
+	bf := addBackendFlags(fs, false)
 	asJSON := fs.Bool("json", false, "print a JSON summary as the last line")
 	if err := parseFlags(fs, args); err != nil {
 		return err
@@ -404,7 +404,7 @@ func runEnergyBench(ctx context.Context, env *cmdEnv, args []string) error {
 	if *python == "" {
 		*python = defaultPython()
 	}
-	backend, err := nn.NewBackend(*backendSpec)
+	backend, err := bf.newBackend()
 	if err != nil {
 		return err
 	}
@@ -418,7 +418,7 @@ func runEnergyBench(ctx context.Context, env *cmdEnv, args []string) error {
 	goexp := buildSetting("GOEXPERIMENT")
 	sum := energyBenchSummary{PDB: *pdbPath, Traj: *trajPath, Atoms: s.sys.NumParticles(), Batch: len(s.frames),
 		Repeat: *repeat, CPU: cpuModel(), NumCPU: runtime.NumCPU(), GOMAXPROCS: runtime.GOMAXPROCS(0),
-		GoExperiment: goexp, Backend: backend.Name(), LoadBefore: loadAverage()}
+		GoExperiment: goexp, Backend: nn.SpecOf(backend), LoadBefore: loadAverage()}
 	fmt.Fprintf(env.stderr, "benchmarking %s: %d atoms, batch %d, repeat %d\n", *pdbPath, sum.Atoms, sum.Batch, sum.Repeat)
 
 	type runner struct {

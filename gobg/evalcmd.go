@@ -59,6 +59,7 @@ Example:
 
 type evalSummary struct {
 	Model          string        `json:"model"`
+	Backend        string        `json:"backend"` // GoMLX backend spec
 	MDFrames       int           `json:"md_frames"`
 	Samples        int           `json:"samples"`
 	Temperature    float64       `json:"temperature_K"`
@@ -121,7 +122,7 @@ func runEval(ctx context.Context, env *cmdEnv, args []string) error {
 	reportPath := fs.String("out", "", "write the full report as JSON to `file` (default: beside the model)")
 	batch := fs.Int("batch", 256, "batch size of the flow graphs")
 	python := fs.String("python", "", "Python interpreter with OpenMM (default: $GOBG_PYTHON, else the project's .venv)")
-	backendSpec := fs.String("backend", "", "GoMLX backend (default: $GOMLX_BACKEND, else go:ops_sequential)")
+	bf := addBackendFlags(fs, true)
 	propFlags := addProposalFlags(fs)
 	asJSON := fs.Bool("json", false, "print a JSON summary as the last line")
 	if err := parseFlags(fs, args); err != nil {
@@ -150,7 +151,10 @@ func runEval(ctx context.Context, env *cmdEnv, args []string) error {
 	if err != nil {
 		return err
 	}
-	gm, err := generator.Load(*modelPath, *backendSpec, *batch)
+	if err := bf.apply(); err != nil {
+		return err
+	}
+	gm, err := generator.Load(*modelPath, bf.spec, *batch)
 	if err != nil {
 		return err
 	}
@@ -202,7 +206,7 @@ func runEval(ctx context.Context, env *cmdEnv, args []string) error {
 	if err != nil {
 		return err
 	}
-	s := evalSummary{Model: *modelPath, MDFrames: len(md), Samples: *n, Temperature: *temperature,
+	s := evalSummary{Model: *modelPath, Backend: gm.Backend(), MDFrames: len(md), Samples: *n, Temperature: *temperature,
 		NLL: eval.Float(nll), NLLPerDim: eval.Float(nll / float64(spec.NumFree())), Notes: rep.Notes, Defensive: def, Symmetrized: sym}
 	fillEvalSummary(&s, rep)
 	if *sets > 1 {

@@ -89,6 +89,7 @@ type flowCheckSummary struct {
 	Moved        float64 `json:"moved"`
 	MaxAbsLogDet float64 `json:"max_abs_logdet"`
 	Seconds      float64 `json:"seconds"`
+	Backend      string  `json:"backend"` // GoMLX backend spec
 }
 
 func runFlowCheck(ctx context.Context, env *cmdEnv, args []string) error {
@@ -104,7 +105,7 @@ func runFlowCheck(ctx context.Context, env *cmdEnv, args []string) error {
 	method := fs.String("method", "auto", "log-det check: auto, full-jacobian or per-layer")
 	seed := fs.Uint64("seed", 1, "random seed (perturbation and samples)")
 	batch := fs.Int("batch", 64, "batch size of the executors")
-	backendSpec := fs.String("backend", "", "GoMLX backend (default: $GOMLX_BACKEND, else go:ops_sequential)")
+	bf := addBackendFlags(fs, true)
 	asJSON := fs.Bool("json", false, "print a JSON summary as the last line")
 	if err := parseFlags(fs, args); err != nil {
 		return err
@@ -156,7 +157,7 @@ func runFlowCheck(ctx context.Context, env *cmdEnv, args []string) error {
 	if err != nil {
 		return err
 	}
-	backend, err := nn.NewBackend(*backendSpec)
+	backend, err := bf.newBackend()
 	if err != nil {
 		return err
 	}
@@ -195,7 +196,7 @@ func runFlowCheck(ctx context.Context, env *cmdEnv, args []string) error {
 		InverseErr64: r64.InverseErr, InverseErr32: r32.InverseErr,
 		LogDetPair64: r64.LogDetPairErr, LogDetPair32: r32.LogDetPairErr,
 		LogDetMethod: r64.LogDetMethod, LogDetErr: r64.LogDetErr,
-		Moved: r64.Moved, MaxAbsLogDet: r64.MaxAbsLogDet, Seconds: time.Since(start).Seconds(),
+		Moved: r64.Moved, MaxAbsLogDet: r64.MaxAbsLogDet, Seconds: time.Since(start).Seconds(), Backend: nn.SpecOf(backend),
 	}
 	w := env.stdout
 	if *asJSON {

@@ -33,7 +33,8 @@ Example:
 }
 
 type icSummary struct {
-	PDB string `json:"pdb"`
+	PDB     string `json:"pdb"`
+	Backend string `json:"backend"` // GoMLX backend spec
 	*ic.CheckReport
 	EnergyShiftMean float64 `json:"reduction_energy_shift_mean_kj_mol,omitempty"`
 	EnergyShiftMax  float64 `json:"reduction_energy_shift_max_kj_mol,omitempty"`
@@ -56,7 +57,7 @@ func runIC(ctx context.Context, env *cmdEnv, args []string) error {
 	modeName := fs.String("mode", "", "reduced or full (default: full for peptides of up to 3 residues, else reduced)")
 	withEnergy := fs.Bool("energy", false, "reduced mode: energy change of the reduction, through OpenMM")
 	python := fs.String("python", "", "Python interpreter with OpenMM (default: $GOBG_PYTHON, else the project's .venv)")
-	backendSpec := fs.String("backend", "", "GoMLX backend (default: $GOMLX_BACKEND, else go:ops_sequential)")
+	bf := addBackendFlags(fs, true)
 	ldFrames := fs.Int("logdet-frames", 2, "frames on which to check the log-determinant by finite differences")
 	asJSON := fs.Bool("json", false, "print a JSON summary as the last line")
 	if err := parseFlags(fs, args[1:]); err != nil {
@@ -105,7 +106,7 @@ func runIC(ctx context.Context, env *cmdEnv, args []string) error {
 	if err != nil {
 		return fmt.Errorf("%s: %w", *pdbPath, err)
 	}
-	backend, err := nn.NewBackend(*backendSpec)
+	backend, err := bf.newBackend()
 	if err != nil {
 		return err
 	}
@@ -114,7 +115,7 @@ func runIC(ctx context.Context, env *cmdEnv, args []string) error {
 	if err != nil {
 		return fmt.Errorf("%s: %w", *pdbPath, err)
 	}
-	s := icSummary{PDB: *pdbPath, CheckReport: rep}
+	s := icSummary{PDB: *pdbPath, Backend: nn.SpecOf(backend), CheckReport: rep}
 	if *withEnergy && mode == ic.Reduced {
 		if *python == "" {
 			*python = defaultPython()

@@ -128,6 +128,7 @@ type mcmcTorsion struct {
 type mcmcSummaryT struct {
 	Out                string        `json:"out"`
 	Model              string        `json:"model,omitempty"`
+	Backend            string        `json:"backend,omitempty"` // GoMLX backend spec (with a model)
 	PDB                string        `json:"pdb"`
 	Complete           bool          `json:"complete"`
 	NS                 float64       `json:"ns"`
@@ -178,7 +179,7 @@ func runMCMC(ctx context.Context, env *cmdEnv, args []string) error {
 	mdf.register(fs)
 	every := fs.Int64("every", -1, "integrator `steps` between moves (0: plain MD, no moves)")
 	batch := fs.Int("batch", generator.DefaultBatch, "proposals drawn from the generator per `batch`")
-	backendSpec := fs.String("backend", "", "GoMLX backend (default: $GOMLX_BACKEND, else go:ops_sequential)")
+	bf := addBackendFlags(fs, false)
 	propFlags := addProposalFlags(fs)
 	asJSON := fs.Bool("json", false, "print a JSON summary as the last line")
 	if err := parseFlags(fs, args); err != nil {
@@ -223,7 +224,10 @@ func runMCMC(ctx context.Context, env *cmdEnv, args []string) error {
 	// toModel puts a structure of the PDB's atom order into the model's.
 	toModel := func(x []molecule.Vec3) []molecule.Vec3 { return x }
 	if *modelPath != "" {
-		g, err := generator.Load(*modelPath, *backendSpec, *batch)
+		if err := bf.apply(); err != nil {
+			return err
+		}
+		g, err := generator.Load(*modelPath, bf.spec, *batch)
 		if err != nil {
 			return err
 		}
@@ -355,6 +359,9 @@ func runMCMC(ctx context.Context, env *cmdEnv, args []string) error {
 		TemperatureK: mdf.temperature, TimestepPS: timestepPS, FrictionPerPS: mdf.friction, HydrogenMassAMU: mdf.hmr,
 		Constraints: "None", Platform: info.Platform, OpenMM: info.OpenmmVersion, Observable: mcmcObservable,
 		Traj: paths.traj, Top: paths.top, MovesCSV: paths.moves, Summary: paths.summary, Defensive: def, Symmetrized: sym}
+	if density != nil {
+		s.Backend = density.Backend()
+	}
 	s.SetupS = time.Since(start).Seconds()
 
 	var step int64

@@ -53,6 +53,7 @@ type runSummary struct {
 	// MDCheck says whether the MD looks like a sample of the equilibrium.
 	MDCheck    *eval.MDCheck `json:"md_check"`
 	Model      string        `json:"model"`
+	Backend    string        `json:"backend"` // GoMLX backend spec of the evaluation
 	TrainSteps int           `json:"train_steps"`
 	Skipped    int           `json:"train_skipped_steps"`
 	Eval       evalSummary   `json:"eval"`
@@ -70,6 +71,7 @@ func runRun(ctx context.Context, env *cmdEnv, args []string) error {
 	samples := fs.Int("samples", 5000, "structures to generate for the evaluation")
 	seed := fs.Uint64("seed", 1, "random seed of the MD")
 	python := fs.String("python", "", "Python interpreter with OpenMM (default: $GOBG_PYTHON, else the project's .venv)")
+	bf := addBackendFlags(fs, true)
 	asJSON := fs.Bool("json", false, "print a JSON summary as the last line")
 	if err := parseFlags(fs, args); err != nil {
 		return err
@@ -80,6 +82,14 @@ func runRun(ctx context.Context, env *cmdEnv, args []string) error {
 	}
 	if err := writableDir("--out", *out); err != nil {
 		return err
+	}
+	if err := bf.apply(); err != nil {
+		return err
+	}
+	// The sub-commands take the backend and threads as flags.
+	gomlx := []string{"--threads", strconv.Itoa(bf.threads)}
+	if bf.spec != "" {
+		gomlx = append(gomlx, "--backend", bf.spec)
 	}
 	if *python == "" {
 		*python = defaultPython()
@@ -136,7 +146,7 @@ func runRun(ctx context.Context, env *cmdEnv, args []string) error {
 	if err != nil {
 		return err
 	}
-	trainArgs := []string{"--config", cfgPath}
+	trainArgs := append([]string{"--config", cfgPath}, gomlx...)
 	if ck := filepath.Join(*out, "train", train.CheckpointFile); fileExists(ck) {
 		fmt.Fprintf(env.stderr, "resuming training from %s\n", ck)
 		trainArgs = append(trainArgs, "--resume")
@@ -154,10 +164,11 @@ func runRun(ctx context.Context, env *cmdEnv, args []string) error {
 
 	step("4/5 and 5/5: sample %d structures and evaluate them against the MD", *samples)
 	s.Plots = filepath.Join(*out, "plots")
-	if err := callJSON(ctx, env, "eval", []string{"--model", s.Model, "--data", sim.Traj, "--n", strconv.Itoa(*samples),
-		"--plots", s.Plots, "--out", filepath.Join(*out, "eval.json"), "--python", *python}, &s.Eval); err != nil {
+	if err := callJSON(ctx, env, "eval", append([]string{"--model", s.Model, "--data", sim.Traj, "--n", strconv.Itoa(*samples),
+		"--plots", s.Plots, "--out", filepath.Join(*out, "eval.json"), "--python", *python}, gomlx...), &s.Eval); err != nil {
 		return err
 	}
+	s.Backend = s.Eval.Backend
 	s.WallSecond = time.Since(start).Seconds()
 
 	fmt.Fprintf(env.stderr, "\n== summary (%.0f s; everything is in %s)\n", s.WallSecond, *out)

@@ -47,6 +47,7 @@ Example:
 
 type sampleSummary struct {
 	Model       string  `json:"model"`
+	Backend     string  `json:"backend"` // GoMLX backend spec
 	Out         string  `json:"out"`
 	CSV         string  `json:"csv"`
 	PDB         string  `json:"pdb"`
@@ -130,7 +131,7 @@ func runSample(ctx context.Context, env *cmdEnv, args []string) error {
 	temperature := fs.Float64("temperature", 0, "log weights at this "+temperatureHelp)
 	batch := fs.Int("batch", 256, "batch size of the sampling graph")
 	python := fs.String("python", "", "Python interpreter with OpenMM (default: $GOBG_PYTHON, else the project's .venv)")
-	backendSpec := fs.String("backend", "", "GoMLX backend (default: $GOMLX_BACKEND, else go:ops_sequential)")
+	bf := addBackendFlags(fs, true)
 	propFlags := addProposalFlags(fs)
 	asJSON := fs.Bool("json", false, "print a JSON summary as the last line")
 	if err := parseFlags(fs, args); err != nil {
@@ -147,7 +148,10 @@ func runSample(ctx context.Context, env *cmdEnv, args []string) error {
 	if err := firstErr(inputFile("--model", *modelPath), writableOut("--out", *out)); err != nil {
 		return err
 	}
-	g, err := generator.Load(*modelPath, *backendSpec, *batch)
+	if err := bf.apply(); err != nil {
+		return err
+	}
+	g, err := generator.Load(*modelPath, bf.spec, *batch)
 	if err != nil {
 		return err
 	}
@@ -176,7 +180,7 @@ func runSample(ctx context.Context, env *cmdEnv, args []string) error {
 		return err
 	}
 	base := strings.TrimSuffix(*out, filepath.Ext(*out))
-	s := sampleSummary{Model: *modelPath, Out: *out, CSV: base + ".csv", PDB: base + ".pdb", N: *n, Seed: *seed,
+	s := sampleSummary{Model: *modelPath, Backend: g.Backend(), Out: *out, CSV: base + ".csv", PDB: base + ".pdb", N: *n, Seed: *seed,
 		Energy: *energyName, Temperature: *temperature, Defensive: def, Symmetrized: sym}
 	if err := writeSamples(*out, s.PDB, s.CSV, top, gen, *temperature); err != nil {
 		return err

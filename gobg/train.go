@@ -51,6 +51,7 @@ func runTrain(ctx context.Context, env *cmdEnv, args []string) error {
 	output := fs.String("output", "", "output `dir`ectory (overrides the configuration's)")
 	python := fs.String("python", "", "Python interpreter with OpenMM (default: $GOBG_PYTHON, else the project's .venv)")
 	stopAfter := fs.Int("stop-after", 0, "stop after global step `N` with a checkpoint (continue later with --resume; 0: run to the end)")
+	bf := addBackendFlags(fs, true)
 	printConfig := fs.Bool("print-config", false, "print the default configuration (stdout) and its field descriptions (stderr)")
 	asJSON := fs.Bool("json", false, "print a JSON summary as the last line")
 	if err := parseFlags(fs, args); err != nil {
@@ -83,6 +84,12 @@ func runTrain(ctx context.Context, env *cmdEnv, args []string) error {
 	}
 	if *output != "" {
 		cfg.Output = *output
+	}
+	if bf.spec != "" {
+		cfg.Backend = bf.spec
+	}
+	if err := bf.apply(); err != nil {
+		return err
 	}
 	outWhat := "--output"
 	if *output == "" {

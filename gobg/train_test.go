@@ -7,8 +7,9 @@ import (
 	"strings"
 	"testing"
 
+	"github.com/gobg/gobg/internal/testbackend"
+
 	"github.com/gobg/gobg/flow/model"
-	"github.com/gobg/gobg/flow/nn"
 	"github.com/gobg/gobg/flow/train"
 	"github.com/gobg/gobg/internal/testenv"
 )
@@ -55,10 +56,7 @@ func TestTrainCLI(t *testing.T) {
 	if !(nll.NLL < nll.FirstNLL-1) {
 		t.Errorf("NLL did not decrease: first %.4f, final %.4f", nll.FirstNLL, nll.NLL)
 	}
-	backend, err := nn.NewBackend("")
-	if err != nil {
-		t.Fatal(err)
-	}
+	backend := testbackend.Default(t)
 	f, spec, err := model.Load(sum.Model, backend)
 	if err != nil {
 		t.Fatalf("load %s: %v", sum.Model, err)

@@ -27,6 +27,7 @@ import (
 // log-densities. It is not safe for concurrent use.
 type Generator struct {
 	path    string
+	backend string // the backend's spec (nn.SpecOf)
 	flow    *model.Flow
 	spec    *ic.Spec
 	info    model.FileInfo // what the model file records (training temperature)
@@ -64,8 +65,8 @@ func (g *Generator) SetDefensive(d model.Defensive) error {
 const DefaultBatch = 256
 
 // Load reads a model file written by gobg train. backendSpec selects the GoMLX
-// backend as flow/nn.NewBackend does (empty: $GOMLX_BACKEND, else the pure-Go
-// backend). batch is the size of the compiled graphs (0: DefaultBatch).
+// backend as flow/nn.NewBackend does (empty: the default, see nn.Select).
+// batch is the size of the compiled graphs (0: DefaultBatch).
 func Load(path, backendSpec string, batch int) (*Generator, error) {
 	if batch <= 0 {
 		batch = DefaultBatch
@@ -81,7 +82,7 @@ func Load(path, backendSpec string, batch int) (*Generator, error) {
 	if spec == nil {
 		return nil, fmt.Errorf("%s: the model has no internal-coordinate definition, so it cannot make structures", path)
 	}
-	return &Generator{path: path, flow: f, spec: spec, info: info, batch: batch}, nil
+	return &Generator{path: path, backend: nn.SpecOf(backend), flow: f, spec: spec, info: info, batch: batch}, nil
 }
 
 // DefaultTemperature is the temperature in K assumed for a model file that
@@ -118,6 +119,10 @@ func (g *Generator) TemperatureWarning(kelvin float64) string {
 	}
 	return ""
 }
+
+// Backend is the spec of the GoMLX backend the generator computes on, e.g.
+// "xla:/abs/path/xla_cpu_pjrt.so" or "go:ops_sequential".
+func (g *Generator) Backend() string { return g.backend }
 
 // Path is the model file the generator was loaded from.
 func (g *Generator) Path() string { return g.path }

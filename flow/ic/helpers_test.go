@@ -6,6 +6,8 @@ import (
 	"sync"
 	"testing"
 
+	"github.com/gobg/gobg/internal/testbackend"
+
 	"github.com/gobg/gobg/energy/molecule"
 	"github.com/gobg/gobg/internal/testenv"
 	"github.com/gomlx/gomlx/backends"
@@ -78,19 +80,11 @@ func sample(frames [][]Vec3, n int) [][]Vec3 {
 	return out
 }
 
-var (
-	backendOnce sync.Once
-	backendVal  backends.Backend
-	backendErr  error
-)
-
+// testBackend is the backend commands use by default (XLA's CPU plugin
+// where it is installed).
 func testBackend(t testing.TB) backends.Backend {
 	t.Helper()
-	backendOnce.Do(func() { backendVal, backendErr = backends.NewWithConfig("go:ops_sequential") })
-	if backendErr != nil {
-		t.Fatal(backendErr)
-	}
-	return backendVal
+	return testbackend.Default(t)
 }
 
 // tensorOf packs rows of float64 values into a [len(rows), cols...] tensor of dtype.

@@ -138,8 +138,21 @@ func newFlow(backend backends.Backend, cfg Config, layout *Layout, dtype dtypes.
 
 // materialize creates the variables by building (and running) the
 // log-density graph once on a batch of one.
+//
+// That runs on the pure-Go backend whatever the flow's: XLA would compile the
+// whole graph for one execution (tens of seconds for an 8-layer flow), the
+// pure-Go backend takes milliseconds. The values are then detached from it
+// (Tensor.ToLocal), so that the flow's own backend can take them, and the
+// initial weights do not depend on the backend.
 func (f *Flow) materialize() error {
-	exec, err := context.NewExecAny(f.backend, f.ctx, func(ctx *context.Context, z *graph.Node) *graph.Node {
+	b := f.backend
+	if nn.IsXLA(b) {
+		var err error
+		if b, err = nn.PureGo(); err != nil {
+			return fmt.Errorf("flow: %w", err)
+		}
+	}
+	exec, err := context.NewExecAny(b, f.ctx, func(ctx *context.Context, z *graph.Node) *graph.Node {
 		x, _ := f.Forward(ctx, z)
 		return f.LogProb(ctx, x)
 	})
@@ -150,6 +163,18 @@ func (f *Flow) materialize() error {
 	z := make([]float64, f.Dim())
 	if _, err := exec.Exec(f.tensor(z, 1, len(z))); err != nil {
 		return fmt.Errorf("flow: initialise variables: %w", err)
+	}
+	if b == f.backend {
+		return nil
+	}
+	for v := range f.ctx.IterVariables() {
+		t, err := v.Value()
+		if err != nil {
+			return fmt.Errorf("flow: variable %s: %w", v.ScopeAndName(), err)
+		}
+		if err := t.ToLocal(); err != nil {
+			return fmt.Errorf("flow: variable %s: %w", v.ScopeAndName(), err)
+		}
 	}
 	return nil
 }

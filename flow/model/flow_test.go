@@ -10,6 +10,9 @@ import (
 	"time"
 
 	"github.com/gobg/gobg/flow/ic"
+	"github.com/gobg/gobg/flow/nn"
+	"github.com/gobg/gobg/internal/testbackend"
+	"github.com/gomlx/gomlx/backends"
 	"github.com/gomlx/gomlx/pkg/core/dtypes"
 )
 
@@ -17,7 +20,13 @@ import (
 // weights away from the identity.
 func perturbedFlow(t *testing.T, cfg Config, l *Layout, scale float64) *Flow {
 	t.Helper()
-	f, err := New(testBackend(t), cfg, l, dtypes.Float64)
+	return perturbedFlowOn(t, testBackend(t), cfg, l, scale)
+}
+
+// perturbedFlowOn is perturbedFlow on backend b.
+func perturbedFlowOn(t *testing.T, b backends.Backend, cfg Config, l *Layout, scale float64) *Flow {
+	t.Helper()
+	f, err := New(b, cfg, l, dtypes.Float64)
 	if err != nil {
 		t.Fatal(err)
 	}
@@ -31,10 +40,18 @@ func perturbedFlow(t *testing.T, cfg Config, l *Layout, scale float64) *Flow {
 // dipeptide (full mode, D = 60) and HP35 (reduced mode, D = 718), with
 // randomised weights: inversion in float64 and, for the same weights
 // converted, in float32; forward and inverse log-dets cancel; and the
-// log-det agrees with autodiff: the full Jacobian for alanine dipeptide
-// and, for HP35, the per-layer check (and the full 718×718 Jacobian outside
-// short mode). Limits: see the constants below.
+// log-det agrees with autodiff: the full
+// Jacobian for alanine dipeptide and, for HP35, the per-layer check (and
+// the full 718×718 Jacobian outside short mode). It runs on both backends:
+// the pure-Go one and XLA's CPU plugin. On XLA the flows are always the
+// short mode's: XLA compiles every graph of the check, which takes minutes
+// for the default depths, and the deep flows' conditioning does not depend on
+// the backend. Limits: see the constants below.
 func TestInversionAndLogDet(t *testing.T) {
+	testbackend.Each(t, testInversionAndLogDet)
+}
+
+func testInversionAndLogDet(t *testing.T, b backends.Backend) {
 	cases := []struct {
 		sys     string
 		mode    ic.Mode
@@ -43,7 +60,8 @@ func TestInversionAndLogDet(t *testing.T) {
 		{"ala2", ic.Full, []string{JacobianFull, JacobianPerLayer}},
 		{"hp35", ic.Reduced, []string{JacobianPerLayer}},
 	}
-	if !testing.Short() {
+	deep := !testing.Short() && !nn.IsXLA(b)
+	if deep {
 		cases[1].methods = append(cases[1].methods, JacobianFull)
 	}
 	for _, c := range cases {
@@ -56,13 +74,13 @@ func TestInversionAndLogDet(t *testing.T) {
 					t.Fatal(err)
 				}
 				cfg, scale := smallConfig(arch), perturbScale
-				if !testing.Short() {
+				if deep {
 					cfg = DefaultConfig(arch)
 					cfg.Hidden = []int{64, 64}
 					cfg.Embed, cfg.QKDim = 32, 16
 					scale = perturbScaleDeep
 				}
-				f := perturbedFlow(t, cfg, l, scale)
+				f := perturbedFlowOn(t, b, cfg, l, scale)
 				for _, m := range c.methods {
 					n := 3
 					if m == JacobianFull && c.sys == "hp35" {

@@ -7,24 +7,16 @@ import (
 
 	"github.com/gobg/gobg/energy/molecule"
 	"github.com/gobg/gobg/flow/ic"
-	"github.com/gobg/gobg/flow/nn"
+	"github.com/gobg/gobg/internal/testbackend"
 	"github.com/gobg/gobg/internal/testenv"
 	"github.com/gomlx/gomlx/backends"
 )
 
-var (
-	backendOnce sync.Once
-	backendVal  backends.Backend
-	backendErr  error
-)
-
+// testBackend is the backend commands use by default (XLA's CPU plugin
+// where it is installed).
 func testBackend(t testing.TB) backends.Backend {
 	t.Helper()
-	backendOnce.Do(func() { backendVal, backendErr = nn.NewBackend("") })
-	if backendErr != nil {
-		t.Fatal(backendErr)
-	}
-	return backendVal
+	return testbackend.Default(t)
 }
 
 // system is a reference protein with a spec fitted to its PDB model(s).

@@ -3,8 +3,6 @@ package nn
 import (
 	"math"
 	"math/rand/v2"
-	"os"
-	"strings"
 	"sync"
 	"testing"
 
@@ -13,7 +11,7 @@ import (
 	"github.com/gomlx/gomlx/pkg/core/tensors"
 )
 
-var testBackend = sync.OnceValues(func() (backends.Backend, error) { return NewBackend(DefaultBackendSpec) })
+var testBackend = sync.OnceValues(func() (backends.Backend, error) { return NewBackend(PureGoSpec) })
 
 func backend(tb testing.TB) backends.Backend {
 	tb.Helper()
@@ -43,64 +41,6 @@ func flat(tb testing.TB, t *tensors.Tensor) []float64 {
 		tb.Fatalf("copy tensor: %v", err)
 	}
 	return v
-}
-
-func TestNewBackend(t *testing.T) {
-	tests := []struct {
-		name, spec, env string
-		envSet          bool
-		noAutoInstall   bool   // set GOMLX_NO_AUTO_INSTALL=1
-		wantErr         string // substring; "" means success
-	}{
-		{name: "explicit", spec: "go:ops_sequential"},
-		{name: "default", spec: ""},
-		{name: "from env", spec: "", env: "go:ops_sequential", envSet: true},
-		{name: "explicit beats env", spec: "go:ops_sequential", env: "nosuch", envSet: true},
-		{name: "bad env", spec: "", env: "go:no_such_option", envSet: true, wantErr: "$GOMLX_BACKEND"},
-		{name: "unknown backend", spec: "nosuch", wantErr: "not linked"},
-		{name: "xla would auto-install", spec: "xla:cuda", wantErr: "auto-install"},
-		{name: "xla from env would auto-install", env: "xla", envSet: true, wantErr: "auto-install"},
-		{name: "xla no auto-install, not linked", spec: "xla:cuda", noAutoInstall: true, wantErr: "not linked"},
-		{name: "xla plugin path, not linked", spec: "xla:/opt/pjrt_c_api_cuda_plugin.so", wantErr: "not linked"},
-	}
-	for _, tc := range tests {
-		t.Run(tc.name, func(t *testing.T) {
-			t.Setenv(backends.ConfigEnvVar, tc.env)
-			if !tc.envSet {
-				os.Unsetenv(backends.ConfigEnvVar)
-			}
-			t.Setenv(NoAutoInstallEnv, "1")
-			if !tc.noAutoInstall {
-				os.Unsetenv(NoAutoInstallEnv)
-			}
-			b, err := NewBackend(tc.spec)
-			if tc.wantErr != "" {
-				if err == nil || !strings.Contains(err.Error(), tc.wantErr) {
-					t.Fatalf("NewBackend(%q) error = %v, want one containing %q", tc.spec, err, tc.wantErr)
-				}
-				return
-			}
-			if err != nil {
-				t.Fatalf("NewBackend(%q): %v", tc.spec, err)
-			}
-			defer b.Finalize()
-			if b.Name() != "go" && !strings.Contains(strings.ToLower(b.Name()), "go") {
-				t.Errorf("backend name %q, want the pure-Go backend", b.Name())
-			}
-			// The backend must actually run a graph (the deadlock showed up
-			// at execution, not at creation).
-			out, err := graph.ExecOnce(b, func(x *graph.Node) *graph.Node {
-				return graph.ReduceAllSum(graph.MatMul(x, x))
-			}, [][]float64{{1, 2}, {3, 4}})
-			if err != nil {
-				t.Fatalf("exec: %v", err)
-			}
-			// [[1,2],[3,4]]^2 = [[7,10],[15,22]], sum 54.
-			if got := tensors.ToScalar[float64](out); got != 54 {
-				t.Errorf("sum of x·x = %v, want 54", got)
-			}
-		})
-	}
 }
 
 // contraction is one Dot/DotGeneral configuration to differentiate.

@@ -1,8 +1,6 @@
-//go:build xla
-
 package nn
 
-// Built with -tags xla, binaries link GoMLX's XLA backend (cgo), so that
-// "xla:/path/to/pjrt_plugin.so" backend specs work on GPU machines. The
-// default build stays pure Go.
+// GoMLX's XLA backend (cgo; it loads a PJRT plugin with dlopen) is linked into
+// every binary: the PJRT CPU plugin is the default backend wherever one is
+// found (see DefaultBackend), and a CUDA plugin runs the same graphs on a GPU.
 import _ "github.com/gomlx/gomlx/backends/xla"

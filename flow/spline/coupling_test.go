@@ -6,6 +6,8 @@ import (
 	"strings"
 	"testing"
 
+	"github.com/gobg/gobg/internal/testbackend"
+	"github.com/gomlx/gomlx/backends"
 	"github.com/gomlx/gomlx/pkg/core/dtypes"
 	"github.com/gomlx/gomlx/pkg/core/graph"
 	"github.com/gomlx/gomlx/pkg/core/tensors"
@@ -104,8 +106,12 @@ func TestCouplingIdentityAtInit(t *testing.T) {
 // TestCouplingInverseAndJacobian randomizes a layer, then checks that the
 // inverse undoes the forward map, that the conditioning coordinates pass
 // through untouched, and that logDet equals log|det J| of the full D×D
-// Jacobian built row by row with autodiff.
+// Jacobian built row by row with autodiff; on both backends.
 func TestCouplingInverseAndJacobian(t *testing.T) {
+	testbackend.Each(t, testCouplingInverseAndJacobian)
+}
+
+func testCouplingInverseAndJacobian(t *testing.T, b backends.Backend) {
 	c, circular := testCoupling(t)
 	d := len(circular)
 	r := rand.New(rand.NewPCG(43, 44))
@@ -125,11 +131,11 @@ func TestCouplingInverseAndJacobian(t *testing.T) {
 		return outs
 	}
 	// Create the variables, then move them away from the identity.
-	if _, err := context.MustNewExec(backend(t), ctx, fn).Exec(xt); err != nil {
+	if _, err := context.MustNewExec(b, ctx, fn).Exec(xt); err != nil {
 		t.Fatal(err)
 	}
 	randomizeVariables(t, ctx, r, 0.3)
-	out, err := context.MustNewExec(backend(t), ctx, fn).Exec(xt)
+	out, err := context.MustNewExec(b, ctx, fn).Exec(xt)
 	if err != nil {
 		t.Fatal(err)
 	}

@@ -5,25 +5,21 @@ import (
 	"math"
 	"math/rand/v2"
 	"strings"
-	"sync"
 	"testing"
 
 	"github.com/gobg/gobg/flow/nn"
+	"github.com/gobg/gobg/internal/testbackend"
 	"github.com/gomlx/gomlx/backends"
 	"github.com/gomlx/gomlx/pkg/core/dtypes"
 	"github.com/gomlx/gomlx/pkg/core/graph"
 	"github.com/gomlx/gomlx/pkg/core/tensors"
 )
 
-var testBackend = sync.OnceValues(func() (backends.Backend, error) { return nn.NewBackend(nn.DefaultBackendSpec) })
-
+// backend is the backend commands use by default (XLA's CPU plugin where it
+// is installed).
 func backend(tb testing.TB) backends.Backend {
 	tb.Helper()
-	b, err := testBackend()
-	if err != nil {
-		tb.Fatalf("backend: %v", err)
-	}
-	return b
+	return testbackend.Default(tb)
 }
 
 // tensorOf builds a tensor of dtype dt from float64 data.
@@ -148,7 +144,13 @@ func (p problem) args(dt dtypes.DType, kd kind) []any {
 
 func exec(tb testing.TB, fn any, args ...any) [][]float64 {
 	tb.Helper()
-	e, err := graph.NewExecAny(backend(tb), fn)
+	return execOn(tb, backend(tb), fn, args...)
+}
+
+// execOn is exec on backend b.
+func execOn(tb testing.TB, b backends.Backend, fn any, args ...any) [][]float64 {
+	tb.Helper()
+	e, err := graph.NewExecAny(b, fn)
 	if err != nil {
 		tb.Fatalf("new exec: %v", err)
 	}
@@ -186,8 +188,12 @@ var dtypesUnderTest = []struct {
 // arise: the x-error times min(1, dy/dx) and the y-error divided by
 // max(1, dy/dx). Plain absolute errors (and the logDet sums, which inherit
 // them) are checked where conditioning allows the required tolerance:
-// float64 up to "typical", float32 at "moderate".
+// float64 up to "typical", float32 at "moderate". It runs on both backends.
 func TestRoundTrip(t *testing.T) {
+	testbackend.Each(t, testRoundTrip)
+}
+
+func testRoundTrip(t *testing.T, b backends.Backend) {
 	o := DefaultOptions()
 	regimes := []struct {
 		name  string
@@ -204,7 +210,7 @@ func TestRoundTrip(t *testing.T) {
 				t.Run(fmt.Sprintf("%s/%s/%s", kd.name, dtc.dt, regime.name), func(t *testing.T) {
 					r := rand.New(rand.NewPCG(11, 12))
 					p := newProblem(r, kd, o, 8, regime.sigma, 0.5, 16, 40)
-					out := exec(t, func(x, w, h, d *graph.Node) []*graph.Node {
+					out := execOn(t, b, func(x, w, h, d *graph.Node) []*graph.Node {
 						y, ld := kd.forward(x, w, h, d, o)
 						x2, ld2 := kd.inverse(y, w, h, d, o)
 						// The other direction: treat x as a point in y-space.
@@ -287,14 +293,19 @@ func TestFloat32MatchesFloat64(t *testing.T) {
 
 // TestLogDetMatchesAutodiff compares logDet with log(dy/dx) from GoMLX's
 // reverse-mode gradient (the transforms are elementwise, so the gradient of
-// Σy is the Jacobian's diagonal), for the forward and the inverse maps.
+// Σy is the Jacobian's diagonal), for the forward and the inverse maps, on
+// both backends.
 func TestLogDetMatchesAutodiff(t *testing.T) {
+	testbackend.Each(t, testLogDetMatchesAutodiff)
+}
+
+func testLogDetMatchesAutodiff(t *testing.T, b backends.Backend) {
 	o := DefaultOptions()
 	for _, kd := range kinds {
 		t.Run(kd.name, func(t *testing.T) {
 			r := rand.New(rand.NewPCG(13, 14))
 			p := newProblem(r, kd, o, 8, 1.5, 0.5, 8, 50)
-			out := exec(t, func(x, w, h, d *graph.Node) []*graph.Node {
+			out := execOn(t, b, func(x, w, h, d *graph.Node) []*graph.Node {
 				y, ld := kd.forward(x, w, h, d, o)
 				dydx := graph.Gradient(graph.ReduceAllSum(y), x)[0]
 				xi, ldi := kd.inverse(x, w, h, d, o)

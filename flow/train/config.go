@@ -162,7 +162,7 @@ var FieldDocs = []struct{ Field, Doc string }{
 	{"log_every", "progress line on stderr every this many steps"},
 	{"clip_norm", "global gradient-norm clip (0: none)"},
 	{"val_max_frames", "validation frames evaluated at each stage end (0: all)"},
-	{"backend", "GoMLX backend spec (empty: $GOMLX_BACKEND, else go:ops_sequential)"},
+	{"backend", "GoMLX backend spec (empty: $GOMLX_BACKEND, else a PJRT plugin found as docs/backends.md says, else go:ops_sequential)"},
 }
 
 // DefaultConfig is the alanine-dipeptide schedule with the nsf flow.

@@ -112,6 +112,7 @@ type StageSummary struct {
 
 // Summary is the result of Run.
 type Summary struct {
+	Backend   string         `json:"backend"` // GoMLX backend spec (nn.SpecOf)
 	Stages    []StageSummary `json:"stages"`
 	Steps     int            `json:"steps"`
 	Skipped   int            `json:"skipped"`
@@ -657,7 +658,7 @@ func (t *Trainer) valNLL() (float64, error) {
 // Run trains through the remaining stages, writing checkpoints, the log,
 // and at the end the model file.
 func (t *Trainer) Run(ctx context.Context) (*Summary, error) {
-	sum := &Summary{Params: t.flow.NumParams(), Dim: t.flow.Dim(), Train: len(t.data.Train), Val: len(t.data.Val), StepFirst: t.st.Step}
+	sum := &Summary{Backend: nn.SpecOf(t.flow.Backend()), Params: t.flow.NumParams(), Dim: t.flow.Dim(), Train: len(t.data.Train), Val: len(t.data.Val), StepFirst: t.st.Step}
 	if t.opts.Resume {
 		sum.Resumed = t.st.Step
 		t.writeLog(map[string]any{"event": "resume", "step": t.st.Step})

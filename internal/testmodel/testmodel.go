@@ -8,10 +8,11 @@ import (
 	"path/filepath"
 	"testing"
 
+	"github.com/gobg/gobg/internal/testbackend"
+
 	"github.com/gobg/gobg/energy/molecule"
 	"github.com/gobg/gobg/flow/ic"
 	"github.com/gobg/gobg/flow/model"
-	"github.com/gobg/gobg/flow/nn"
 	"github.com/gobg/gobg/internal/testenv"
 	"github.com/gomlx/gomlx/pkg/core/dtypes"
 )
@@ -82,10 +83,7 @@ func Build(t testing.TB, top *molecule.Topology, frames [][]molecule.Vec3, o Opt
 	if err != nil {
 		t.Fatal(err)
 	}
-	backend, err := nn.NewBackend("")
-	if err != nil {
-		t.Fatal(err)
-	}
+	backend := testbackend.Default(t)
 	cfg := model.DefaultConfig(model.ArchNSF)
 	if o.Layers > 0 {
 		cfg.Layers = o.Layers

@@ -33,6 +33,16 @@ def version():
     return _core_module.Version()
 
 
+def default_backend():
+    """The GoMLX backend that gobg.load and gobg.train use when given none:
+    "xla:/.../xla_cpu_pjrt.so" when XLA's PJRT CPU plugin (the xla-cpu-pjrt
+    package) is installed in this environment, else "go:ops_sequential"
+    ($GOMLX_BACKEND and $GOBG_PJRT_PLUGIN override it; see docs/backends.md)."""
+    from ._core import _call
+
+    return _call(_core_module.DefaultBackend)
+
+
 __version__ = version()
 
 __all__ = [
@@ -44,6 +54,7 @@ __all__ = [
     "Structure",
     "load",
     "read_pdb",
+    "default_backend",
     "train",
     "version",
     "write_dcd",

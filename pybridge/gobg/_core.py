@@ -8,6 +8,7 @@ alive while Go reads or writes it.
 
 import ctypes
 import gc
+import sys
 
 import numpy as np
 
@@ -47,6 +48,11 @@ def _replace_gopy_gc_callbacks():
 
 
 _replace_gopy_gc_callbacks()
+
+# The default GoMLX backend is XLA through the PJRT CPU plugin installed in
+# this interpreter's environment (the xla-cpu-pjrt package); the Go side
+# cannot tell which environment that is, so it is told where packages are.
+core.SetPythonPath("\n".join(p for p in sys.path if p))
 
 
 class GobgError(RuntimeError):

@@ -33,6 +33,8 @@ class Generator:
             samples are meant for that ensemble), as the model file records
             it; 300.0 for files from gobg versions that did not record it.
         temperature_recorded: whether the model file records it.
+        backend: the GoMLX backend it computes on, e.g.
+            "xla:/.../xla_cpu_pjrt.so" (XLA's CPU plugin) or "go:ops_sequential".
         defensive: None, or the defensive mixture set by set_defensive.
         symmetrized: None, or the relabelling average set by set_symmetrize.
     """
@@ -47,6 +49,7 @@ class Generator:
         self.n_free = self._g.NumFree()
         self.mode = self._g.Mode()
         self.architecture = self._g.Architecture()
+        self.backend = self._g.Backend()
         self.n_params = self._g.NumParams()
         self.temperature = float(self._g.Temperature())
         self.temperature_recorded = bool(self._g.TemperatureRecorded())
@@ -175,9 +178,11 @@ class Generator:
 def load(path, backend="", batch=0):
     """Loads a model file written by `gobg train` (or gobg.train).
 
-    backend selects GoMLX's backend ("" uses $GOMLX_BACKEND, else the pure-Go
-    one; "xla:cuda" or an XLA PJRT plugin path on a GPU machine). batch is the
-    size of the compiled sampling graph (0: 256)."""
+    backend selects GoMLX's backend: "" for the default ($GOMLX_BACKEND, else
+    the PJRT plugin in $GOBG_PJRT_PLUGIN, else XLA's CPU plugin installed in this
+    environment, else the pure-Go "go:ops_sequential"), or "xla:/abs/plugin.so"
+    (a CUDA plugin on a GPU machine, say). batch is the size of the compiled
+    sampling graph (0: 256)."""
     return Generator(path, backend=backend, batch=batch)
 
 

@@ -21,8 +21,8 @@ type Generator struct {
 }
 
 // LoadGenerator reads a model file written by gobg train. backend selects the
-// GoMLX backend ("" for $GOMLX_BACKEND or the pure-Go default); batch is the
-// size of the compiled graphs (0 for the default, 256).
+// GoMLX backend ("" for the default: DefaultBackend); batch is the size of the
+// compiled graphs (0 for the default, 256).
 func LoadGenerator(path, backend string, batch int) (*Generator, error) {
 	g, err := generator.Load(path, backend, batch)
 	if err != nil {
@@ -30,6 +30,9 @@ func LoadGenerator(path, backend string, batch int) (*Generator, error) {
 	}
 	return &Generator{g: g}, nil
 }
+
+// Backend is the spec of the GoMLX backend the generator computes on.
+func (g *Generator) Backend() string { return g.g.Backend() }
 
 // SetDefensive makes the generator a defensive mixture (model.Defensive):
 // a fraction frac of samples from the flow with a base widen times wider in

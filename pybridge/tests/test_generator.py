@@ -75,6 +75,29 @@ def test_train_errors(gobg, tmp_path):
         gobg.train(bad)
 
 
+def test_default_backend_is_the_environments_plugin(gobg, trained):
+    """Without a backend argument, models run on XLA's CPU plugin of the
+    environment gobg is imported in (found through sys.prefix)."""
+    import importlib.util
+    import os
+    import sys
+    from pathlib import Path
+
+    if os.environ.get("GOMLX_BACKEND") or os.environ.get("GOBG_PJRT_PLUGIN"):
+        pytest.skip("the environment chooses the backend")
+    spec = importlib.util.find_spec("xla_plugins.xla_cpu_pjrt")
+    if spec is None:
+        msg = "xla-cpu-pjrt is not installed: run scripts/setup.sh"
+        if os.environ.get("CI") == "true":
+            pytest.fail(msg, pytrace=False)
+        pytest.skip(msg)
+    plugin = Path(spec.submodule_search_locations[0]) / "xla_cpu_pjrt.so"
+    backend = gobg.default_backend()
+    assert backend == f"xla:{plugin}", (backend, sys.prefix)
+    assert gobg.load(trained["model"], batch=16).backend == backend
+    assert gobg.load(trained["model"], backend="go:ops_sequential", batch=16).backend == "go:ops_sequential"
+
+
 def test_load_sample_log_prob(gobg, trained):
     gen = gobg.load(trained["model"], batch=16)
     assert gen.n_atoms == 22 and gen.mode == "full" and gen.n_free == 60

@@ -7,6 +7,8 @@ import (
 	"path/filepath"
 	"testing"
 
+	"github.com/gobg/gobg/internal/testbackend"
+
 	"github.com/gobg/gobg/energy"
 	"github.com/gobg/gobg/energy/forcefield"
 	"github.com/gobg/gobg/energy/molecule"
@@ -28,11 +30,7 @@ func reference(t testing.TB, system string, frames int, extra ...string) *reftes
 
 func testBackend(t testing.TB) backends.Backend {
 	t.Helper()
-	b, err := nn.NewBackend("")
-	if err != nil {
-		t.Fatal(err)
-	}
-	return b
+	return testbackend.Default(t)
 }
 
 // worst returns the largest relative energy and force errors of res
