@@ -316,6 +316,9 @@ func NewBackend(spec string) (b backends.Backend, err error) {
 				"auto-install a PJRT plugin from the internet; give the path (\"xla:/path/to/plugin.so\") or set %s=1",
 				spec, source, NoAutoInstallEnv)
 		}
+		// The XLA package reads the variable once, when the program starts;
+		// it may have been set since.
+		xla.EnableAutoInstall(false)
 	}
 	available := backends.List()
 	slices.Sort(available)
