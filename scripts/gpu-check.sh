@@ -65,9 +65,9 @@ fi
 [ -n "$plugin" ] && plugin=$(readlink -f "$plugin")
 
 if [ $prebuilt = 0 ]; then
-  log "building bin/gobg-xla and bin/flow-model-xla.test (-tags xla, cgo)"
-  go build -tags xla -o bin/gobg-xla ./gobg || exit 1
-  go test -c -tags xla -o bin/flow-model-xla.test ./flow/model || exit 1
+  log "building bin/gobg-xla and bin/flow-model-xla.test (cgo: they link XLA)"
+  go build -o bin/gobg-xla ./gobg || exit 1
+  go test -c -o bin/flow-model-xla.test ./flow/model || exit 1
 fi
 for b in bin/gobg-xla bin/flow-model-xla.test; do
   [ -x "$b" ] || { echo "gpu-check: $b missing (run without --prebuilt where Go is installed)" >&2; exit 2; }

@@ -130,13 +130,18 @@ func Select(spec string) (Choice, error) {
 	return Choice{Spec: PureGoSpec, Source: sourceFallback, Searched: dirs}, nil
 }
 
-// SearchDirs lists the site-packages folders searched for PJRT plugins, in
-// order: those added by AddSearchDirs; those of the .venv beside the
-// running executable (bin/gobg → ./.venv) or the environment the executable
-// lives in (.venv/bin/python); the .venv at the root of the source tree this
-// package was built from (tests, and binaries built in a clone); the
-// environments of $GOBG_PYTHON, $VIRTUAL_ENV and the python3 on PATH; and the
-// user's ~/.local. Only folders that exist are listed.
+// systemPrefixes are where system-wide Python packages live (Debian's pip
+// installs into /usr/local/lib/python3.X/dist-packages).
+var systemPrefixes = []string{"/usr/local", "/usr"}
+
+// SearchDirs lists the site-packages (and Debian's dist-packages) folders
+// searched for PJRT plugins, in order: those added by AddSearchDirs; those of
+// the .venv beside the running executable (bin/gobg → ./.venv) or of the
+// environment the executable lives in (.venv/bin/python); the .venv at the
+// root of the source tree this package was built from (tests, and binaries
+// built in a clone); the environments of $GOBG_PYTHON, $VIRTUAL_ENV and the
+// python3 on PATH; the user's ~/.local; and the system's. Only folders that
+// exist are listed.
 func SearchDirs() []string {
 	extraMu.Lock()
 	dirs := slices.Clone(extraDirs)
@@ -160,19 +165,17 @@ func SearchDirs() []string {
 		// link to the system's, and its own prefix is the one wanted.
 		prefixes = append(prefixes, filepath.Dir(filepath.Dir(py)))
 	}
-	for _, p := range prefixes {
-		matches, _ := filepath.Glob(filepath.Join(filepath.Clean(p), "lib", "python3*", "site-packages"))
-		for _, m := range matches {
-			if !slices.Contains(dirs, m) {
-				dirs = append(dirs, m)
-			}
-		}
-	}
 	if home, err := os.UserHomeDir(); err == nil {
-		matches, _ := filepath.Glob(filepath.Join(home, ".local", "lib", "python3*", "site-packages"))
-		for _, m := range matches {
-			if !slices.Contains(dirs, m) {
-				dirs = append(dirs, m)
+		prefixes = append(prefixes, filepath.Join(home, ".local"))
+	}
+	prefixes = append(prefixes, systemPrefixes...)
+	for _, p := range prefixes {
+		for _, kind := range []string{"site-packages", "dist-packages"} {
+			matches, _ := filepath.Glob(filepath.Join(filepath.Clean(p), "lib", "python3*", kind))
+			for _, m := range matches {
+				if !slices.Contains(dirs, m) {
+					dirs = append(dirs, m)
+				}
 			}
 		}
 	}
@@ -313,6 +316,9 @@ func NewBackend(spec string) (b backends.Backend, err error) {
 				"auto-install a PJRT plugin from the internet; give the path (\"xla:/path/to/plugin.so\") or set %s=1",
 				spec, source, NoAutoInstallEnv)
 		}
+		// The XLA package reads the variable once, when the program starts;
+		// it may have been set since.
+		xla.EnableAutoInstall(false)
 	}
 	available := backends.List()
 	slices.Sort(available)

@@ -17,7 +17,7 @@ import (
 
 // isolateSearch makes the plugin search see only the given site-packages
 // folders: no environment variables, no python3 on PATH, no source-tree
-// .venv, an empty home, and the GPU test answering gpu.
+// .venv, an empty home, no system folders, and the GPU test answering gpu.
 func isolateSearch(t *testing.T, gpu bool, dirs ...string) {
 	t.Helper()
 	for _, v := range []string{backends.ConfigEnvVar, PluginEnv, "GOBG_PYTHON", "VIRTUAL_ENV"} {
@@ -26,18 +26,18 @@ func isolateSearch(t *testing.T, gpu bool, dirs ...string) {
 	}
 	t.Setenv("PATH", t.TempDir())
 	t.Setenv("HOME", t.TempDir())
-	oldVenv, oldGPU := sourceVenv, hasNVIDIAGPU
+	oldVenv, oldGPU, oldSystem := sourceVenv, hasNVIDIAGPU, systemPrefixes
 	extraMu.Lock()
 	oldDirs := extraDirs
 	extraDirs = nil
 	extraMu.Unlock()
 	t.Cleanup(func() {
-		sourceVenv, hasNVIDIAGPU = oldVenv, oldGPU
+		sourceVenv, hasNVIDIAGPU, systemPrefixes = oldVenv, oldGPU, oldSystem
 		extraMu.Lock()
 		extraDirs = oldDirs
 		extraMu.Unlock()
 	})
-	sourceVenv = ""
+	sourceVenv, systemPrefixes = "", nil
 	hasNVIDIAGPU = func() bool { return gpu }
 	AddSearchDirs(dirs...)
 }
@@ -68,6 +68,14 @@ func TestSelect(t *testing.T) {
 	bothPrefix, both := fakeVenv(t, CPUPlugins[1], CPUPlugins[0], cuda)
 	_, lammps := fakeVenv(t, CPUPlugins[2])
 	_, empty := fakeVenv(t)
+	debPrefix := t.TempDir()
+	debPlugin := filepath.Join(debPrefix, "lib", "python3.11", "dist-packages", CPUPlugins[1])
+	if err := os.MkdirAll(filepath.Dir(debPlugin), 0o755); err != nil {
+		t.Fatal(err)
+	}
+	if err := os.WriteFile(debPlugin, nil, 0o644); err != nil {
+		t.Fatal(err)
+	}
 	explicitPlugin := filepath.Join(t.TempDir(), "my_cpu_plugin.so")
 	if err := os.WriteFile(explicitPlugin, nil, 0o644); err != nil {
 		t.Fatal(err)
@@ -102,6 +110,8 @@ func TestSelect(t *testing.T) {
 			wantSpec: "xla:" + filepath.Join(lammps, CPUPlugins[2]), wantSource: "CPU plugin"},
 		{name: "the activated virtual environment", env: map[string]string{"VIRTUAL_ENV": bothPrefix},
 			wantSpec: "xla:" + filepath.Join(both, CPUPlugins[0]), wantSource: "CPU plugin"},
+		{name: "Debian's dist-packages", env: map[string]string{"VIRTUAL_ENV": debPrefix},
+			wantSpec: "xla:" + filepath.Join(debPrefix, "lib", "python3.11", "dist-packages", CPUPlugins[1]), wantSource: "CPU plugin"},
 		{name: "nothing found", dirs: []string{empty}, wantSpec: PureGoSpec, wantSource: "fallback"},
 	}
 	for _, tc := range tests {

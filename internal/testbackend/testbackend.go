@@ -11,6 +11,7 @@ package testbackend
 
 import (
 	"os"
+	"strings"
 	"sync"
 	"testing"
 
@@ -23,18 +24,22 @@ import (
 // and makes compiled code 2.4-3.4 times slower (HP35 nsf NLL step and
 // sampling). Tests compile many graphs and run each a few times, so the
 // suite is faster at level 0. The computation is the same: XLA does not
-// enable fast math at any level.
+// enable fast math at any level. Benchmarks (-test.bench) keep XLA's default.
 const testXLAFlags = "--xla_backend_optimization_level=0"
 
+// init sets XLA_FLAGS before any backend of the test binary exists (XLA reads
+// it when it first compiles), unless the binary runs benchmarks: go test
+// passes -test.bench=REGEXP in the arguments.
 func init() {
-	// The plugin search never downloads, but a spec such as "xla:cpu" in
-	// $GOMLX_BACKEND would; tests have no internet.
-	if _, set := os.LookupEnv(nn.NoAutoInstallEnv); !set {
-		os.Setenv(nn.NoAutoInstallEnv, "1")
+	if _, set := os.LookupEnv("XLA_FLAGS"); set {
+		return
 	}
-	if _, set := os.LookupEnv("XLA_FLAGS"); !set {
-		os.Setenv("XLA_FLAGS", testXLAFlags)
+	for _, a := range os.Args[1:] {
+		if v, ok := strings.CutPrefix(a, "-test.bench="); ok && v != "" {
+			return
+		}
 	}
+	os.Setenv("XLA_FLAGS", testXLAFlags)
 }
 
 type result struct {
