@@ -76,8 +76,8 @@ func cpuTime(b *testing.B) time.Duration {
 }
 
 // BenchmarkNative measures energies and forces of a batch of 256 MD
-// conformations (each code path of the build: avx512 and scalar with
-// GOEXPERIMENT=simd on an AVX-512 CPU, else scalar) and reports conformations
+// conformations (each kernel this machine runs: avx512 where it can, and
+// scalar) and reports conformations
 // per second, OpenMM CPU's rate on the same frames (measured in the same run,
 // benchThreads threads) and their ratio, by wall clock and by CPU time per
 // conformation. The CPU-time ratio is the one to trust when other jobs share
@@ -87,7 +87,7 @@ func BenchmarkNative(b *testing.B) {
 	for _, system := range []string{"hp35", "protein_g"} {
 		b.Run(system, func(b *testing.B) {
 			sys, pos, ommWall, ommCPU := benchData(b, system, 256)
-			for _, v := range variants() {
+			for _, v := range variants(b) {
 				b.Run(v.name, func(b *testing.B) {
 					e, err := New(sys, v.opts)
 					if err != nil {
