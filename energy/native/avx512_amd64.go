@@ -20,14 +20,14 @@ import (
 // loops run.
 var avx512Available = cpu.X86.HasAVX512F && cpu.X86.HasAVX512DQ
 
-// avx512Missing names what this CPU lacks for the AVX-512 kernels ("" if
-// nothing).
-func avx512Missing() string {
+// avx512NotRun says why the AVX-512 kernels do not run here ("" if they
+// do).
+func avx512NotRun() string {
 	switch {
 	case !cpu.X86.HasAVX512F:
-		return "AVX-512 F"
+		return "this CPU (or its OS) lacks AVX-512 F"
 	case !cpu.X86.HasAVX512DQ:
-		return "AVX-512 DQ"
+		return "this CPU lacks AVX-512 DQ"
 	}
 	return ""
 }
@@ -54,14 +54,14 @@ const (
 // k's coefficient d in lane k%8 of vector d of the first (k < 8) or second
 // half, so that one two-register permute selects it, the centres as vector
 // vecDegree+1, the number of intervals in use in every lane of vtM, and the
-// permute-free polynomial.
+// permute-free polynomial in powers of y.
 func newVecTable(yMax float64, taylor func(y0 float64, d int) float64) []float64 {
 	m := min(int(yMax/vecStep)+1, vecIntervals)
 	t := padded(vtWords)
 	for l := range 8 {
 		t[vtM+l] = math.Float64frombits(uint64(m))
 	}
-	for d, a := range economized(taylor, 0, fastY, fastDegree) {
+	for d, a := range powersOfY(economized(taylor, 0, fastY, fastDegree), fastY/2) {
 		t[vtFast+d] = a
 	}
 	for k := range m {
@@ -79,6 +79,23 @@ func newVecTable(yMax float64, taylor func(y0 float64, d int) float64) []float64
 		}
 	}
 	return t
+}
+
+// powersOfY rewrites the polynomial Σ a_k (y-c)^k as Σ b_j y^j, which
+// the kernels evaluate without subtracting the centre. For the economized
+// polynomials (c = fastY/2 = 1/32) the terms a_k C(k,j) (-c)^(k-j) fall by a
+// factor of about 1/32 each, so the rewriting costs no accuracy, and on
+// [0, fastY] all powers of y are positive.
+func powersOfY(a []float64, c float64) []float64 {
+	b := make([]float64, len(a))
+	for k := range a {
+		f := 1.0 // C(k,j)·(-c)^(k-j)
+		for j := k; j >= 0; j-- {
+			b[j] += a[k] * f
+			f *= -c * float64(j) / float64(k-j+1)
+		}
+	}
+	return b
 }
 
 // kernelConsts are the constants of the kernels, 64-byte aligned.

@@ -7,7 +7,9 @@ package native
 
 const avx512Available = false
 
-func avx512Missing() string { return "an amd64 build without the purego tag" }
+func avx512NotRun() string {
+	return "the kernels are amd64 assembly, left out of this build (another GOARCH or the purego tag)"
+}
 
 type avxEnergy struct{}
 

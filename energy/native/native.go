@@ -160,12 +160,7 @@ func (e *Energy) Kernel() string {
 
 // KernelNotRun says why the AVX-512 kernels do not run on this machine in
 // this build ("" where they do, with Options.Scalar unset).
-func KernelNotRun() string {
-	if avx512Available {
-		return ""
-	}
-	return "this CPU or build lacks " + avx512Missing()
-}
+func KernelNotRun() string { return avx512NotRun() }
 
 // NumAtoms is the number of atoms of the System.
 func (e *Energy) NumAtoms() int { return e.n }

@@ -126,8 +126,7 @@ var consts = func() []constant {
 	f("kcMinusHalf", "-0.5")
 	f("kcMinusOne", "-1")
 	f("kcTwo", "2")
-	f("kcSix", "6")
-	f("kcEight", "8")
+	f("kcMinusSix", "-6")
 	f("kcTwelve", "12")
 	f("kcExpMax", "700")
 	f("kcExpScale", "8 * math.Log2E")
@@ -137,14 +136,14 @@ var consts = func() []constant {
 	f("kcLn2Lo", "ln2Lo")
 	f("kcInvStep", "1 / vecStep")
 	f("kcFastY", "fastY")
-	f("kcFastCentre", "fastY / 2")
 	f("kcSqrt2", "math.Sqrt2")
+	// (-1)^k/k!: e^(-x) = Σ kcExpNeg[k] x^k.
 	fact := 1
 	for k := range 8 {
 		if k > 0 {
 			fact *= k
 		}
-		f(fmt.Sprintf("kcExp%d", k), fmt.Sprintf("1.0 / %d", fact))
+		f(fmt.Sprintf("kcExpNeg%d", k), fmt.Sprintf("%s1.0 / %d", map[bool]string{true: "-", false: ""}[k%2 == 1], fact))
 	}
 	for k := range 10 {
 		f(fmt.Sprintf("kcLog%d", k), fmt.Sprintf("1.0 / %d", 2*k+1))
@@ -155,12 +154,12 @@ var consts = func() []constant {
 
 // Comparison predicates of VCMPPD.
 const (
-	cmpLT   = 0x11 // less than, ordered, quiet
-	cmpNGE  = 0x19 // not greater or equal, unordered, quiet
-	cmpGE   = 0x1d // greater or equal, ordered, quiet
-	cmpGT   = 0x1e // greater than, ordered, quiet
-	ucmpLT  = 0x01 // VPCMPUQ: less than
-	floorRS = 0x09 // VRNDSCALEPD: round down, no precision exception
+	cmpLT     = 0x11 // less than, ordered, quiet
+	cmpNGE    = 0x19 // not greater or equal, unordered, quiet
+	cmpGE     = 0x1d // greater or equal, ordered, quiet
+	cmpGT     = 0x1e // greater than, ordered, quiet
+	ucmpLT    = 0x01 // VPCMPUQ: less than
+	nearestRS = 0x08 // VRNDSCALEPD: round to nearest (even), no precision exception
 )
 
 // gen emits one function; c holds the address of kernelConsts.
@@ -201,35 +200,47 @@ func inReg(op Op) reg.VecVirtual {
 	return z
 }
 
-// recip returns 1/x with IEEE division (the hardware estimate refined by
-// Newton steps was no faster).
+// recip returns 1/x with IEEE division. (Where the kernels divide once
+// per block, the estimate refined by Newton steps was no faster.)
 func (g *gen) recip(x Op) reg.VecVirtual {
 	r := g.bcst("kcOne")
 	VDIVPD(x, r, r)
 	return r
 }
 
-// tableIndex returns the interval of each lane's y and the lanes of valid
-// whose interval is in table tab.
-func (g *gen) tableIndex(tab reg.GPVirtual, y reg.VecVirtual, valid reg.OpmaskVirtual) (reg.VecVirtual, reg.OpmaskVirtual) {
-	k := ZMM()
-	VMULPD_BCST(g.cst("kcInvStep"), y, k)
-	VCVTTPD2QQ(k, k)
-	in := K()
-	VPCMPUQ(U8(ucmpLT), Mem{Base: tab, Disp: 8 * vtM}, k, valid, in)
-	return k, in
+// fastRsqrt returns 1/√x for positive normal x from the 14-bit estimate
+// and two Newton steps y += y·(½ - (x/2)·y²) (within 2 ulp; zero gives
+// NaN): eight FMA-unit operations in place of a square root and a division
+// that hold the divider for about 30 cycles. The fused pass needs two per
+// block, and the divider limited it: this made the pass 20% faster.
+func (g *gen) fastRsqrt(x reg.VecVirtual) reg.VecVirtual {
+	y, hx, t, e := ZMM(), ZMM(), ZMM(), ZMM()
+	VRSQRT14PD(x, y)
+	VMULPD_BCST(g.cst("kcHalf"), x, hx)
+	for range 2 {
+		VMULPD(y, hx, t)
+		VBROADCASTSD(g.cst("kcHalf"), e)
+		VFNMADD231PD(y, t, e) // ½ - (x/2)·y²
+		VFMADD231PD(e, y, y)
+	}
+	return y
 }
 
-// evalTable returns table tab's polynomial at y, k holding the interval of
-// each lane: the permute-free polynomial when all eight y lie below fastY
-// (most blocks), else the one of each lane's interval.
-func (g *gen) evalTable(tab reg.GPVirtual, k, y reg.VecVirtual) reg.VecVirtual {
+// evalTable returns table tab's polynomial at y: the permute-free one
+// when all eight y lie below fastY (most blocks), else the one of each
+// lane's interval; then it also removes from far the lanes whose interval is
+// beyond the table.
+func (g *gen) evalTable(tab reg.GPVirtual, y reg.VecVirtual, far reg.OpmaskVirtual) reg.VecVirtual {
 	p, u, t := ZMM(), ZMM(), ZMM()
 	fast := K()
 	VCMPPD_BCST(U8(cmpLT), g.cst("kcFastY"), y, fast)
 	KORTESTB(fast, fast)
 	lFast, lDone := g.label("fast"), g.label("done")
 	JCS(LabelRef(lFast))
+	k := ZMM()
+	VMULPD_BCST(g.cst("kcInvStep"), y, k)
+	VCVTTPD2QQ(k, k)
+	VPCMPUQ(U8(ucmpLT), Mem{Base: tab, Disp: 8 * vtM}, k, far, far)
 	coef := func(d int, dst reg.VecVirtual) {
 		VMOVUPD(Mem{Base: tab, Disp: 8 * (vtLo + 8*d)}, dst)
 		VPERMT2PD(Mem{Base: tab, Disp: 8 * (vtHi + 8*d)}, k, dst)
@@ -243,10 +254,9 @@ func (g *gen) evalTable(tab reg.GPVirtual, k, y reg.VecVirtual) reg.VecVirtual {
 	}
 	JMP(LabelRef(lDone))
 	Label(lFast)
-	VSUBPD_BCST(g.cst("kcFastCentre"), y, u)
 	VBROADCASTSD(Mem{Base: tab, Disp: 8 * (vtFast + fastDegree)}, p)
 	for d := fastDegree - 1; d >= 0; d-- {
-		VFMADD213PD_BCST(Mem{Base: tab, Disp: 8 * (vtFast + d)}, u, p)
+		VFMADD213PD_BCST(Mem{Base: tab, Disp: 8 * (vtFast + d)}, y, p)
 	}
 	Label(lDone)
 	return p
@@ -360,11 +370,9 @@ func (g *gen) hct(r2 reg.VecVirtual, rhoOp, sOp Op, wantT bool) reg.VecVirtual {
 type row struct {
 	g           *gen
 	a, w, p     reg.GPVirtual
-	ioff        reg.GPVirtual // byte offset of atom i in its block's first field
-	off, jb     reg.GPVirtual // byte offset and index of block j
-	first       reg.GPVirtual // lane mask of the next block's atoms > i
-	valid       reg.GPVirtual
-	kValid      reg.OpmaskVirtual
+	ioff        reg.GPVirtual     // byte offset of atom i in its block's first field
+	off, jb     reg.GPVirtual     // byte offset and index of block j
+	kValid      reg.OpmaskVirtual // the lanes of block j that are partners of i
 	lLoop, lEnd string
 }
 
@@ -389,11 +397,11 @@ func (g *gen) rowPrologue(name, doc string) *row {
 	ANDQ(U32(7), r.ioff)
 	LEAQ(Mem{Base: t, Index: r.ioff, Scale: 8}, r.ioff)
 	// The first block holds atom i+1; its lanes ≤ i are not partners.
-	r.jb, r.off, r.first = GP64(), GP64(), GP64()
+	r.jb, r.off, r.kValid = GP64(), GP64(), K()
 	LEAQ(Mem{Base: i, Disp: 1}, r.jb)
 	MOVQ(r.jb, t)
 	ANDQ(U32(7), t)
-	MOVQ(Mem{Base: g.c, Index: t, Scale: 8, Disp: 8 * constIndex("kcFirstMask0")}, r.first)
+	KMOVB(Mem{Base: g.c, Index: t, Scale: 8, Disp: 8 * constIndex("kcFirstMask0")}, r.kValid)
 	SHRQ(U8(3), r.jb)
 	IMUL3Q(U32(blockBytes), r.jb, r.off)
 	return r
@@ -432,30 +440,29 @@ func (r *row) pj(f string) Mem {
 	return Mem{Base: r.p, Index: r.off, Scale: 1, Disp: 64 * fieldIndex(pFields, f)}
 }
 
-// loopStart begins the loop over blocks j: valid and kValid get the lanes
-// that are partners of i (i < j+l < n).
+// loopStart begins the loop over blocks j; kValid has the lanes that are
+// partners of i (i < j+l < n): those past i in the first block, all of the
+// blocks in between, those before n in the last.
 func (r *row) loopStart() {
 	last := Mem{Base: r.a, Disp: argOffset("last")}
 	CMPQ(r.off, last)
 	JGT(LabelRef(r.lEnd))
+	JNE(LabelRef(r.lLoop))
+	tail := K()
+	KMOVB(Mem{Base: r.a, Disp: argOffset("tail")}, tail)
+	KANDB(tail, r.kValid, r.kValid)
 	Label(r.lLoop)
-	r.valid = GP64()
-	MOVQ(r.first, r.valid)
-	MOVQ(U32(0xff), r.first)
-	t := GP64()
-	MOVQ(U32(0xff), t)
-	CMPQ(r.off, last)
-	CMOVQEQ(Mem{Base: r.a, Disp: argOffset("tail")}, t)
-	ANDQ(t, r.valid)
-	r.kValid = K()
-	KMOVB(r.valid.As32(), r.kValid)
 }
 
 func (r *row) loopEnd() {
 	ADDQ(U32(blockBytes), r.off)
 	INCQ(r.jb)
 	CMPQ(r.off, Mem{Base: r.a, Disp: argOffset("last")})
-	JLE(LabelRef(r.lLoop))
+	JGT(LabelRef(r.lEnd))
+	KXNORB(r.kValid, r.kValid, r.kValid)
+	JLT(LabelRef(r.lLoop))
+	KMOVB(Mem{Base: r.a, Disp: argOffset("tail")}, r.kValid)
+	JMP(LabelRef(r.lLoop))
 	Label(r.lEnd)
 }
 
@@ -472,40 +479,43 @@ func (r *row) storeRows(sums ...reg.VecVirtual) {
 	RET()
 }
 
-// delta returns dx, dy, dz = position i - position j and r2 = dx²+dy²+dz²,
-// with r2 = 1 in the lanes that are not partners.
+// delta returns dx, dy, dz = position i - position j and r2 = dx²+dy²+dz².
+// The lanes that are not partners hold whatever follows from their
+// positions (r2 = 0 for atom i itself): every sum and store below is masked
+// by the partner lanes, and masked-off lanes cannot carry an infinity or
+// NaN into them.
 func (r *row) delta(xi, yi, zi reg.VecVirtual) (dx, dy, dz, r2 reg.VecVirtual) {
-	dx, dy, dz, r2 = ZMM(), ZMM(), ZMM(), r.g.bcst("kcOne")
+	dx, dy, dz, r2 = ZMM(), ZMM(), ZMM(), ZMM()
 	VSUBPD(r.wj("wX"), xi, dx)
 	VSUBPD(r.wj("wY"), yi, dy)
 	VSUBPD(r.wj("wZ"), zi, dz)
-	t := ZMM()
-	VMULPD(dx, dx, t)
-	VFMADD231PD(dy, dy, t)
-	VFMADD231PD(dz, dz, t)
-	VMOVAPD(t, r.kValid, r2)
+	VMULPD(dx, dx, r2)
+	VFMADD231PD(dy, dy, r2)
+	VFMADD231PD(dz, dz, r2)
 	return dx, dy, dz, r2
 }
 
-// far returns the lanes of valid whose pair takes table tab: interval in
-// the table and r ≥ c (the spheres do not overlap); k is the interval.
-func (r *row) far(tab reg.GPVirtual, r2, c, y reg.VecVirtual) (k reg.VecVirtual, far reg.OpmaskVirtual) {
-	k, in := r.g.tableIndex(tab, y, r.kValid)
+// tableTerm returns table tab's polynomial at y and the partner lanes
+// that take it: r ≥ c (the spheres do not overlap; c is clobbered) and y
+// inside the table.
+func (r *row) tableTerm(tab reg.GPVirtual, r2, c, y reg.VecVirtual) (p reg.VecVirtual, far reg.OpmaskVirtual) {
 	VMULPD(c, c, c)
 	far = K()
-	VCMPPD(U8(cmpGE), c, r2, in, far)
-	return k, far
+	VCMPPD(U8(cmpGE), c, r2, r.kValid, far)
+	return r.g.evalTable(tab, y, far), far
 }
 
 // near runs emit (which adds the general formula's share of the lanes
-// given) if some partner lanes are not in far.
-func (r *row) near(far reg.OpmaskVirtual, emit func(near reg.OpmaskVirtual)) {
-	near := K()
-	KANDNB(r.kValid, far, near)
-	KORTESTB(near, near)
+// given to each direction) if some partner lanes are in neither far1 nor
+// far2.
+func (r *row) near(far1, far2 reg.OpmaskVirtual, emit func(near1, near2 reg.OpmaskVirtual)) {
+	near1, near2 := K(), K()
+	KANDNB(r.kValid, far1, near1)
+	KANDNB(r.kValid, far2, near2)
+	KORTESTB(near1, near2)
 	skip := r.g.label("far")
 	JEQ(LabelRef(skip))
-	emit(near)
+	emit(near1, near2)
 	Label(skip)
 }
 
@@ -530,35 +540,28 @@ func bornSums() {
 	c, y := ZMM(), ZMM()
 	VADDPD(r.pj("pSR"), rhoi, c)
 	VMULPD(r.pj("pS2"), rinv2, y)
-	k, far := r.far(tab, r2, c, y)
-	v := g.evalTable(tab, k, y)
+	v, far := r.tableTerm(tab, r2, c, y)
 	t := ZMM()
 	VMULPD(r.pj("pS3"), rinv4, t)
-	VMULPD(v, t, t)
-	VADDPD(t, acc, far, acc)
+	VFMADD231PD(v, t, far, acc)
 
 	// The j's sums over the sphere of i.
 	c2, y2 := ZMM(), ZMM()
 	VADDPD(r.pj("pRho"), si, c2)
 	VMULPD(s2i, rinv2, y2)
-	k2, far2 := r.far(tab, r2, c2, y2)
-	v2 := g.evalTable(tab, k2, y2)
-	t2 := ZMM()
+	v2, far2 := r.tableTerm(tab, r2, c2, y2)
+	t2, psi := ZMM(), ZMM()
 	VMULPD(s3i, rinv4, t2)
-	VMULPD(v2, t2, t2)
-	psi := ZMM()
 	VMOVUPD(r.wj("wPsi"), psi)
-	VADDPD(t2, psi, far2, psi)
+	VFMADD231PD(v2, t2, far2, psi)
 
 	// Lanes with overlapping spheres (or beyond the table) take the
 	// general formula.
-	r.near(far, func(near reg.OpmaskVirtual) {
+	r.near(far, far2, func(near, near2 reg.OpmaskVirtual) {
 		tv := g.hct(r2, rhoi, r.pj("pSR"), true)
 		VADDPD(tv, acc, near, acc)
-	})
-	r.near(far2, func(near reg.OpmaskVirtual) {
-		tv := g.hct(r2, r.pj("pRho"), si, true)
-		VADDPD(tv, psi, near, psi)
+		tv = g.hct(r2, r.pj("pRho"), si, true)
+		VADDPD(tv, psi, near2, psi)
 	})
 	VMOVUPD(psi, r.wj("wPsi"))
 	r.loopEnd()
@@ -587,8 +590,7 @@ func bornForces() {
 	c, y := ZMM(), ZMM()
 	VADDPD(r.pj("pSR"), rhoi, c)
 	VMULPD(r.pj("pS2"), rinv2, y)
-	k, far := r.far(tab, r2, c, y)
-	v := g.evalTable(tab, k, y)
+	v, far := r.tableTerm(tab, r2, c, y)
 	gr := ZMM()
 	VMULPD(r.pj("pHS3"), ci, gr)
 	VMULPD(rinv6, gr, gr)
@@ -597,23 +599,17 @@ func bornForces() {
 	c2, y2 := ZMM(), ZMM()
 	VADDPD(r.pj("pRho"), si, c2)
 	VMULPD(s2i, rinv2, y2)
-	k2, far2 := r.far(tab, r2, c2, y2)
-	v2 := g.evalTable(tab, k2, y2)
+	v2, far2 := r.tableTerm(tab, r2, c2, y2)
 	t := ZMM()
 	VMULPD(r.wj("wDEdB"), hs3i, t)
 	VMULPD(rinv6, t, t)
-	VMULPD(v2, t, t)
-	VADDPD(t, gr, far2, gr)
+	VFMADD231PD(v2, t, far2, gr)
 
-	r.near(far, func(near reg.OpmaskVirtual) {
+	r.near(far, far2, func(near, near2 reg.OpmaskVirtual) {
 		hd := g.hct(r2, rhoi, r.pj("pSR"), false)
-		VMULPD(hd, ci, hd)
-		VADDPD(hd, gr, near, gr)
-	})
-	r.near(far2, func(near reg.OpmaskVirtual) {
-		hd := g.hct(r2, r.pj("pRho"), si, false)
-		VMULPD(r.wj("wDEdB"), hd, hd)
-		VADDPD(hd, gr, near, gr)
+		VFMADD231PD(hd, ci, near, gr)
+		hd = g.hct(r2, r.pj("pRho"), si, false)
+		VFMADD231PD(r.wj("wDEdB"), hd, near2, gr)
 	})
 	forces(r, gr, dx, dy, dz, fxi, fyi, fzi)
 	r.loopEnd()
@@ -657,23 +653,18 @@ func fused() {
 	r.loopStart()
 	// Exceptions in this block lose their Coulomb and LJ terms here
 	// (nonbonded.exceptions adds theirs).
-	keep := GP32()
-	MOVBLZX(Mem{Base: excl, Index: r.jb, Scale: 1}, keep)
-	NOTL(keep)
-	ANDL(r.valid.As32(), keep)
-	kKeep := K()
-	KMOVB(keep, kKeep)
+	kExcl, kKeep := K(), K()
+	KMOVB(Mem{Base: excl, Index: r.jb, Scale: 1}, kExcl)
+	KANDNB(r.kValid, kExcl, kKeep)
 	dx, dy, dz, r2 := r.delta(xi, yi, zi)
 
 	// Coulomb and Lennard-Jones.
-	rinv := ZMM()
-	VSQRTPD(r2, rinv)
-	rinv = g.recip(rinv)
+	rinv := g.fastRsqrt(r2)
 	inv2, sig, s6, lj6, lj12, ec := ZMM(), ZMM(), ZMM(), ZMM(), ZMM(), ZMM()
 	VMULPD(rinv, rinv, inv2)
 	VADDPD(r.pj("pHS"), hsi, sig)
 	VMULPD(sig, sig, sig)
-	VMULPD(inv2, sig, sig) // s2
+	VMULPD(inv2, sig, sig) // (σ/r)²
 	VMULPD(sig, sig, s6)
 	VMULPD(sig, s6, s6)
 	VMULPD(r.pj("pE4"), e4i, lj6)
@@ -681,50 +672,46 @@ func fused() {
 	VMULPD(s6, lj6, lj12)
 	VMULPD(r.pj("pCQ"), cqi, ec)
 	VMULPD(rinv, ec, ec)
-	enb, gr, t := ZMM(), ZMM(), ZMM()
+	enb := ZMM()
 	VSUBPD(lj6, lj12, enb)
 	VADDPD_Z(ec, enb, kKeep, enb)
 	VADDPD(enb, accNB, accNB)
-	VMULPD_BCST(g.cst("kcTwelve"), lj12, gr)
-	VMULPD_BCST(g.cst("kcSix"), lj6, t)
-	VSUBPD(t, gr, gr)
-	VADDPD(ec, gr, gr)
+	gr := lj12
+	VFMADD132PD_BCST(g.cst("kcTwelve"), ec, gr) // 12·lj12 + ec
+	VFMADD231PD_BCST(g.cst("kcMinusSix"), lj6, gr)
 	VMULPD_Z(inv2, gr, kKeep, gr)
 
-	// Generalized Born; e^(-d) as in expNeg, with 2^(-k/8) from a permute
-	// of 2^(-(k mod 8)/8) and a scale by 2^(-floor(k/8)).
-	bj, d, dc, ekf := ZMM(), ZMM(), g.bcst("kcExpMax"), g.bcst("kcHalf")
+	// Generalized Born; e^(-d) as in expNeg: d = k·ln2/8 + x with
+	// |x| ≤ ln2/16, e^(-d) = 2^(-(k mod 8)/8)·2^(-floor(k/8))·e^(-x), the
+	// first factor from a permute of a table, the second from exponent
+	// bits.
+	bj, d, dc, ekf := ZMM(), ZMM(), g.bcst("kcExpMax"), ZMM()
 	VMOVUPD(r.wj("wBorn"), bj)
 	VMULPD(qi4, r2, d)
 	VMULPD(r.wj("wInvB"), d, d)
 	VMINPD(d, dc, dc) // NaN stays NaN
-	VFMADD231PD_BCST(g.cst("kcExpScale"), dc, ekf)
-	VRNDSCALEPD(U8(floorRS), ekf, ekf)
-	er := ZMM()
-	VMOVAPD(dc, er)
-	VFMSUB231PD_BCST(g.cst("kcLn2Hi8"), ekf, er)
-	VMULPD_BCST(g.cst("kcLn2Lo8"), ekf, t)
-	VADDPD(t, er, er)
-	ep := g.bcst("kcExp7")
+	VMULPD_BCST(g.cst("kcExpScale"), dc, ekf)
+	VRNDSCALEPD(U8(nearestRS), ekf, ekf)
+	VFNMADD231PD_BCST(g.cst("kcLn2Hi8"), ekf, dc)
+	VFNMADD231PD_BCST(g.cst("kcLn2Lo8"), ekf, dc) // x = d - k·ln2/8, |x| ≤ ln2/16
+	ep := g.bcst("kcExpNeg7")
 	for c := 6; c >= 0; c-- {
-		VFMADD213PD_BCST(g.cst(fmt.Sprintf("kcExp%d", c)), er, ep)
+		VFMADD213PD_BCST(g.cst(fmt.Sprintf("kcExpNeg%d", c)), dc, ep)
 	}
-	kq, frac := ZMM(), ZMM()
-	VMULPD_BCST(g.cst("kcEighth"), ekf, kq)
-	VRNDSCALEPD(U8(floorRS), kq, kq)
-	VMULPD_BCST(g.cst("kcEight"), kq, t)
-	VSUBPD(t, ekf, t)
-	VCVTTPD2QQ(t, t)
-	VPERMPD(g.cst("kcExp2Eighths0"), t, frac)
-	ex := ZMM()
-	VMULPD(frac, ep, ex)
-	VMULPD_BCST(g.cst("kcMinusOne"), kq, kq)
-	VSCALEFPD(kq, ex, ex)
+	ki, frac, scale := ZMM(), ZMM(), ZMM()
+	VCVTTPD2QQ(ekf, ki)
+	VPERMPD(g.cst("kcExp2Eighths0"), ki, frac) // the index's low three bits: k mod 8
+	VPSRLQ(U8(3), ki, ki)
+	VPBROADCASTQ(g.cst("kcExp1023"), scale)
+	VPSUBQ(ki, scale, scale)
+	VPSLLQ(U8(52), scale, scale) // 2^(-floor(k/8))
+	ex := ep
+	VMULPD(frac, ex, ex)
+	VMULPD(scale, ex, ex)
 	f := ZMM()
 	VMULPD(bj, bi, f)
 	VFMADD213PD(r2, ex, f)
-	VSQRTPD(f, f)
-	finv := g.recip(f)
+	finv := g.fastRsqrt(f)
 	eg := ZMM()
 	VMULPD(r.pj("pQ"), pqi, eg)
 	VMULPD_Z(finv, eg, r.kValid, eg)
@@ -732,19 +719,19 @@ func fused() {
 	h := ZMM()
 	VMULPD(finv, eg, h)
 	VMULPD(finv, h, h)
-	dA := ZMM()
+	// dE/dA = -½ h e^(-d) (1+d) with A = B_i B_j.
+	dA, t := ZMM(), g.bcst("kcMinusHalf")
+	VFMADD231PD_BCST(g.cst("kcMinusHalf"), d, t)
 	VMULPD(ex, h, dA)
-	VADDPD_BCST(g.cst("kcOne"), d, t)
 	VMULPD(t, dA, dA)
-	VMULPD_BCST(g.cst("kcMinusHalf"), dA, dA)
 	VFMADD231PD(bj, dA, dbi)
 	db := ZMM()
 	VMOVUPD(r.wj("wDEdB"), db)
 	VFMADD231PD(bi, dA, db)
 	VMOVUPD(db, r.wj("wDEdB"))
-	one := g.bcst("kcOne")
-	VMULPD_BCST(g.cst("kcQuarter"), ex, t)
-	VSUBPD(t, one, t)
+	// -dE/dr / r = h (1 - e^(-d)/4).
+	t = g.bcst("kcOne")
+	VFNMADD231PD_BCST(g.cst("kcQuarter"), ex, t)
 	VFMADD231PD(t, h, gr)
 
 	forces(r, gr, dx, dy, dz, fxi, fyi, fzi)
@@ -788,11 +775,10 @@ func pieces() {
 	y, o, inp := Load(Param("y"), GP64()), Load(Param("out"), GP64()), Load(Param("in"), GP64())
 	yv := ZMM()
 	VMOVUPD(Mem{Base: y}, yv)
-	all, gp := K(), GP32()
+	in, gp := K(), GP32()
 	MOVL(U32(0xff), gp)
-	KMOVB(gp, all)
-	k, in := g.tableIndex(tab, yv, all)
-	VMOVUPD(g.evalTable(tab, k, yv), Mem{Base: o})
+	KMOVB(gp, in)
+	VMOVUPD(g.evalTable(tab, yv, in), Mem{Base: o})
 	KMOVB(in, Mem{Base: inp})
 	VZEROUPPER()
 	RET()
