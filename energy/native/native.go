@@ -158,6 +158,16 @@ func (e *Energy) Kernel() string {
 	return "scalar"
 }
 
+// DefaultKernel names the pair loops an Energy runs unless Options.Scalar
+// is set: "avx512" where this machine and build run the vector kernels,
+// else "scalar".
+func DefaultKernel() string {
+	if avx512Available {
+		return "avx512"
+	}
+	return "scalar"
+}
+
 // KernelNotRun says why the AVX-512 kernels do not run on this machine in
 // this build ("" where they do, with Options.Scalar unset).
 func KernelNotRun() string { return avx512NotRun() }
