@@ -40,6 +40,7 @@ TEXT ·bornSumsRowAVX512(SB), NOSPLIT, $0-16
 	KANDB        K2, K1, K1
 
 loop_1:
+	KNOTB        K1, K2
 	VSUBPD       (BX)(DI*1), Z0, Z8
 	VSUBPD       64(BX)(DI*1), Z1, Z9
 	VSUBPD       128(BX)(DI*1), Z2, Z10
@@ -52,13 +53,13 @@ loop_1:
 	VADDPD       384(SI)(DI*1), Z3, Z11
 	VMULPD       448(SI)(DI*1), Z9, Z12
 	VMULPD       Z11, Z11, Z11
-	VCMPPD       $0x1d, Z11, Z8, K1, K2
-	VCMPPD.BCST  $0x11, 256(DX), Z12, K3
-	KORTESTB     K3, K3
+	VCMPPD       $0x1d, Z11, Z8, K1, K3
+	VCMPPD.BCST  $0x11, 256(DX), Z12, K4
+	KORTESTB     K4, K2
 	JCS          fast_3
 	VMULPD.BCST  248(DX), Z12, Z14
 	VCVTTPD2QQ   Z14, Z14
-	VPCMPUQ      $0x01, 1536(R9), Z14, K2, K2
+	VPCMPUQ      $0x01, 1536(R9), Z14, K3, K3
 	VMOVUPD      704(R9), Z13
 	VPERMT2PD    1472(R9), Z14, Z13
 	VSUBPD       Z13, Z12, Z13
@@ -110,17 +111,17 @@ fast_3:
 
 done_4:
 	VMULPD      512(SI)(DI*1), Z10, Z12
-	VFMADD231PD Z11, Z12, K2, Z7
+	VFMADD231PD Z11, Z12, K3, Z7
 	VADDPD      320(SI)(DI*1), Z4, Z11
 	VMULPD      Z5, Z9, Z9
 	VMULPD      Z11, Z11, Z11
-	VCMPPD      $0x1d, Z11, Z8, K1, K3
-	VCMPPD.BCST $0x11, 256(DX), Z9, K4
-	KORTESTB    K4, K4
+	VCMPPD      $0x1d, Z11, Z8, K1, K4
+	VCMPPD.BCST $0x11, 256(DX), Z9, K5
+	KORTESTB    K5, K2
 	JCS         fast_5
 	VMULPD.BCST 248(DX), Z9, Z13
 	VCVTTPD2QQ  Z13, Z13
-	VPCMPUQ     $0x01, 1536(R9), Z13, K3, K3
+	VPCMPUQ     $0x01, 1536(R9), Z13, K4, K4
 	VMOVUPD     704(R9), Z12
 	VPERMT2PD   1472(R9), Z13, Z12
 	VSUBPD      Z12, Z9, Z12
@@ -173,9 +174,9 @@ fast_5:
 done_6:
 	VMULPD           Z6, Z10, Z9
 	VMOVUPD          384(BX)(DI*1), Z10
-	VFMADD231PD      Z11, Z9, K3, Z10
-	KANDNB           K1, K2, K2
-	KANDNB           K1, K3, K3
+	VFMADD231PD      Z11, Z9, K4, Z10
+	KANDNB           K1, K3, K2
+	KANDNB           K1, K4, K3
 	KORTESTB         K2, K3
 	JEQ              far_7
 	VMOVUPD          384(SI)(DI*1), Z9
@@ -376,6 +377,7 @@ TEXT ·fusedRowAVX512(SB), NOSPLIT, $0-16
 	KANDB        K2, K1, K1
 
 loop_1:
+	KNOTB             K1, K2
 	KMOVB             (R9)(CX*1), K2
 	KANDNB            K1, K2, K2
 	VSUBPD            (BX)(DI*1), Z0, Z15
@@ -537,6 +539,7 @@ TEXT ·bornForceRowAVX512(SB), NOSPLIT, $0-16
 	KANDB        K2, K1, K1
 
 loop_1:
+	KNOTB        K1, K2
 	VSUBPD       (BX)(DI*1), Z0, Z11
 	VSUBPD       64(BX)(DI*1), Z1, Z12
 	VSUBPD       128(BX)(DI*1), Z2, Z13
@@ -550,13 +553,13 @@ loop_1:
 	VADDPD       384(SI)(DI*1), Z3, Z17
 	VMULPD       448(SI)(DI*1), Z15, Z18
 	VMULPD       Z17, Z17, Z17
-	VCMPPD       $0x1d, Z17, Z14, K1, K2
-	VCMPPD.BCST  $0x11, 256(DX), Z18, K3
-	KORTESTB     K3, K3
+	VCMPPD       $0x1d, Z17, Z14, K1, K3
+	VCMPPD.BCST  $0x11, 256(DX), Z18, K4
+	KORTESTB     K4, K2
 	JCS          fast_3
 	VMULPD.BCST  248(DX), Z18, Z20
 	VCVTTPD2QQ   Z20, Z20
-	VPCMPUQ      $0x01, 1536(R9), Z20, K2, K2
+	VPCMPUQ      $0x01, 1536(R9), Z20, K3, K3
 	VMOVUPD      704(R9), Z19
 	VPERMT2PD    1472(R9), Z20, Z19
 	VSUBPD       Z19, Z18, Z19
@@ -609,17 +612,17 @@ fast_3:
 done_4:
 	VMULPD      576(SI)(DI*1), Z7, Z18
 	VMULPD      Z16, Z18, Z18
-	VMULPD.Z    Z17, Z18, K2, Z18
+	VMULPD.Z    Z17, Z18, K3, Z18
 	VADDPD      320(SI)(DI*1), Z4, Z17
 	VMULPD      Z5, Z15, Z15
 	VMULPD      Z17, Z17, Z17
-	VCMPPD      $0x1d, Z17, Z14, K1, K3
-	VCMPPD.BCST $0x11, 256(DX), Z15, K4
-	KORTESTB    K4, K4
+	VCMPPD      $0x1d, Z17, Z14, K1, K4
+	VCMPPD.BCST $0x11, 256(DX), Z15, K5
+	KORTESTB    K5, K2
 	JCS         fast_5
 	VMULPD.BCST 248(DX), Z15, Z20
 	VCVTTPD2QQ  Z20, Z20
-	VPCMPUQ     $0x01, 1536(R9), Z20, K3, K3
+	VPCMPUQ     $0x01, 1536(R9), Z20, K4, K4
 	VMOVUPD     704(R9), Z19
 	VPERMT2PD   1472(R9), Z20, Z19
 	VSUBPD      Z19, Z15, Z19
@@ -672,9 +675,9 @@ fast_5:
 done_6:
 	VMULPD           576(BX)(DI*1), Z6, Z15
 	VMULPD           Z16, Z15, Z15
-	VFMADD231PD      Z17, Z15, K3, Z18
-	KANDNB           K1, K2, K2
-	KANDNB           K1, K3, K3
+	VFMADD231PD      Z17, Z15, K4, Z18
+	KANDNB           K1, K3, K2
+	KANDNB           K1, K4, K3
 	KORTESTB         K2, K3
 	JEQ              far_7
 	VMOVUPD          384(SI)(DI*1), Z15
@@ -1016,8 +1019,9 @@ TEXT ·tableAVX512(SB), NOSPLIT, $0-40
 	VMOVUPD     (DX), Z0
 	MOVL        $0x000000ff, DX
 	KMOVB       DX, K1
-	VCMPPD.BCST $0x11, 256(AX), Z0, K2
-	KORTESTB    K2, K2
+	KXORB       K2, K2, K2
+	VCMPPD.BCST $0x11, 256(AX), Z0, K3
+	KORTESTB    K3, K2
 	JCS         fast_1
 	VMULPD.BCST 248(AX), Z0, Z3
 	VCVTTPD2QQ  Z3, Z3

@@ -227,14 +227,14 @@ func (g *gen) fastRsqrt(x reg.VecVirtual) reg.VecVirtual {
 }
 
 // evalTable returns table tab's polynomial at y: the permute-free one
-// when all eight y lie below fastY (most blocks), else the one of each
-// lane's interval; then it also removes from far the lanes whose interval is
-// beyond the table.
-func (g *gen) evalTable(tab reg.GPVirtual, y reg.VecVirtual, far reg.OpmaskVirtual) reg.VecVirtual {
+// when the eight y lie below fastY (most blocks; lanes in ignore do not
+// count), else the one of each lane's interval; then it also removes from
+// far the lanes whose interval is beyond the table.
+func (g *gen) evalTable(tab reg.GPVirtual, y reg.VecVirtual, far, ignore reg.OpmaskVirtual) reg.VecVirtual {
 	p, u, t := ZMM(), ZMM(), ZMM()
 	fast := K()
 	VCMPPD_BCST(U8(cmpLT), g.cst("kcFastY"), y, fast)
-	KORTESTB(fast, fast)
+	KORTESTB(fast, ignore)
 	lFast, lDone := g.label("fast"), g.label("done")
 	JCS(LabelRef(lFast))
 	k := ZMM()
@@ -373,6 +373,7 @@ type row struct {
 	ioff        reg.GPVirtual     // byte offset of atom i in its block's first field
 	off, jb     reg.GPVirtual     // byte offset and index of block j
 	kValid      reg.OpmaskVirtual // the lanes of block j that are partners of i
+	kOthers     reg.OpmaskVirtual // the other lanes
 	lLoop, lEnd string
 }
 
@@ -452,6 +453,10 @@ func (r *row) loopStart() {
 	KMOVB(Mem{Base: r.a, Disp: argOffset("tail")}, tail)
 	KANDB(tail, r.kValid, r.kValid)
 	Label(r.lLoop)
+	// Atom i itself (r = 0) and the atoms before it in the first block
+	// must not send the block to the tables' slow path.
+	r.kOthers = K()
+	KNOTB(r.kValid, r.kOthers)
 }
 
 func (r *row) loopEnd() {
@@ -502,7 +507,7 @@ func (r *row) tableTerm(tab reg.GPVirtual, r2, c, y reg.VecVirtual) (p reg.VecVi
 	VMULPD(c, c, c)
 	far = K()
 	VCMPPD(U8(cmpGE), c, r2, r.kValid, far)
-	return r.g.evalTable(tab, y, far), far
+	return r.g.evalTable(tab, y, far, r.kOthers), far
 }
 
 // near runs emit (which adds the general formula's share of the lanes
@@ -775,10 +780,11 @@ func pieces() {
 	y, o, inp := Load(Param("y"), GP64()), Load(Param("out"), GP64()), Load(Param("in"), GP64())
 	yv := ZMM()
 	VMOVUPD(Mem{Base: y}, yv)
-	in, gp := K(), GP32()
+	in, none, gp := K(), K(), GP32()
 	MOVL(U32(0xff), gp)
 	KMOVB(gp, in)
-	VMOVUPD(g.evalTable(tab, yv, in), Mem{Base: o})
+	KXORB(none, none, none)
+	VMOVUPD(g.evalTable(tab, yv, in, none), Mem{Base: o})
 	KMOVB(in, Mem{Base: inp})
 	VZEROUPPER()
 	RET()
