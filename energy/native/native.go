@@ -106,7 +106,12 @@ type Energy struct {
 	gb       *gbsa      // nil without GBSAOBCForce
 	avx      *avxEnergy // nil where the portable loops run
 
-	pool sync.Pool // *workspace
+	// free holds the workspaces not in use. A plain list rather than a
+	// sync.Pool: a workspace left in another P's private slot of a
+	// sync.Pool is out of reach, and a batch then allocated a new one
+	// (0.3 MB for HP35).
+	mu   sync.Mutex
+	free []*workspace
 }
 
 var _ energy.Energy = (*Energy)(nil)
@@ -139,14 +144,31 @@ func New(sys *forcefield.System, opts Options) (*Energy, error) {
 	if avx512Available && !opts.Scalar {
 		e.avx = newAVXEnergy(e)
 	}
-	e.pool.New = func() any {
-		w := newWorkspace(e.n)
-		if e.avx != nil {
-			w.avx = newAVXScratch(e)
-		}
+	return e, nil
+}
+
+// getWorkspace returns a free workspace, or a new one; putWorkspace takes it
+// back. An Energy keeps as many as it has had evaluations at once.
+func (e *Energy) getWorkspace() *workspace {
+	e.mu.Lock()
+	if k := len(e.free); k > 0 {
+		w := e.free[k-1]
+		e.free = e.free[:k-1]
+		e.mu.Unlock()
 		return w
 	}
-	return e, nil
+	e.mu.Unlock()
+	w := newWorkspace(e.n)
+	if e.avx != nil {
+		w.avx = newAVXScratch(e)
+	}
+	return w
+}
+
+func (e *Energy) putWorkspace(w *workspace) {
+	e.mu.Lock()
+	e.free = append(e.free, w)
+	e.mu.Unlock()
 }
 
 // Kernel names the pair loops this Energy runs: "avx512" (the vector
@@ -285,8 +307,8 @@ func (e *Energy) Evaluate(ctx context.Context, positions [][]molecule.Vec3, want
 	}
 	workers := min(e.workers, b)
 	if workers <= 1 {
-		w := e.pool.Get().(*workspace)
-		defer e.pool.Put(w)
+		w := e.getWorkspace()
+		defer e.putWorkspace(w)
 		for k := range b {
 			if err := ctx.Err(); err != nil {
 				return energy.Result{}, fmt.Errorf("native energy: %w", err)
@@ -305,8 +327,8 @@ func (e *Energy) Evaluate(ctx context.Context, positions [][]molecule.Vec3, want
 		wg.Add(1)
 		go func() {
 			defer wg.Done()
-			w := e.pool.Get().(*workspace)
-			defer e.pool.Put(w)
+			w := e.getWorkspace()
+			defer e.putWorkspace(w)
 			for {
 				next.Lock()
 				i := k
@@ -365,8 +387,8 @@ func (e *Energy) EvaluateTerms(pos []molecule.Vec3, wantForces bool) (Terms, err
 	if len(pos) != e.n {
 		return t, fmt.Errorf("native energy: %d positions, the system has %d atoms", len(pos), e.n)
 	}
-	w := e.pool.Get().(*workspace)
-	defer e.pool.Put(w)
+	w := e.getWorkspace()
+	defer e.putWorkspace(w)
 	for term := range NumTerms {
 		if err := w.load(pos); err != nil {
 			return t, fmt.Errorf("native energy: %w", err)
