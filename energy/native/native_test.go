@@ -251,6 +251,51 @@ func sampleErrorsAndWorkers(t *testing.T, ref *reftest.Data, opts Options) {
 	}
 }
 
+// TestAtomAtOrigin moves each atom in turn to the exact origin, as the
+// flow's internal coordinates place their first atom: the lanes past the
+// last atom (zero positions and radii) then sit at distance 0 from it, and
+// the energy and forces must still be those of OpenMM's Reference platform
+// (they do not depend on the translation).
+func TestAtomAtOrigin(t *testing.T) {
+	ref := reference(t, "ala2", 2)
+	for _, v := range variants(t) {
+		t.Run(v.name, func(t *testing.T) {
+			e, err := New(ref.Sys, v.opts)
+			if err != nil {
+				t.Fatal(err)
+			}
+			var batch [][]molecule.Vec3
+			var want []int // the frame of each conformation
+			for f, pos := range ref.Pos {
+				for k := range pos {
+					moved := make([]molecule.Vec3, len(pos))
+					for i, p := range pos {
+						moved[i] = molecule.Vec3{p[0] - pos[k][0], p[1] - pos[k][1], p[2] - pos[k][2]}
+					}
+					batch = append(batch, moved)
+					want = append(want, f)
+				}
+			}
+			res, err := e.Evaluate(context.Background(), batch, true)
+			if err != nil {
+				t.Fatal(err)
+			}
+			var worstE, worstF float64
+			for c, f := range want {
+				if res.Errors[c] != nil {
+					t.Fatalf("atom %d at the origin (frame %d): %v", c%len(ref.Pos[f]), f, res.Errors[c])
+				}
+				worstE = max(worstE, energy.RelEnergyError(res.Energies[c], ref.Energies[f][NumTerms]))
+				worstF = max(worstF, energy.RelForceError(res.Forces[c], ref.Forces[f][NumTerms]))
+			}
+			t.Logf("%d conformations: max rel energy error %.2e, max rel RMS force error %.2e", len(batch), worstE, worstF)
+			if worstE > maxEnergyErr || worstF > maxForceErr {
+				t.Errorf("relative energy error %.3g (limit %g), relative RMS force error %.3g (limit %g)", worstE, maxEnergyErr, worstF, maxForceErr)
+			}
+		})
+	}
+}
+
 // TestNoAllocations checks that evaluating a conformation (all terms, with
 // forces) allocates nothing once a worker has its workspace.
 func TestNoAllocations(t *testing.T) {

@@ -510,7 +510,7 @@ loop_1:
 	VMULPD.Z          Z18, Z21, K1, Z21
 	VADDPD            Z21, Z14, Z14
 	VMULPD            Z18, Z21, Z21
-	VMULPD            Z18, Z21, Z21
+	VMULPD.Z          Z18, Z21, K1, Z21
 	VBROADCASTSD      160(DX), Z18
 	VFMADD231PD.BCST  160(DX), Z20, Z18
 	VMULPD            Z24, Z21, Z20

@@ -500,9 +500,10 @@ func (r *row) storeRows(sums ...reg.VecVirtual) {
 
 // delta returns dx, dy, dz = position i - position j and r2 = dx²+dy²+dz².
 // The lanes that are not partners hold whatever follows from their
-// positions (r2 = 0 for atom i itself): every sum and store below is masked
-// by the partner lanes, and masked-off lanes cannot carry an infinity or
-// NaN into them.
+// positions (r2 = 0 for atom i itself, and for the lanes past the last atom
+// when atom i sits at the origin): every quantity that reaches a sum or a
+// store is masked by the partner lanes (zero-masking where it is multiplied
+// on), so that no infinity or NaN of those lanes gets in (TestAtomAtOrigin).
 func (r *row) delta(xi, yi, zi reg.VecVirtual) (dx, dy, dz, r2 reg.VecVirtual) {
 	dx, dy, dz, r2 = ZMM(), ZMM(), ZMM(), ZMM()
 	VSUBPD(r.wj("wX"), xi, dx)
@@ -735,9 +736,12 @@ func fused() {
 	VMULPD(r.pj("pQ"), pqi, eg)
 	VMULPD_Z(finv, eg, r.kValid, eg)
 	VADDPD(eg, accGB, accGB)
+	// h = E_ij/f², zero outside the partner lanes: past the last atom
+	// (zero radii) f is 0 when atom i sits at the origin, and 0·(1/0)
+	// must not reach dE/dB.
 	h := ZMM()
 	VMULPD(finv, eg, h)
-	VMULPD(finv, h, h)
+	VMULPD_Z(finv, h, r.kValid, h)
 	// dE/dA = -½ h e^(-d) (1+d) with A = B_i B_j.
 	dA, t := ZMM(), g.bcst("kcMinusHalf")
 	VFMADD231PD_BCST(g.cst("kcMinusHalf"), d, t)
