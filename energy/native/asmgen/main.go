@@ -13,7 +13,8 @@
 // eight partners at a time, with the same formulas: the tables of
 // hcttable.go (with wider intervals so that one two-register permute selects
 // a coefficient, and a permute-free polynomial for the far pairs that
-// dominate), expNeg's exponential, and IEEE division and square root.
+// dominate), expNeg's exponential, IEEE division in the Born passes and
+// Newton-refined estimates of 1/√x and 1/x elsewhere (within 2 ulp).
 // Each call evaluates one row i of the pair matrix (the pairs (i, j > i)),
 // so that the goroutine can be preempted between rows: Go never preempts
 // assembly. The row's own sums are stored as vectors and added up by the Go
