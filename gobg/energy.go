@@ -39,16 +39,19 @@ cutoff, no constraints) of the structure through the OpenMM plugin and
 evaluate frames spread evenly over the trajectory.
 
 check evaluates n frames with OpenMM's Reference platform (double precision
-throughout), gobg's native CPU code, and the GoMLX graph in float64 and
-float32, and reports for each path the largest relative energy error
-|E - E_ref| / max(|E_ref|, 1 kJ/mol) and the largest relative RMS force
-error ||F - F_ref|| / ||F_ref|| against the Reference platform.
+throughout), gobg's native CPU code (native-cpu: the fastest kernel this CPU
+runs, AVX-512 where it has it; native-cpu-scalar: the portable loops), and
+the GoMLX graph in float64 and float32, and reports for each path the
+largest relative energy error |E - E_ref| / max(|E_ref|, 1 kJ/mol) and the
+largest relative RMS force error ||F - F_ref|| / ||F_ref|| against the
+Reference platform.
 
 bench times energies plus forces of one batch on each path, side by side in
-one run: native CPU (GOMAXPROCS goroutines), the GoMLX graph in float32 and
-float64, OpenMM's CPU platform through the plugin with 1 worker (T threads)
-and 2 workers (T/2 threads each), and OpenMM called directly from Python
-(one Context, T threads, setPositions plus getState per conformation). Each
+one run: native CPU (GOMAXPROCS goroutines) with the kernel it picks and with
+the portable loops, the GoMLX graph in float32 and float64, OpenMM's CPU
+platform through the plugin with 1 worker (T threads) and 2 workers (T/2
+threads each), and OpenMM called directly from Python (one Context, T
+threads, setPositions plus getState per conformation). Each
 path is warmed up first (graph compilation, OpenMM set-up), then the batch is
 evaluated --repeat times. Rates are wall-clock conformations per second, so
 other jobs on the machine lower them: the load average before and after is
@@ -201,6 +204,7 @@ type energyCheckSummary struct {
 	Atoms     int               `json:"atoms"`
 	Reference string            `json:"reference"`
 	Backend   string            `json:"backend"`
+	Kernel    string            `json:"native_kernel"` // of native-cpu: "avx512" or "scalar"
 	Paths     []energyPathError `json:"paths"`
 }
 
@@ -250,7 +254,7 @@ func runEnergyCheck(ctx context.Context, env *cmdEnv, args []string) error {
 		}
 	}
 	sum := energyCheckSummary{PDB: *pdbPath, Traj: *trajPath, Frames: len(s.frames), Atoms: s.sys.NumParticles(),
-		Reference: "openmm-reference", Backend: nn.SpecOf(backend)}
+		Reference: "openmm-reference", Backend: nn.SpecOf(backend), Kernel: native.DefaultKernel()}
 	sum.Paths = append(sum.Paths, energyPathError{Path: "openmm-reference", Seconds: refSeconds})
 	paths, err := checkPaths(s.sys, backend)
 	if err != nil {
@@ -279,7 +283,8 @@ func runEnergyCheck(ctx context.Context, env *cmdEnv, args []string) error {
 	if *asJSON {
 		w = env.stderr
 	}
-	fmt.Fprintf(w, "%s: %d atoms, %d frames; errors against OpenMM's Reference platform\n", *pdbPath, sum.Atoms, sum.Frames)
+	fmt.Fprintf(w, "%s: %d atoms, %d frames; errors against OpenMM's Reference platform; native-cpu runs the %s kernel\n",
+		*pdbPath, sum.Atoms, sum.Frames, sum.Kernel)
 	fmt.Fprintf(w, "%-18s %16s %16s %9s\n", "path", "max rel energy", "max rel force", "seconds")
 	for _, p := range sum.Paths {
 		fmt.Fprintf(w, "%-18s %16.2e %16.2e %9.2f", p.Path, p.EnergyError, p.ForceError, p.Seconds)
@@ -314,7 +319,11 @@ func checkPaths(sys *forcefield.System, backend backends.Backend) ([]namedEnergy
 	if err != nil {
 		return nil, err
 	}
-	return []namedEnergy{{"native-cpu", cpu}, {"graph-f64", g64}, {"graph-f32", g32}}, nil
+	scalar, err := native.New(sys, native.Options{Scalar: true})
+	if err != nil {
+		return nil, err
+	}
+	return []namedEnergy{{"native-cpu", cpu}, {"native-cpu-scalar", scalar}, {"graph-f64", g64}, {"graph-f32", g32}}, nil
 }
 
 // benchPath is one row of the bench table.
@@ -345,6 +354,7 @@ type energyBenchSummary struct {
 	NumCPU       int         `json:"num_cpu"`
 	GOMAXPROCS   int         `json:"gomaxprocs"`
 	GoExperiment string      `json:"goexperiment"`
+	NativeKernel string      `json:"native_kernel"` // of native-cpu: "avx512" or "scalar"
 	Backend      string      `json:"backend"`
 	LoadBefore   string      `json:"loadavg_before"`
 	LoadAfter    string      `json:"loadavg_after"`
@@ -357,7 +367,7 @@ type energyBenchSummary struct {
 }
 
 // benchPathNames lists the bench's paths in table order.
-var benchPathNames = []string{"native-cpu", "native-cpu-portable", "graph-f32", "graph-f64",
+var benchPathNames = []string{"native-cpu", "native-cpu-scalar", "graph-f32", "graph-f64",
 	"openmm-plugin-1w", "openmm-plugin-2w", "openmm-python"}
 
 func runEnergyBench(ctx context.Context, env *cmdEnv, args []string) error {
@@ -418,7 +428,7 @@ func runEnergyBench(ctx context.Context, env *cmdEnv, args []string) error {
 	goexp := buildSetting("GOEXPERIMENT")
 	sum := energyBenchSummary{PDB: *pdbPath, Traj: *trajPath, Atoms: s.sys.NumParticles(), Batch: len(s.frames),
 		Repeat: *repeat, CPU: cpuModel(), NumCPU: runtime.NumCPU(), GOMAXPROCS: runtime.GOMAXPROCS(0),
-		GoExperiment: goexp, Backend: nn.SpecOf(backend), LoadBefore: loadAverage()}
+		GoExperiment: goexp, NativeKernel: native.DefaultKernel(), Backend: nn.SpecOf(backend), LoadBefore: loadAverage()}
 	fmt.Fprintf(env.stderr, "benchmarking %s: %d atoms, batch %d, repeat %d\n", *pdbPath, sum.Atoms, sum.Batch, sum.Repeat)
 
 	type runner struct {
@@ -426,17 +436,19 @@ func runEnergyBench(ctx context.Context, env *cmdEnv, args []string) error {
 		make         func() (energy.Energy, func(), error)
 	}
 	nop := func() {}
+	kernelDetail := fmt.Sprintf("%d goroutines, %s kernel", runtime.GOMAXPROCS(0), sum.NativeKernel)
+	if why := native.KernelNotRun(); why != "" {
+		kernelDetail += " (avx512 not run: " + why + ")"
+	}
 	runners := []runner{
-		{"native-cpu", fmt.Sprintf("%d goroutines", runtime.GOMAXPROCS(0)), func() (energy.Energy, func(), error) {
+		{"native-cpu", kernelDetail, func() (energy.Energy, func(), error) {
 			e, err := native.New(s.sys, native.Options{})
 			return e, nop, err
 		}},
-	}
-	if strings.Contains(goexp, "simd") {
-		runners = append(runners, runner{"native-cpu-portable", "portable loops of the simd build", func() (energy.Energy, func(), error) {
+		{"native-cpu-scalar", fmt.Sprintf("%d goroutines, portable loops", runtime.GOMAXPROCS(0)), func() (energy.Energy, func(), error) {
 			e, err := native.New(s.sys, native.Options{Scalar: true})
 			return e, nop, err
-		}})
+		}},
 	}
 	for _, dt := range []dtypes.DType{dtypes.Float32, dtypes.Float64} {
 		name := "graph-f32"
@@ -524,7 +536,7 @@ func runEnergyBench(ctx context.Context, env *cmdEnv, args []string) error {
 		w = env.stderr
 	}
 	fmt.Fprintf(w, "%s: %d atoms, batch %d x %d, energies and forces\n", *pdbPath, sum.Atoms, sum.Batch, sum.Repeat)
-	fmt.Fprintf(w, "CPU %s, %d cores, GOMAXPROCS %d, GOEXPERIMENT %q, GoMLX backend %s\n", sum.CPU, sum.NumCPU, sum.GOMAXPROCS, goexp, sum.Backend)
+	fmt.Fprintf(w, "CPU %s, %d cores, GOMAXPROCS %d, native kernel %s, GoMLX backend %s\n", sum.CPU, sum.NumCPU, sum.GOMAXPROCS, sum.NativeKernel, sum.Backend)
 	fmt.Fprintf(w, "load average before: %s; after: %s\n", sum.LoadBefore, sum.LoadAfter)
 	fmt.Fprintf(w, "%-20s %10s %10s %12s %9s %9s  %s\n", "path", "conf/s", "ms/conf", "cpu ms/conf", "x openmm", "x (cpu)", "detail")
 	ratio := func(v float64) string {

@@ -8,6 +8,7 @@ import (
 	"testing"
 
 	"github.com/gobg/gobg/energy/forcefield"
+	"github.com/gobg/gobg/energy/native"
 	"github.com/gobg/gobg/internal/testenv"
 )
 
@@ -49,9 +50,10 @@ func TestEnergyCheck(t *testing.T) {
 // checkEnergyPaths holds every path of an energy check to limits on the
 // relative energy error and the relative RMS force error against OpenMM's
 // Reference platform. docs/energy-bench.md reports, worst over 50 frames of
-// ala2, HP35 and protein G: native-cpu 1.1e-13 / 3.4e-15, graph-f64 1.2e-13
-// / 3.1e-15, graph-f32 5.6e-6 / 4.6e-5 (the float32 forces are mostly the
-// rounding of the positions to float32). The limits leave 10-30x.
+// ala2, HP35 and protein G: native-cpu 1.4e-13 / 3.1e-15, native-cpu-scalar
+// 1.1e-13 / 3.4e-15, graph-f64 1.2e-13 / 3.1e-15, graph-f32 5.6e-6 / 4.6e-5
+// (the float32 forces are mostly the rounding of the positions to float32).
+// The limits leave 10-30x.
 //
 // The first row, openmm-reference, is the reference itself (its time only):
 // it must be there, with no error of its own. What checks OpenMM's
@@ -61,9 +63,13 @@ func TestEnergyCheck(t *testing.T) {
 func checkEnergyPaths(t *testing.T, s energyCheckSummary) {
 	t.Helper()
 	limits := map[string][2]float64{
-		"native-cpu": {2e-12, 1e-13},
-		"graph-f64":  {2e-12, 1e-13},
-		"graph-f32":  {5e-5, 5e-4},
+		"native-cpu":        {2e-12, 1e-13},
+		"native-cpu-scalar": {2e-12, 1e-13},
+		"graph-f64":         {2e-12, 1e-13},
+		"graph-f32":         {5e-5, 5e-4},
+	}
+	if want := native.DefaultKernel(); s.Kernel != want {
+		t.Errorf("native-cpu kernel %q, want %q", s.Kernel, want)
 	}
 	if len(s.Paths) == 0 || s.Paths[0].Path != s.Reference || s.Reference != "openmm-reference" {
 		t.Fatalf("reference %q, paths %+v: want openmm-reference first", s.Reference, s.Paths)
@@ -125,8 +131,8 @@ func TestEnergyCheckUnseenPeptide(t *testing.T) {
 }
 
 // TestEnergyBench runs `gobg energy bench` on a small alanine dipeptide
-// batch: every path answers with a positive rate, ratios refer to OpenMM
-// from Python, and --paths selects rows.
+// batch: every path answers with a positive rate, native-cpu names its
+// kernel, ratios refer to OpenMM from Python, and --paths selects rows.
 func TestEnergyBench(t *testing.T) {
 	py := testenv.Python(t)
 	md := filepath.Join(testenv.SharedData(t), "md", "ala2")
@@ -148,10 +154,13 @@ func TestEnergyBench(t *testing.T) {
 			t.Errorf("%s: %v conf/s, %v ms/conf", p.Path, p.ConfPerS, p.MsPerCon)
 		}
 	}
-	for _, name := range []string{"native-cpu", "graph-f32", "graph-f64", "openmm-plugin-1w", "openmm-plugin-2w", "openmm-python"} {
+	for _, name := range benchPathNames {
 		if _, ok := got[name]; !ok {
 			t.Errorf("path %s missing from %v", name, s.Paths)
 		}
+	}
+	if k := native.DefaultKernel(); s.NativeKernel != k || !strings.Contains(got["native-cpu"].Detail, k+" kernel") {
+		t.Errorf("native kernel %q, native-cpu detail %q: want kernel %s", s.NativeKernel, got["native-cpu"].Detail, k)
 	}
 	if r := got["openmm-python"].VsOpenMM; r != 1 {
 		t.Errorf("openmm-python relative to itself: %v", r)

@@ -3,6 +3,7 @@ package main
 import (
 	"context"
 	"fmt"
+	"log/slog"
 	"os"
 	"path/filepath"
 	"strings"
@@ -19,6 +20,8 @@ import (
 // build the System in OpenMM from the same topology, so they describe the
 // same physics: "native" asks a worker once for the serialized System and
 // evaluates it in Go; "openmm" keeps the worker and evaluates there. The
+// commands default to "native", the faster of the two exact providers (see
+// docs/energy-bench.md), and log which one they use and its kernel. The
 // returned stop function releases what was started.
 func startEnergy(ctx context.Context, provider string, top *molecule.Topology, pos []molecule.Vec3, python string) (energy.Energy, func(), error) {
 	provider = strings.ToLower(provider)
@@ -44,6 +47,7 @@ func startEnergy(ctx context.Context, provider string, top *molecule.Topology, p
 		return nil, nil, fmt.Errorf("start OpenMM plugin: %w", err)
 	}
 	if provider == "openmm" {
+		slog.Info("energy provider", "provider", "openmm", "platform", "CPU", "workers", 1)
 		return pool, func() { pool.Close(); cleanup() }, nil
 	}
 	defer pool.Close()
@@ -60,5 +64,6 @@ func startEnergy(ctx context.Context, provider string, top *molecule.Topology, p
 	if err != nil {
 		return nil, nil, err
 	}
+	slog.Info("energy provider", "provider", "native", "kernel", e.Kernel(), "goroutines", e.Workers())
 	return e, func() {}, nil
 }

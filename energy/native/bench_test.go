@@ -7,6 +7,7 @@ import (
 	"fmt"
 	"os"
 	"path/filepath"
+	"runtime"
 	"strconv"
 	"strings"
 	"syscall"
@@ -17,6 +18,7 @@ import (
 	"github.com/gobg/gobg/energy/molecule"
 	"github.com/gobg/gobg/energy/native/internal/reftest"
 	"github.com/gobg/gobg/internal/testenv"
+	"golang.org/x/sys/unix"
 )
 
 // benchThreads is the OpenMM CPU thread count the benchmark compares with;
@@ -76,8 +78,8 @@ func cpuTime(b *testing.B) time.Duration {
 }
 
 // BenchmarkNative measures energies and forces of a batch of 256 MD
-// conformations (each code path of the build: avx512 and scalar with
-// GOEXPERIMENT=simd on an AVX-512 CPU, else scalar) and reports conformations
+// conformations (each kernel this machine runs: avx512 where it can, and
+// scalar) and reports conformations
 // per second, OpenMM CPU's rate on the same frames (measured in the same run,
 // benchThreads threads) and their ratio, by wall clock and by CPU time per
 // conformation. The CPU-time ratio is the one to trust when other jobs share
@@ -87,13 +89,14 @@ func BenchmarkNative(b *testing.B) {
 	for _, system := range []string{"hp35", "protein_g"} {
 		b.Run(system, func(b *testing.B) {
 			sys, pos, ommWall, ommCPU := benchData(b, system, 256)
-			for _, v := range variants() {
+			for _, v := range variants(b) {
 				b.Run(v.name, func(b *testing.B) {
 					e, err := New(sys, v.opts)
 					if err != nil {
 						b.Fatal(err)
 					}
 					ctx := context.Background()
+					b.ReportAllocs() // B/op: the memory a batch allocates
 					b.ResetTimer()
 					cpu0 := cpuTime(b)
 					for range b.N {
@@ -111,6 +114,74 @@ func BenchmarkNative(b *testing.B) {
 					b.ReportMetric(1e3*cpu/confs, "cpu_ms/conf")
 					b.ReportMetric(1e3*ommCPU/float64(len(pos)), "openmm_cpu_ms/conf")
 					b.ReportMetric(ommCPU/float64(len(pos))/(cpu/confs), "x_openmm_cpu")
+				})
+			}
+		})
+	}
+}
+
+// threadCPU is the CPU time of the calling thread (lock it first).
+func threadCPU(b *testing.B) time.Duration {
+	var ts unix.Timespec
+	if err := unix.ClockGettime(unix.CLOCK_THREAD_CPUTIME_ID, &ts); err != nil {
+		b.Fatal(err)
+	}
+	return time.Duration(ts.Nano())
+}
+
+// BenchmarkPasses splits the CPU time of one conformation (energies and
+// forces, one goroutine) into its parts for each kernel: the bonded terms,
+// the Born radii (their pair pass and the per-atom step), the fused pair
+// pass of Coulomb, Lennard-Jones and GB energies (with the exceptions), and
+// the Born-radius forces. Times are the thread's CPU time, so other jobs on
+// the machine change them less than wall-clock times.
+func BenchmarkPasses(b *testing.B) {
+	for _, system := range []string{"ala2", "hp35", "protein_g"} {
+		b.Run(system, func(b *testing.B) {
+			sys, pos, _, _ := benchData(b, system, 50)
+			for _, v := range variants(b) {
+				b.Run(v.name, func(b *testing.B) {
+					v.opts.Workers = 1
+					e, err := New(sys, v.opts)
+					if err != nil {
+						b.Fatal(err)
+					}
+					w := e.getWorkspace()
+					runtime.LockOSThread()
+					defer runtime.UnlockOSThread()
+					var bonded, radii, pairs, born time.Duration
+					b.ResetTimer()
+					for k := range b.N {
+						if err := w.load(pos[k%len(pos)]); err != nil {
+							b.Fatal(err)
+						}
+						t0 := threadCPU(b)
+						e.bondEnergy(w, true)
+						e.angleEnergy(w, true)
+						e.torsionEnergy(w, true)
+						t1 := threadCPU(b)
+						e.gb.bornRadii(w)
+						t2 := threadCPU(b)
+						if w.avx != nil {
+							e.fusedAVX(w)
+						} else {
+							e.fusedScalar(w, 0, 0)
+						}
+						e.nb.exceptions(w, true)
+						t3 := threadCPU(b)
+						e.gb.bornForces(w)
+						t4 := threadCPU(b)
+						bonded += t1 - t0
+						radii += t2 - t1
+						pairs += t3 - t2
+						born += t4 - t3
+					}
+					us := func(d time.Duration) float64 { return float64(d) / 1e3 / float64(b.N) }
+					b.ReportMetric(us(bonded), "bonded_us")
+					b.ReportMetric(us(radii), "born_radii_us")
+					b.ReportMetric(us(pairs), "pair_pass_us")
+					b.ReportMetric(us(born), "born_forces_us")
+					b.ReportMetric(us(bonded+radii+pairs+born), "total_us")
 				})
 			}
 		})

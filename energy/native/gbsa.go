@@ -42,10 +42,10 @@ type gbsa struct {
 	rad  []float64 // radius R
 	ace  []float64 // 4πγ(R+0.14)² R⁶: the ACE energy is ace/B⁶
 	self []float64 // ½ P q²: the self energy is self/B
-	// hTab tabulates h(y), dTab h(y) + 2/(1-y)² (see hcttable.go).
+	// hTab tabulates h(y), dTab h(y) + 2/(1-y)² (see hcttable.go) on
+	// [0, yMax].
 	hTab, dTab *polyTable
-	// vec holds the tables of the AVX-512 loops (nil without them).
-	vec *vecTables
+	yMax       float64
 }
 
 func newGBSA(f *forcefield.GBSAOBC) *gbsa {
@@ -82,9 +82,7 @@ func newGBSA(f *forcefield.GBSAOBC) *gbsa {
 	yMax = min(yMax, 0.75)
 	g.hTab = newPolyTable(yMax, hTaylor)
 	g.dTab = newPolyTable(yMax, dTaylor)
-	if simdAvailable {
-		g.vec = newVecTables(yMax)
-	}
+	g.yMax = yMax
 	return g
 }
 
@@ -154,8 +152,8 @@ func (g *gbsa) bornRadii(w *workspace) float64 {
 	psi, born, invB, chain, dEdB := sc.psi[:n], sc.born[:n], sc.invB[:n], sc.chain[:n], sc.dEdB[:n]
 	rho := g.rho[:n]
 
-	if w.simd {
-		g.bornSumsSIMD(w)
+	if w.avx != nil {
+		g.bornSumsAVX(w)
 	} else {
 		g.bornSums(w)
 	}
@@ -278,8 +276,8 @@ func (g *gbsa) bornForces(w *workspace) {
 	for i := range n {
 		dEdB[i] *= chain[i]
 	}
-	if w.simd {
-		g.bornForcePairsSIMD(w)
+	if w.avx != nil {
+		g.bornForcePairsAVX(w)
 	} else {
 		g.bornForcePairs(w)
 	}

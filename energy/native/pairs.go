@@ -9,8 +9,8 @@ import "math"
 func (e *Energy) nonbondedGB(w *workspace, forces bool) (enb, egb float64) {
 	nb, g := e.nb, e.gb
 	egb = g.bornRadii(w)
-	if w.simd {
-		a, b := e.fusedSIMD(w)
+	if w.avx != nil {
+		a, b := e.fusedAVX(w)
 		enb += a
 		egb += b
 	} else {

@@ -6,6 +6,7 @@ import (
 	"encoding/json"
 	"fmt"
 	"io"
+	"log/slog"
 	"math"
 	"math/rand/v2"
 	"os"
@@ -327,6 +328,7 @@ func (t *Trainer) startProvider(ctx context.Context) error {
 			return fmt.Errorf("energy: %w", err)
 		}
 		t.en, t.closer = pool, func() { _ = pool.Close() }
+		slog.Info("energy provider", "provider", ProviderOpenMM, "platform", e.Platform, "workers", max(e.Workers, 1))
 	default:
 		sys, err := t.nativeSystem(ctx, python)
 		if err != nil {
@@ -337,6 +339,7 @@ func (t *Trainer) startProvider(ctx context.Context) error {
 			return fmt.Errorf("energy: %w", err)
 		}
 		t.en = n
+		slog.Info("energy provider", "provider", ProviderNative, "kernel", n.Kernel(), "goroutines", n.Workers())
 	}
 	return nil
 }

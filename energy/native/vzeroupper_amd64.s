@@ -1,8 +1,0 @@
-//go:build goexperiment.simd
-
-#include "textflag.h"
-
-// func vzeroupper()
-TEXT ·vzeroupper(SB), NOSPLIT|NOFRAME, $0-0
-	VZEROUPPER
-	RET
