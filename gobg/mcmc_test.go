@@ -19,6 +19,7 @@ import (
 	"github.com/gobg/gobg/flow/generator"
 	"github.com/gobg/gobg/flow/ic"
 	"github.com/gobg/gobg/flow/model"
+	"github.com/gobg/gobg/flow/nn"
 	"github.com/gobg/gobg/internal/testenv"
 	"github.com/gobg/gobg/internal/testmodel"
 )
@@ -368,14 +369,17 @@ func TestMCMC(t *testing.T) {
 	})
 
 	// An interrupted run (Ctrl-C) still leaves whole, consistent files, and
-	// no temporary ones.
+	// no temporary ones. The interruption must come after the start-up,
+	// which on XLA compiles graphs for seconds to minutes depending on the
+	// machine's load; the pure-Go backend starts in well under the 3 s.
 	t.Run("interrupted", func(t *testing.T) {
 		untrained := mcmcModel(t, ic.Full, plain[:100], 0)
 		dir := t.TempDir()
 		ctx, cancel := context.WithTimeout(context.Background(), 3*time.Second)
 		defer cancel()
 		var out, errb bytes.Buffer
-		code := runMain(ctx, mcmcArgs(t, dir, "1", "10", "--model", untrained, "--save-ps", "0.1"), &cmdEnv{stdout: &out, stderr: &errb})
+		code := runMain(ctx, mcmcArgs(t, dir, "1", "10", "--model", untrained, "--save-ps", "0.1", "--backend", nn.PureGoSpec),
+			&cmdEnv{stdout: &out, stderr: &errb})
 		if code != 1 || !strings.Contains(errb.String(), "interrupted") {
 			t.Fatalf("exit %d, want 1 after an interruption:\n%s", code, errb.String())
 		}
