@@ -419,7 +419,9 @@ func TestMCMC(t *testing.T) {
 	})
 
 	// An interrupted run (Ctrl-C) still leaves whole, consistent files, and
-	// no temporary ones.
+	// no temporary ones. The interruption must come after the start-up,
+	// which on XLA compiles graphs for seconds to minutes depending on the
+	// machine's load; the pure-Go backend starts in well under the 3 s.
 	t.Run("interrupted", func(t *testing.T) {
 		untrained := mcmcModel(t, ic.Full, plain[:100], 0)
 		dir := t.TempDir()
