@@ -14,6 +14,7 @@ import (
 	"time"
 
 	"github.com/gobg/gobg/energy"
+	"github.com/gobg/gobg/energy/md"
 	"github.com/gobg/gobg/energy/molecule"
 	"github.com/gobg/gobg/flow/eval"
 	"github.com/gobg/gobg/flow/generator"
@@ -205,7 +206,7 @@ func runMCMC(ctx context.Context, env *cmdEnv, args []string) error {
 	}
 	runSeed := int32(mdf.seed)
 	if runSeed == 0 {
-		runSeed = simRandomSeed()
+		runSeed = md.RandomSeed()
 	}
 	start := time.Now()
 
