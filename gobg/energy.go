@@ -88,8 +88,8 @@ func runEnergySystem(ctx context.Context, env *cmdEnv, args []string) error {
 	fs := newFlags(commands["energy"], env)
 	pdbPath := fs.String("pdb", "", "structure `file` (PDB)")
 	out := fs.String("out", "", "output `file` (OpenMM System XML)")
-	python := fs.String("python", "", "Python interpreter with OpenMM (default: $GOBG_PYTHON, else the project's .venv)")
-	asJSON := fs.Bool("json", false, "print a JSON summary as the last line")
+	python := addPythonFlag(fs)
+	asJSON := addJSONFlag(fs)
 	if err := parseFlags(fs, args); err != nil {
 		return err
 	}
@@ -99,9 +99,7 @@ func runEnergySystem(ctx context.Context, env *cmdEnv, args []string) error {
 	if err := writableOut("--out", *out); err != nil {
 		return err
 	}
-	if *python == "" {
-		*python = defaultPython()
-	}
+	*python = orDefaultPython(*python)
 	pdb, err := molecule.ReadPDBFile(*pdbPath)
 	if err != nil {
 		return err
@@ -198,9 +196,9 @@ func runEnergyCheck(ctx context.Context, env *cmdEnv, args []string) error {
 	pdbPath := fs.String("pdb", "", "structure `file` (PDB)")
 	trajPath := fs.String("traj", "", "DCD trajectory `file` of the structure")
 	n := fs.Int("n", 50, "number of frames, spread evenly over the trajectory")
-	python := fs.String("python", "", "Python interpreter with OpenMM (default: $GOBG_PYTHON, else the project's .venv)")
+	python := addPythonFlag(fs)
 	bf := addBackendFlags(fs, true)
-	asJSON := fs.Bool("json", false, "print a JSON summary as the last line")
+	asJSON := addJSONFlag(fs)
 	if err := parseFlags(fs, args); err != nil {
 		return err
 	}
@@ -213,9 +211,7 @@ func runEnergyCheck(ctx context.Context, env *cmdEnv, args []string) error {
 	if err := firstErr(inputFile("--pdb", *pdbPath), inputDCD("--traj", *trajPath)); err != nil {
 		return err
 	}
-	if *python == "" {
-		*python = defaultPython()
-	}
+	*python = orDefaultPython(*python)
 	backend, err := bf.newBackend()
 	if err != nil {
 		return err
@@ -264,10 +260,7 @@ func runEnergyCheck(ctx context.Context, env *cmdEnv, args []string) error {
 		sum.Paths = append(sum.Paths, pe)
 	}
 
-	w := env.stdout
-	if *asJSON {
-		w = env.stderr
-	}
+	w := summaryWriter(env, *asJSON)
 	fmt.Fprintf(w, "%s: %d atoms, %d frames; errors against OpenMM's Reference platform; native-cpu runs the %s kernel\n",
 		*pdbPath, sum.Atoms, sum.Frames, sum.Kernel)
 	fmt.Fprintf(w, "%-18s %16s %16s %9s\n", "path", "max rel energy", "max rel force", "seconds")
@@ -278,10 +271,7 @@ func runEnergyCheck(ctx context.Context, env *cmdEnv, args []string) error {
 		}
 		fmt.Fprintln(w)
 	}
-	if *asJSON {
-		return printJSON(env, sum)
-	}
-	return nil
+	return maybeJSON(env, *asJSON, sum)
 }
 
 // namedEnergy is one evaluation path.

@@ -44,7 +44,7 @@ func (m *mdFlags) register(fs *flag.FlagSet) {
 	fs.BoolVar(&m.minimize, "minimize", false, "minimise the energy before the run")
 	fs.StringVar(&m.platform, "platform", "CPU", "OpenMM `platform` (CPU, Reference, CUDA, OpenCL)")
 	fs.IntVar(&m.threads, "threads", 1, "CPU platform `threads` (1: reproducible)")
-	fs.StringVar(&m.python, "python", "", "Python interpreter with OpenMM (default: $GOBG_PYTHON, else the project's .venv)")
+	fs.StringVar(&m.python, "python", "", pythonFlagDoc)
 }
 
 // validate checks the parsed flags (set: the flags given on the command
@@ -90,9 +90,7 @@ func (m *mdFlags) validate(set map[string]bool, own func() error) (timestepPS fl
 	if err := firstErr(inputFile("--pdb", m.pdb), writableDir("--out", m.out)); err != nil {
 		return 0, 0, 0, err
 	}
-	if m.python == "" {
-		m.python = defaultPython()
-	}
+	m.python = orDefaultPython(m.python)
 	return timestepPS, stepsPerFrame, frames, nil
 }
 

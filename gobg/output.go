@@ -14,6 +14,9 @@ func addJSONFlag(fs *flag.FlagSet) *bool {
 	return fs.Bool("json", false, "print a JSON summary as the last line")
 }
 
+// addSeedFlag declares --seed (default 1) with the command's help.
+func addSeedFlag(fs *flag.FlagSet, help string) *uint64 { return fs.Uint64("seed", 1, help) }
+
 // printJSON writes v as one line of JSON: the summary object that --json
 // promises as the last line of stdout.
 func printJSON(env *cmdEnv, v any) error {

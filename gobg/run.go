@@ -70,10 +70,10 @@ func runRun(ctx context.Context, env *cmdEnv, args []string) error {
 	nllSteps := fs.Int("nll-steps", 1500, "maximum-likelihood training steps")
 	klSteps := fs.Int("kl-steps", 400, "training steps with the reverse-KL energy term")
 	samples := fs.Int("samples", 5000, "structures to generate for the evaluation")
-	seed := fs.Uint64("seed", 1, "random seed of the MD")
-	python := fs.String("python", "", "Python interpreter with OpenMM (default: $GOBG_PYTHON, else the project's .venv)")
+	seed := addSeedFlag(fs, "random seed of the MD")
+	python := addPythonFlag(fs)
 	bf := addBackendFlags(fs, true)
-	asJSON := fs.Bool("json", false, "print a JSON summary as the last line")
+	asJSON := addJSONFlag(fs)
 	if err := parseFlags(fs, args); err != nil {
 		return err
 	}
@@ -99,9 +99,7 @@ func runRun(ctx context.Context, env *cmdEnv, args []string) error {
 	if bf.spec != "" {
 		gomlx = append(gomlx, "--backend", bf.spec)
 	}
-	if *python == "" {
-		*python = defaultPython()
-	}
+	*python = orDefaultPython(*python)
 	start := time.Now()
 	step := func(format string, a ...any) {
 		fmt.Fprintf(env.stderr, "\n== [%6.1fs] %s\n", time.Since(start).Seconds(), fmt.Sprintf(format, a...))
@@ -186,10 +184,7 @@ func runRun(ctx context.Context, env *cmdEnv, args []string) error {
 		s.MDFrames, s.NsPerDay, s.Model, s.TrainSteps, s.Skipped)
 	printEvalSummary(env.stderr, &s.Eval)
 	explainRun(env.stderr, &s)
-	if *asJSON {
-		return printJSON(env, s)
-	}
-	return nil
+	return maybeJSON(env, *asJSON, s)
 }
 
 // explainRun says what the main job's headline numbers mean to a user.
