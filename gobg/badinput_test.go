@@ -148,7 +148,6 @@ func TestBadInput(t *testing.T) {
 		{"flow perturb Inf", []string{"flow", "check", "--arch", "nsf", "--pdb", ala2, "--perturb", "Inf"}, 2, []string{"--perturb"}, false},
 		{"energy check n 0", []string{"energy", "check", "--pdb", mdTop, "--traj", mdTraj, "--n", "0"}, 2, []string{"--n must be at least 1, not 0"}, false},
 		{"energy check truncated DCD", []string{"energy", "check", "--pdb", mdTop, "--traj", torn}, 1, []string{"torn.dcd: frame 346: truncated"}, false},
-		{"energy bench truncated DCD", []string{"energy", "bench", "--pdb", mdTop, "--traj", torn}, 1, []string{"torn.dcd: frame 346: truncated"}, false},
 		{"energy system out in a missing folder", []string{"energy", "system", "--pdb", mdTop, "--out", "OUT/missing/s.xml"}, 1, []string{"--out", "missing does not exist"}, false},
 
 		{"train missing config", []string{"train", "--config", filepath.Join(in, "none.json")}, 1, []string{"--config", "none.json", "no such file"}, false},

@@ -50,8 +50,8 @@ func runBuild(ctx context.Context, env *cmdEnv, args []string) error {
 	psi := fs.Float64("psi", -45, "backbone dihedral psi of every residue, `degrees`")
 	out := fs.String("out", "", "output PDB `file`")
 	withEnergy := fs.Bool("energy", false, "report the OpenMM energy of the built structure")
-	python := fs.String("python", "", "Python interpreter with OpenMM (default: $GOBG_PYTHON, else the project's .venv)")
-	asJSON := fs.Bool("json", false, "print a JSON summary as the last line")
+	python := addPythonFlag(fs)
+	asJSON := addJSONFlag(fs)
 	if err := parseFlags(fs, args); err != nil {
 		return err
 	}
@@ -82,9 +82,7 @@ func runBuild(ctx context.Context, env *cmdEnv, args []string) error {
 	s := buildSummary{Out: *out, Sequence: strings.ToUpper(*seq), Caps: capped,
 		Residues: len(top.Residues), Atoms: len(top.Atoms), Bonds: len(top.Bonds)}
 	if *withEnergy {
-		if *python == "" {
-			*python = defaultPython()
-		}
+		*python = orDefaultPython(*python)
 		pool, err := plugin.Start(ctx, plugin.Config{Python: *python, PDB: *out})
 		if err != nil {
 			return fmt.Errorf("start OpenMM plugin: %w", err)
@@ -99,16 +97,10 @@ func runBuild(ctx context.Context, env *cmdEnv, args []string) error {
 		}
 		s.Energy = &res.Energies[0]
 	}
-	w := env.stdout
-	if *asJSON {
-		w = env.stderr
-	}
+	w := summaryWriter(env, *asJSON)
 	fmt.Fprintf(w, "wrote %s: %d residues, %d atoms, %d bonds\n", s.Out, s.Residues, s.Atoms, s.Bonds)
 	if s.Energy != nil {
 		fmt.Fprintf(w, "OpenMM energy (amber99sbildn + amber99_obc): %.2f kJ/mol\n", *s.Energy)
 	}
-	if *asJSON {
-		return printJSON(env, s)
-	}
-	return nil
+	return maybeJSON(env, *asJSON, s)
 }

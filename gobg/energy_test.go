@@ -130,56 +130,6 @@ func TestEnergyCheckUnseenPeptide(t *testing.T) {
 	checkEnergyPaths(t, s)
 }
 
-// TestEnergyBench runs `gobg energy bench` on a small alanine dipeptide
-// batch: every path answers with a positive rate, native-cpu names its
-// kernel, ratios refer to OpenMM from Python, and --paths selects rows.
-func TestEnergyBench(t *testing.T) {
-	py := testenv.Python(t)
-	md := filepath.Join(testenv.SharedData(t), "md", "ala2")
-	args := []string{"energy", "bench", "--pdb", filepath.Join(md, "top.pdb"), "--traj", filepath.Join(md, "traj.dcd"),
-		"--batch", "8", "--python", py, "--json"}
-	code, stdout, stderr := runCLI(t, args...)
-	if code != 0 {
-		t.Fatalf("exit %d: %s", code, stderr)
-	}
-	var s energyBenchSummary
-	lastJSON(t, stdout, &s)
-	if s.Batch != 8 || s.Atoms != 22 || s.NumCPU < 1 || s.CPU == "" {
-		t.Errorf("summary %+v", s)
-	}
-	got := map[string]benchPath{}
-	for _, p := range s.Paths {
-		got[p.Path] = p
-		if !(p.ConfPerS > 0) || !(p.MsPerCon > 0) {
-			t.Errorf("%s: %v conf/s, %v ms/conf", p.Path, p.ConfPerS, p.MsPerCon)
-		}
-	}
-	for _, name := range benchPathNames {
-		if _, ok := got[name]; !ok {
-			t.Errorf("path %s missing from %v", name, s.Paths)
-		}
-	}
-	if k := native.DefaultKernel(); s.NativeKernel != k || !strings.Contains(got["native-cpu"].Detail, k+" kernel") {
-		t.Errorf("native kernel %q, native-cpu detail %q: want kernel %s", s.NativeKernel, got["native-cpu"].Detail, k)
-	}
-	if r := got["openmm-python"].VsOpenMM; r != 1 {
-		t.Errorf("openmm-python relative to itself: %v", r)
-	}
-	if want := got["native-cpu"].ConfPerS / got["openmm-python"].ConfPerS; s.NativeOverOpenMM != want {
-		t.Errorf("native over OpenMM %v, want %v", s.NativeOverOpenMM, want)
-	}
-
-	code, stdout, stderr = runCLI(t, append(args, "--paths", "native-cpu,graph-f64")...)
-	if code != 0 {
-		t.Fatalf("--paths: exit %d: %s", code, stderr)
-	}
-	s = energyBenchSummary{}
-	lastJSON(t, stdout, &s)
-	if len(s.Paths) != 2 || s.Paths[0].Path != "native-cpu" || s.Paths[1].Path != "graph-f64" || s.NativeOverOpenMM != 0 {
-		t.Errorf("--paths native-cpu,graph-f64 gave %+v (native over OpenMM %v)", s.Paths, s.NativeOverOpenMM)
-	}
-}
-
 // TestEnergySystem exports alanine dipeptide's System and reads it back with
 // gobg's parser: every particle and the force terms are there (training on
 // such a file is checked in flow/train's TestSystemXMLProvider).
@@ -216,9 +166,8 @@ func TestEnergyUsageErrors(t *testing.T) {
 		{"no subcommand", []string{"energy"}, "subcommand"},
 		{"unknown subcommand", []string{"energy", "frobnicate"}, "unknown subcommand"},
 		{"check without traj", []string{"energy", "check", "--pdb", filepath.Join(md, "top.pdb")}, "--traj"},
-		{"bench unknown path", []string{"energy", "bench", "--pdb", "x.pdb", "--traj", "x.dcd", "--paths", "gpu"}, "unknown path"},
+		{"bench is a Go benchmark now", []string{"energy", "bench", "--pdb", "x.pdb"}, "unknown subcommand"},
 		{"system without out", []string{"energy", "system", "--pdb", filepath.Join(md, "top.pdb")}, "--out"},
-		{"bench zero batch", []string{"energy", "bench", "--pdb", "x.pdb", "--traj", "x.dcd", "--batch", "0"}, "at least 1"},
 	} {
 		t.Run(c.name, func(t *testing.T) {
 			code, _, stderr := runCLI(t, c.args...)

@@ -113,18 +113,18 @@ func runEval(ctx context.Context, env *cmdEnv, args []string) error {
 	var dataTop stringList
 	fs.Var(&dataTop, "data-top", "topology `PDB` of the --data trajectories: one for all or one per --data (default: FILE.pdb beside FILE.dcd, else top.pdb in its folder)")
 	n := fs.Int("n", 10000, "number of generated structures")
-	seed := fs.Uint64("seed", 1, "random seed")
+	seed := addSeedFlag(fs, "random seed")
 	sets := fs.Int("sets", 1, "independent sample sets of N for the ESS (seeds S, S+1, ...)")
-	temperature := fs.Float64("temperature", 0, temperatureHelp)
+	temperature := addTemperatureFlag(fs, temperatureHelp)
 	energyName := fs.String("energy", "native", "energy provider: native or openmm")
 	mdFrames := fs.Int("md-frames", 5000, "use at most `F` MD frames, spread evenly over the trajectories")
 	plots := fs.String("plots", "", "write PNG plots to `dir`")
 	reportPath := fs.String("out", "", "write the full report as JSON to `file` (default: beside the model)")
 	batch := fs.Int("batch", 256, "batch size of the flow graphs")
-	python := fs.String("python", "", "Python interpreter with OpenMM (default: $GOBG_PYTHON, else the project's .venv)")
+	python := addPythonFlag(fs)
 	bf := addBackendFlags(fs, true)
 	propFlags := addProposalFlags(fs)
-	asJSON := fs.Bool("json", false, "print a JSON summary as the last line")
+	asJSON := addJSONFlag(fs)
 	if err := parseFlags(fs, args); err != nil {
 		return err
 	}
@@ -227,15 +227,9 @@ func runEval(ctx context.Context, env *cmdEnv, args []string) error {
 		}
 		s.Plots = *plots
 	}
-	w := env.stdout
-	if *asJSON {
-		w = env.stderr
-	}
+	w := summaryWriter(env, *asJSON)
 	printEvalSummary(w, &s)
-	if *asJSON {
-		return printJSON(env, s)
-	}
-	return nil
+	return maybeJSON(env, *asJSON, s)
 }
 
 // moreSets draws sets-1 more sample sets after first (seed) and returns

@@ -103,10 +103,10 @@ func runFlowCheck(ctx context.Context, env *cmdEnv, args []string) error {
 		"larger values make maps with slopes near the splines' minimum, whose inversion error is their conditioning, not arithmetic")
 	samples := fs.Int("samples", 4, "number of base samples and of random domain points")
 	method := fs.String("method", "auto", "log-det check: auto, full-jacobian or per-layer")
-	seed := fs.Uint64("seed", 1, "random seed (perturbation and samples)")
+	seed := addSeedFlag(fs, "random seed (perturbation and samples)")
 	batch := fs.Int("batch", 64, "batch size of the executors")
 	bf := addBackendFlags(fs, true)
-	asJSON := fs.Bool("json", false, "print a JSON summary as the last line")
+	asJSON := addJSONFlag(fs)
 	if err := parseFlags(fs, args); err != nil {
 		return err
 	}
@@ -198,16 +198,10 @@ func runFlowCheck(ctx context.Context, env *cmdEnv, args []string) error {
 		LogDetMethod: r64.LogDetMethod, LogDetErr: r64.LogDetErr,
 		Moved: r64.Moved, MaxAbsLogDet: r64.MaxAbsLogDet, Seconds: time.Since(start).Seconds(), Backend: nn.SpecOf(backend),
 	}
-	w := env.stdout
-	if *asJSON {
-		w = env.stderr
-	}
+	w := summaryWriter(env, *asJSON)
 	fmt.Fprintf(w, "inversion error: float64 %.3g, float32 %.3g (largest coordinate difference)\n", s.InverseErr64, s.InverseErr32)
 	fmt.Fprintf(w, "forward + inverse log-det: float64 %.3g, float32 %.3g\n", s.LogDetPair64, s.LogDetPair32)
 	fmt.Fprintf(w, "log-det vs autodiff (%s): %.3g relative\n", s.LogDetMethod, s.LogDetErr)
 	fmt.Fprintf(w, "perturbed flow: largest move %.3g, largest |log-det| %.4g (%.1f s)\n", s.Moved, s.MaxAbsLogDet, s.Seconds)
-	if *asJSON {
-		return printJSON(env, s)
-	}
-	return nil
+	return maybeJSON(env, *asJSON, s)
 }

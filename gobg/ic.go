@@ -56,10 +56,10 @@ func runIC(ctx context.Context, env *cmdEnv, args []string) error {
 	nFrames := fs.Int("frames", 64, "use at most `N` trajectory frames")
 	modeName := fs.String("mode", "", "reduced or full (default: full for peptides of up to 3 residues, else reduced)")
 	withEnergy := fs.Bool("energy", false, "reduced mode: energy change of the reduction, through OpenMM")
-	python := fs.String("python", "", "Python interpreter with OpenMM (default: $GOBG_PYTHON, else the project's .venv)")
+	python := addPythonFlag(fs)
 	bf := addBackendFlags(fs, true)
 	ldFrames := fs.Int("logdet-frames", 2, "frames on which to check the log-determinant by finite differences")
-	asJSON := fs.Bool("json", false, "print a JSON summary as the last line")
+	asJSON := addJSONFlag(fs)
 	if err := parseFlags(fs, args[1:]); err != nil {
 		return err
 	}
@@ -117,9 +117,7 @@ func runIC(ctx context.Context, env *cmdEnv, args []string) error {
 	}
 	s := icSummary{PDB: *pdbPath, Backend: nn.SpecOf(backend), CheckReport: rep}
 	if *withEnergy && mode == ic.Reduced {
-		if *python == "" {
-			*python = defaultPython()
-		}
+		*python = orDefaultPython(*python)
 		pool, err := plugin.Start(ctx, plugin.Config{Python: *python, PDB: *pdbPath})
 		if err != nil {
 			return fmt.Errorf("start OpenMM plugin: %w", err)
@@ -140,10 +138,7 @@ func runIC(ctx context.Context, env *cmdEnv, args []string) error {
 		}
 	}
 
-	w := env.stdout
-	if *asJSON {
-		w = env.stderr
-	}
+	w := summaryWriter(env, *asJSON)
 	fmt.Fprintf(w, "%s (%s mode): %d atoms, %d coordinates, %d free, %d placement layers\n",
 		s.PDB, rep.Mode, rep.Atoms, rep.Coords, rep.Free, rep.Layers)
 	for _, cl := range sortedKeys(rep.Classes) {
@@ -159,8 +154,5 @@ func runIC(ctx context.Context, env *cmdEnv, args []string) error {
 			fmt.Fprintf(w, "reduction energy change: mean %+.2f kJ/mol, largest |ΔU| %.2f kJ/mol\n", s.EnergyShiftMean, s.EnergyShiftMax)
 		}
 	}
-	if *asJSON {
-		return printJSON(env, s)
-	}
-	return nil
+	return maybeJSON(env, *asJSON, s)
 }

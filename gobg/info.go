@@ -59,7 +59,7 @@ func runInfo(ctx context.Context, env *cmdEnv, args []string) error {
 	pdbPath := fs.String("pdb", "", "topology `file` (PDB)")
 	var trajs stringList
 	fs.Var(&trajs, "traj", "DCD trajectory `file` (repeatable)")
-	asJSON := fs.Bool("json", false, "print a JSON summary as the last line")
+	asJSON := addJSONFlag(fs)
 	if err := parseFlags(fs, args); err != nil {
 		return err
 	}
@@ -103,10 +103,7 @@ func runInfo(ctx context.Context, env *cmdEnv, args []string) error {
 		s.Frames += ti.Frames
 	}
 
-	w := env.stdout
-	if *asJSON {
-		w = env.stderr
-	}
+	w := summaryWriter(env, *asJSON)
 	fmt.Fprintf(w, "%s: %d chains, %d residues, %d atoms, %d bonds, %d models\n",
 		s.PDB, s.Chains, s.Residues, s.Atoms, s.Bonds, s.Models)
 	for _, ci := range s.ChainList {
@@ -118,10 +115,7 @@ func runInfo(ctx context.Context, env *cmdEnv, args []string) error {
 	for _, wmsg := range s.Warnings {
 		fmt.Fprintf(env.stderr, "warning: %s\n", wmsg)
 	}
-	if *asJSON {
-		return printJSON(env, s)
-	}
-	return nil
+	return maybeJSON(env, *asJSON, s)
 }
 
 // scanTrajectory reads every frame of a DCD so that a truncated file, NaN

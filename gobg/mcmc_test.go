@@ -18,6 +18,7 @@ import (
 	"github.com/gobg/gobg/energy/molecule"
 	"github.com/gobg/gobg/flow/generator"
 	"github.com/gobg/gobg/flow/ic"
+	"github.com/gobg/gobg/flow/mcmc"
 	"github.com/gobg/gobg/flow/model"
 	"github.com/gobg/gobg/flow/nn"
 	"github.com/gobg/gobg/internal/testenv"
@@ -266,7 +267,7 @@ func TestMCMC(t *testing.T) {
 		defer g.Close()
 		var worst float64
 		for k, r := range rows {
-			lq, err := mcmcLogQ(g, fr[k].Positions)
+			lq, err := mcmc.LogQ(g, fr[k].Positions)
 			if err != nil {
 				t.Fatal(err)
 			}
@@ -320,11 +321,11 @@ func TestMCMC(t *testing.T) {
 		}
 		apart := 0
 		for k, r := range rows {
-			lm, err := mcmcLogQ(mix, fr[k].Positions)
+			lm, err := mcmc.LogQ(mix, fr[k].Positions)
 			if err != nil {
 				t.Fatal(err)
 			}
-			lq, err := mcmcLogQ(flow, fr[k].Positions)
+			lq, err := mcmc.LogQ(flow, fr[k].Positions)
 			if err != nil {
 				t.Fatal(err)
 			}
@@ -379,7 +380,7 @@ func TestMCMC(t *testing.T) {
 		x := make([]molecule.Vec3, len(perm))
 		for k, r := range rows {
 			m.ToRef(x, fr[k].Positions)
-			lq, err := mcmcLogQ(g, x)
+			lq, err := mcmc.LogQ(g, x)
 			if err != nil {
 				t.Fatal(err)
 			}

@@ -7,6 +7,7 @@ import (
 	"io"
 	"math"
 
+	"github.com/gobg/gobg/energy/md"
 	"github.com/gobg/gobg/plugin"
 )
 
@@ -43,7 +44,7 @@ func (m *mdFlags) register(fs *flag.FlagSet) {
 	fs.BoolVar(&m.minimize, "minimize", false, "minimise the energy before the run")
 	fs.StringVar(&m.platform, "platform", "CPU", "OpenMM `platform` (CPU, Reference, CUDA, OpenCL)")
 	fs.IntVar(&m.threads, "threads", 1, "CPU platform `threads` (1: reproducible)")
-	fs.StringVar(&m.python, "python", "", "Python interpreter with OpenMM (default: $GOBG_PYTHON, else the project's .venv)")
+	fs.StringVar(&m.python, "python", "", pythonFlagDoc)
 }
 
 // validate checks the parsed flags (set: the flags given on the command
@@ -78,35 +79,57 @@ func (m *mdFlags) validate(set map[string]bool, own func() error) (timestepPS fl
 		return 0, 0, 0, fmt.Errorf("%w: --threads must not be negative", errUsage)
 	}
 	timestepPS = m.timestepFS / 1000
-	stepsPerFrame, ok := simWholeRatio(m.savePS, timestepPS)
+	stepsPerFrame, ok := wholeRatio(m.savePS, timestepPS)
 	if !ok {
 		return 0, 0, 0, fmt.Errorf("%w: --save-ps %g is not a whole number of %g fs time steps", errUsage, m.savePS, m.timestepFS)
 	}
-	frames, ok = simWholeRatio(m.ns*1000, m.savePS)
+	frames, ok = wholeRatio(m.ns*1000, m.savePS)
 	if !ok {
 		return 0, 0, 0, fmt.Errorf("%w: --ns %g is not a whole number of %g ps frames", errUsage, m.ns, m.savePS)
 	}
 	if err := firstErr(inputFile("--pdb", m.pdb), writableDir("--out", m.out)); err != nil {
 		return 0, 0, 0, err
 	}
-	if m.python == "" {
-		m.python = defaultPython()
-	}
+	m.python = orDefaultPython(m.python)
 	return timestepPS, stepsPerFrame, frames, nil
 }
 
-// minimizeIfAsked minimises md's energy if --minimize was given and reports
-// the minimised energy on w.
-func (m *mdFlags) minimizeIfAsked(ctx context.Context, md *plugin.MD, w io.Writer) error {
-	if !m.minimize {
-		return nil
-	}
-	s, err := md.Minimize(ctx, 0, 0)
+// options are md.Options of the parsed flags (after validate).
+func (m *mdFlags) options(constraints string, timestepPS float64, stepsPerFrame, frames int, log io.Writer) md.Options {
+	return md.Options{PDB: m.pdb, Out: m.out, Python: m.python, Platform: m.platform, Threads: m.threads,
+		Constraints: constraints, TemperatureK: m.temperature, FrictionPerPS: m.friction, TimestepPS: timestepPS,
+		HydrogenMassAMU: m.hmr, Minimize: m.minimize, Seed: int32(m.seed), SavePS: m.savePS,
+		StepsPerFrame: stepsPerFrame, Frames: frames, Log: log, BeforeCheckpoint: simulateHook}
+}
+
+// start starts an OpenMM MD worker with the parsed flags (mcmc: no
+// constraints, the run's seed).
+func (m *mdFlags) start(ctx context.Context, constraints string, timestepPS float64, seed int32) (*plugin.MD, error) {
+	sim, err := plugin.StartMD(ctx, plugin.MDConfig{
+		Config: plugin.Config{Python: m.python, PDB: m.pdb, Platform: m.platform, Threads: m.threads,
+			ForceField: plugin.DefaultForceField, Constraints: constraints},
+		TemperatureK: m.temperature, FrictionPerPS: m.friction, TimestepPS: timestepPS, HydrogenMassAMU: m.hmr, Seed: seed,
+	})
 	if err != nil {
-		return err
+		return nil, fmt.Errorf("start OpenMM: %w", err)
 	}
-	fmt.Fprintf(w, "minimised: U = %.4f kJ/mol\n", s.PotentialKJ)
-	return nil
+	return sim, nil
+}
+
+// minimizeIfAsked minimises sim's energy if --minimize was given.
+func (m *mdFlags) minimizeIfAsked(ctx context.Context, sim *plugin.MD, w io.Writer) error {
+	return md.Minimize(ctx, sim, m.minimize, w)
+}
+
+// wholeRatio returns a/b if it is a positive whole number (to a relative
+// 1e-9, so that 0.1 ps / 0.002 ps counts as 50).
+func wholeRatio(a, b float64) (int, bool) {
+	r := a / b
+	n := math.Round(r)
+	if n < 1 || n > math.MaxInt32 || math.Abs(r-n) > 1e-9*n {
+		return 0, false
+	}
+	return int(n), true
 }
 
 // flagsSet is the set of flags given on fs's command line.

@@ -1,6 +1,7 @@
 package main
 
 import (
+	"flag"
 	"os"
 	"path/filepath"
 )
@@ -28,4 +29,17 @@ func defaultPython() string {
 		}
 	}
 	return "python3"
+}
+
+const pythonFlagDoc = "Python interpreter with OpenMM (default: $GOBG_PYTHON, else the project's .venv)"
+
+// addPythonFlag declares --python, the interpreter of the OpenMM worker.
+func addPythonFlag(fs *flag.FlagSet) *string { return fs.String("python", "", pythonFlagDoc) }
+
+// orDefaultPython is p, or defaultPython() where --python was not given.
+func orDefaultPython(p string) string {
+	if p == "" {
+		return defaultPython()
+	}
+	return p
 }

@@ -12,6 +12,7 @@ import (
 	"strconv"
 	"time"
 
+	"github.com/gobg/gobg/energy/md"
 	"github.com/gobg/gobg/energy/molecule"
 	"github.com/gobg/gobg/flow/eval"
 	"github.com/gobg/gobg/flow/ic"
@@ -69,16 +70,23 @@ func runRun(ctx context.Context, env *cmdEnv, args []string) error {
 	nllSteps := fs.Int("nll-steps", 1500, "maximum-likelihood training steps")
 	klSteps := fs.Int("kl-steps", 400, "training steps with the reverse-KL energy term")
 	samples := fs.Int("samples", 5000, "structures to generate for the evaluation")
-	seed := fs.Uint64("seed", 1, "random seed of the MD")
-	python := fs.String("python", "", "Python interpreter with OpenMM (default: $GOBG_PYTHON, else the project's .venv)")
+	seed := addSeedFlag(fs, "random seed of the MD")
+	python := addPythonFlag(fs)
 	bf := addBackendFlags(fs, true)
-	asJSON := fs.Bool("json", false, "print a JSON summary as the last line")
+	asJSON := addJSONFlag(fs)
 	if err := parseFlags(fs, args); err != nil {
 		return err
 	}
 	if err := firstErr(positiveFloat("ns", *ns), positiveInt("nll-steps", *nllSteps), positiveInt("kl-steps", *klSteps),
 		positiveInt("samples", *samples)); err != nil {
 		return err
+	}
+	frames, ok := wholeRatio(*ns*1000, 0.25)
+	switch {
+	case !ok:
+		return fmt.Errorf("%w: --ns %g is not a whole number of 0.25 ps frames", errUsage, *ns)
+	case *seed < 1 || *seed > math.MaxInt32:
+		return fmt.Errorf("%w: --seed must be in 1..%d", errUsage, math.MaxInt32)
 	}
 	if err := writableDir("--out", *out); err != nil {
 		return err
@@ -91,9 +99,7 @@ func runRun(ctx context.Context, env *cmdEnv, args []string) error {
 	if bf.spec != "" {
 		gomlx = append(gomlx, "--backend", bf.spec)
 	}
-	if *python == "" {
-		*python = defaultPython()
-	}
+	*python = orDefaultPython(*python)
 	start := time.Now()
 	step := func(format string, a ...any) {
 		fmt.Fprintf(env.stderr, "\n== [%6.1fs] %s\n", time.Since(start).Seconds(), fmt.Sprintf(format, a...))
@@ -119,12 +125,14 @@ func runRun(ctx context.Context, env *cmdEnv, args []string) error {
 	// A frame every 0.25 ps: bond lengths and angles, most of the 60
 	// coordinates, decorrelate well within that, so the same MD gives the
 	// flow four times the independent data; with a frame per ps it over-fits.
-	var sim simSummary
-	if err := callJSON(ctx, env, "simulate", []string{"--pdb", s.PDB, "--ns", strconv.FormatFloat(*ns, 'g', -1, 64),
-		"--out", mdDir, "--constraints", "None", "--timestep-fs", "2", "--hmr", "3", "--save-ps", "0.25", "--minimize", "--seed", strconv.FormatUint(*seed, 10),
-		"--python", *python}, &sim); err != nil {
-		return err
+	const savePS, timestepPS = 0.25, 0.002
+	sim, err := md.Run(ctx, md.Options{PDB: s.PDB, Out: mdDir, Python: *python, Platform: "CPU", Threads: 1,
+		Constraints: "None", TemperatureK: 300, FrictionPerPS: 1, TimestepPS: timestepPS, HydrogenMassAMU: 3,
+		Minimize: true, Seed: int32(*seed), SavePS: savePS, StepsPerFrame: 125, Frames: frames, Log: env.stderr})
+	if err != nil {
+		return fmt.Errorf("simulate: %w", err)
 	}
+	reportSimulation(env, sim, frames, *ns)
 	s.MDFrames, s.NsPerDay = sim.Frames, sim.NsPerDay
 	if s.MDCheck, err = checkRunMD(sim); err != nil {
 		return err
@@ -176,10 +184,7 @@ func runRun(ctx context.Context, env *cmdEnv, args []string) error {
 		s.MDFrames, s.NsPerDay, s.Model, s.TrainSteps, s.Skipped)
 	printEvalSummary(env.stderr, &s.Eval)
 	explainRun(env.stderr, &s)
-	if *asJSON {
-		return printJSON(env, s)
-	}
-	return nil
+	return maybeJSON(env, *asJSON, s)
 }
 
 // explainRun says what the main job's headline numbers mean to a user.
@@ -202,7 +207,7 @@ func explainRun(w io.Writer, s *runSummary) {
 
 // checkRunMD reads the run's MD and checks it on alanine's phi/psi
 // (eval.CheckMD).
-func checkRunMD(sim simSummary) (*eval.MDCheck, error) {
+func checkRunMD(sim *md.Summary) (*eval.MDCheck, error) {
 	p, err := molecule.ReadPDBFile(sim.Top)
 	if err != nil {
 		return nil, err
@@ -221,7 +226,7 @@ func checkRunMD(sim simSummary) (*eval.MDCheck, error) {
 // writeDefaultTrainConfig writes the embedded default's training
 // configuration beside the run, so that it can be read, changed and rerun
 // with `gobg train --config`.
-func writeDefaultTrainConfig(out string, sim simSummary, nllSteps, klSteps int, python string) (string, error) {
+func writeDefaultTrainConfig(out string, sim *md.Summary, nllSteps, klSteps int, python string) (string, error) {
 	cfg := train.DefaultConfig()
 	cfg.Data.Topology, _ = filepath.Abs(sim.Top)
 	traj, _ := filepath.Abs(sim.Traj)

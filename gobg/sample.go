@@ -126,14 +126,14 @@ func runSample(ctx context.Context, env *cmdEnv, args []string) error {
 	modelPath := fs.String("model", "", "model `file` written by gobg train")
 	n := fs.Int("n", 1000, "number of structures")
 	out := fs.String("out", "", "output DCD `file`")
-	seed := fs.Uint64("seed", 1, "random seed")
+	seed := addSeedFlag(fs, "random seed")
 	energyName := fs.String("energy", "native", "energy provider for log weights: native, openmm or none")
-	temperature := fs.Float64("temperature", 0, "log weights at this "+temperatureHelp)
+	temperature := addTemperatureFlag(fs, "log weights at this "+temperatureHelp)
 	batch := fs.Int("batch", 256, "batch size of the sampling graph")
-	python := fs.String("python", "", "Python interpreter with OpenMM (default: $GOBG_PYTHON, else the project's .venv)")
+	python := addPythonFlag(fs)
 	bf := addBackendFlags(fs, true)
 	propFlags := addProposalFlags(fs)
-	asJSON := fs.Bool("json", false, "print a JSON summary as the last line")
+	asJSON := addJSONFlag(fs)
 	if err := parseFlags(fs, args); err != nil {
 		return err
 	}
@@ -193,19 +193,13 @@ func runSample(ctx context.Context, env *cmdEnv, args []string) error {
 	}
 	s.Seconds = time.Since(start).Seconds()
 	s.PerSecond = float64(*n) / s.Seconds
-	w := env.stdout
-	if *asJSON {
-		w = env.stderr
-	}
+	w := summaryWriter(env, *asJSON)
 	fmt.Fprintf(w, "wrote %d structures to %s (%s, %s) in %.1f s; mean log q %.2f", *n, s.Out, s.PDB, s.CSV, s.Seconds, s.MeanLogQ)
 	if e != nil {
 		fmt.Fprintf(w, "; %d non-finite energies", s.NonFinite)
 	}
 	fmt.Fprintln(w)
-	if *asJSON {
-		return printJSON(env, s)
-	}
-	return nil
+	return maybeJSON(env, *asJSON, s)
 }
 
 // writeSamples writes the structures (DCD), the topology (PDB) and the

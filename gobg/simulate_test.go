@@ -15,6 +15,7 @@ import (
 	"strings"
 	"testing"
 
+	"github.com/gobg/gobg/energy/md"
 	"github.com/gobg/gobg/energy/molecule"
 	"github.com/gobg/gobg/internal/testenv"
 	"github.com/gobg/gobg/plugin"
@@ -300,7 +301,7 @@ func TestSimulateResume(t *testing.T) {
 		if code != 1 || !strings.Contains(stderr, "interrupted after frame 6 of 20") || !errors.Is(cctx.Err(), context.Canceled) {
 			t.Fatalf("cancelled run: exit %d:\n%s", code, stderr)
 		}
-		ck, err := readSimCheckpoint(filepath.Join(dir, "checkpoint"))
+		ck, err := md.ReadCheckpoint(filepath.Join(dir, "checkpoint"))
 		if err != nil || ck.Frames != 6 || ck.Step != 300 {
 			t.Fatalf("checkpoint after the cancel: %+v, %v", ck, err)
 		}
@@ -390,11 +391,20 @@ func TestSimulateTemperatureHMR(t *testing.T) {
 	if T := *s.MeanTemperatureK; T < 240 || T > 360 {
 		t.Errorf("mean temperature %.1f K, want about 300 K", T)
 	}
-	var meta simMeta
+	var meta md.Meta
 	if err := json.Unmarshal(simReadFile(t, filepath.Join(dir, "meta.json")), &meta); err != nil {
 		t.Fatal(err)
 	}
 	if meta.HydrogenMassAMU == nil || *meta.HydrogenMassAMU != 1.5 || meta.TimestepPS != 0.004 || !meta.Minimized || meta.StepsPerFrame != 50 {
 		t.Errorf("meta.json: %+v", meta)
 	}
+}
+
+// simMean is the arithmetic mean of v.
+func simMean(v []float64) float64 {
+	var sum float64
+	for _, x := range v {
+		sum += x
+	}
+	return sum / float64(len(v))
 }

@@ -1,6 +1,7 @@
 package main
 
 import (
+	"flag"
 	"fmt"
 
 	"github.com/gobg/gobg/flow/generator"
@@ -9,6 +10,12 @@ import (
 // temperatureHelp is the --temperature help of the commands that take a
 // model: their default is the temperature the model was trained at.
 const temperatureHelp = "temperature in `K` (default: the one the model was trained at, which the model file records; 300 for older files)"
+
+// addTemperatureFlag declares --temperature of a command that takes a
+// model: 0 until given, the model's temperature by default.
+func addTemperatureFlag(fs *flag.FlagSet, help string) *float64 {
+	return fs.Float64("temperature", 0, help)
+}
 
 // optionalTemp checks --temperature where the command line gives it (its
 // default is the model's, known only once the model is loaded).

@@ -49,11 +49,11 @@ func runTrain(ctx context.Context, env *cmdEnv, args []string) error {
 	configPath := fs.String("config", "", "training configuration `file` (JSON)")
 	resume := fs.Bool("resume", false, "continue from the checkpoint in the output directory")
 	output := fs.String("output", "", "output `dir`ectory (overrides the configuration's)")
-	python := fs.String("python", "", "Python interpreter with OpenMM (default: $GOBG_PYTHON, else the project's .venv)")
+	python := addPythonFlag(fs)
 	stopAfter := fs.Int("stop-after", 0, "stop after global step `N` with a checkpoint (continue later with --resume; 0: run to the end)")
 	bf := addBackendFlags(fs, true)
 	printConfig := fs.Bool("print-config", false, "print the default configuration (stdout) and its field descriptions (stderr)")
-	asJSON := fs.Bool("json", false, "print a JSON summary as the last line")
+	asJSON := addJSONFlag(fs)
 	if err := parseFlags(fs, args); err != nil {
 		return err
 	}
@@ -113,10 +113,7 @@ func runTrain(ctx context.Context, env *cmdEnv, args []string) error {
 	if err != nil {
 		return err
 	}
-	w := env.stdout
-	if *asJSON {
-		w = env.stderr
-	}
+	w := summaryWriter(env, *asJSON)
 	for _, s := range sum.Stages {
 		fmt.Fprintf(w, "stage %-12s %6d steps  loss %.5g  nll %.5g (first %.5g, validation %.5g)  w2 %.4g  kl %.5g  fkl %.4g  logvar %.4g  skipped %d  %.1f s (%.2f steps/s)\n",
 			s.Name, s.Steps, s.Loss, s.NLL, s.FirstNLL, s.ValNLL, s.W2, s.KL, s.FKL, s.LogVar, s.Skipped, s.Wall, s.StepsPS)
@@ -126,8 +123,5 @@ func runTrain(ctx context.Context, env *cmdEnv, args []string) error {
 	} else {
 		fmt.Fprintf(w, "%d steps, %d skipped, %.1f s; model %s\n", sum.Steps, sum.Skipped, sum.Wall, filepath.Clean(sum.Model))
 	}
-	if *asJSON {
-		return printJSON(env, trainSummary{Config: *configPath, Summary: sum})
-	}
-	return nil
+	return maybeJSON(env, *asJSON, trainSummary{Config: *configPath, Summary: sum})
 }

@@ -86,7 +86,7 @@ func cpuTime(b *testing.B) time.Duration {
 // the machine; the wall-clock ratio is what a user sees on an idle machine
 // with -cpu 2.
 func BenchmarkNative(b *testing.B) {
-	for _, system := range []string{"hp35", "protein_g"} {
+	for _, system := range []string{"ala2", "hp35", "protein_g"} {
 		b.Run(system, func(b *testing.B) {
 			sys, pos, ommWall, ommCPU := benchData(b, system, 256)
 			for _, v := range variants(b) {

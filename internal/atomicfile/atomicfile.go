@@ -98,3 +98,36 @@ func Commit(f *os.File, path string) error {
 	}
 	return nil
 }
+
+// Stream is a buffered file written over a long time into a hidden
+// temporary file (CreatePartial) and renamed into place by Commit, so that
+// its path never holds a torn file, even after a kill.
+type Stream struct {
+	*bufio.Writer
+	path string
+	f    *os.File
+}
+
+// NewStream starts the stream of path.
+func NewStream(path string) (*Stream, error) {
+	f, err := CreatePartial(path)
+	if err != nil {
+		return nil, err
+	}
+	return &Stream{Writer: bufio.NewWriterSize(f, 1<<16), path: path, f: f}, nil
+}
+
+// Commit flushes the buffer and makes the file the complete path (Commit).
+func (s *Stream) Commit() error {
+	if err := s.Flush(); err != nil {
+		s.Abort()
+		return fmt.Errorf("write %s: %w", s.path, err)
+	}
+	return Commit(s.f, s.path)
+}
+
+// Abort removes the temporary file.
+func (s *Stream) Abort() {
+	s.f.Close()
+	os.Remove(s.f.Name())
+}
