@@ -86,6 +86,8 @@ func runEnergy(ctx context.Context, env *cmdEnv, args []string) error {
 		return runEnergyBench(ctx, env, args[1:])
 	case "system":
 		return runEnergySystem(ctx, env, args[1:])
+	case "serve": // gobg/serve.go
+		return runEnergyServe(ctx, env, args[1:])
 	}
 	return fmt.Errorf("%w: unknown subcommand %q: the subcommands are check, bench and system", errUsage, args[0])
 }

@@ -110,3 +110,16 @@ func clientCreds(addr string, files TLSFiles) (credentials.TransportCredentials,
 		MinVersion:   tls.VersionTLS13,
 	}), nil
 }
+
+// CheckTransport checks, before anything is started, what Serve (listen) or
+// Start (a Config.Remote address) will check: the address's form, that
+// plaintext is used on loopback only, and that the TLS files load.
+func CheckTransport(addr string, files TLSFiles, listen bool) error {
+	var err error
+	if listen {
+		_, err = serverCreds(addr, files)
+	} else {
+		_, err = clientCreds(addr, files)
+	}
+	return err
+}
