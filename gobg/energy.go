@@ -21,9 +21,10 @@ import (
 func init() {
 	register(&command{
 		name:    "energy",
-		summary: "Amber energies: `gobg energy check` (exactness of each path), `gobg energy system` (export the System)",
+		summary: "Amber energies: `gobg energy check` (exactness of each path), `gobg energy system` (export the System), `gobg energy serve` (workers for other hosts)",
 		usage: `Usage: gobg energy check --pdb FILE --traj DCD [--n 50] [--python PY] [--backend SPEC] [--threads T] [--json]
        gobg energy system --pdb FILE --out system.xml [--python PY] [--json]
+       gobg energy serve --listen HOST:PORT --pdb FILE [...]   (gobg energy serve --help)
 
 check builds the amber99sbildn + amber99_obc System (implicit solvent, no
 cutoff, no constraints) of the structure through the OpenMM plugin and
@@ -56,6 +57,7 @@ Example:
 var energySubcommands = map[string]func(ctx context.Context, env *cmdEnv, args []string) error{
 	"check":  runEnergyCheck,
 	"system": runEnergySystem,
+	"serve":  runEnergyServe, // gobg/serve.go
 }
 
 func runEnergy(ctx context.Context, env *cmdEnv, args []string) error {

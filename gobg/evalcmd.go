@@ -124,6 +124,7 @@ func runEval(ctx context.Context, env *cmdEnv, args []string) error {
 	python := addPythonFlag(fs)
 	bf := addBackendFlags(fs, true)
 	propFlags := addProposalFlags(fs)
+	rf := addRemoteFlags(fs)
 	asJSON := addJSONFlag(fs)
 	if err := parseFlags(fs, args); err != nil {
 		return err
@@ -139,8 +140,12 @@ func runEval(ctx context.Context, env *cmdEnv, args []string) error {
 	}
 	set := flagsSet(fs)
 	if err := firstErr(positiveInt("n", *n), optionalTemp(set, *temperature), checkEnergyName(*energyName, false),
-		positiveInt("md-frames", *mdFrames), positiveInt("batch", *batch), propFlags.validate()); err != nil {
+		positiveInt("md-frames", *mdFrames), positiveInt("batch", *batch), propFlags.validate(),
+		rf.validate(set["energy"], *energyName)); err != nil {
 		return err
+	}
+	if rf.set() {
+		*energyName = "openmm (" + rf.addrs.String() + ")"
 	}
 	if err := evalFiles(*modelPath, data, *reportPath, *plots); err != nil {
 		return err
@@ -184,7 +189,13 @@ func runEval(ctx context.Context, env *cmdEnv, args []string) error {
 	if err != nil {
 		return err
 	}
-	e, stop, err := startEnergy(ctx, *energyName, top, md[0], *python)
+	var e energy.Energy
+	var stop func()
+	if rf.set() {
+		e, stop, err = startRemoteEnergy(ctx, rf, top, md[0])
+	} else {
+		e, stop, err = startEnergy(ctx, *energyName, top, md[0], *python)
+	}
 	if err != nil {
 		return err
 	}

@@ -133,6 +133,7 @@ func runSample(ctx context.Context, env *cmdEnv, args []string) error {
 	python := addPythonFlag(fs)
 	bf := addBackendFlags(fs, true)
 	propFlags := addProposalFlags(fs)
+	rf := addRemoteFlags(fs)
 	asJSON := addJSONFlag(fs)
 	if err := parseFlags(fs, args); err != nil {
 		return err
@@ -142,8 +143,11 @@ func runSample(ctx context.Context, env *cmdEnv, args []string) error {
 	}
 	set := flagsSet(fs)
 	if err := firstErr(positiveInt("n", *n), positiveInt("batch", *batch), checkEnergyName(*energyName, true),
-		optionalTemp(set, *temperature), propFlags.validate(), sampleOutName(*out)); err != nil {
+		optionalTemp(set, *temperature), propFlags.validate(), sampleOutName(*out), rf.validate(set["energy"], *energyName)); err != nil {
 		return err
+	}
+	if rf.set() {
+		*energyName = "openmm"
 	}
 	if err := firstErr(inputFile("--model", *modelPath), writableOut("--out", *out)); err != nil {
 		return err
@@ -169,7 +173,12 @@ func runSample(ctx context.Context, env *cmdEnv, args []string) error {
 			return err
 		}
 		var stop func()
-		if e, stop, err = startEnergy(ctx, *energyName, top, ref, *python); err != nil {
+		if rf.set() {
+			e, stop, err = startRemoteEnergy(ctx, rf, top, ref)
+		} else {
+			e, stop, err = startEnergy(ctx, *energyName, top, ref, *python)
+		}
+		if err != nil {
 			return err
 		}
 		defer stop()

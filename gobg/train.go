@@ -7,6 +7,7 @@ import (
 	"path/filepath"
 
 	"github.com/gobg/gobg/flow/train"
+	"github.com/gobg/gobg/plugin"
 )
 
 func init() {
@@ -52,6 +53,7 @@ func runTrain(ctx context.Context, env *cmdEnv, args []string) error {
 	python := addPythonFlag(fs)
 	stopAfter := fs.Int("stop-after", 0, "stop after global step `N` with a checkpoint (continue later with --resume; 0: run to the end)")
 	bf := addBackendFlags(fs, true)
+	rf := addRemoteFlags(fs)
 	printConfig := fs.Bool("print-config", false, "print the default configuration (stdout) and its field descriptions (stderr)")
 	asJSON := addJSONFlag(fs)
 	if err := parseFlags(fs, args); err != nil {
@@ -84,6 +86,9 @@ func runTrain(ctx context.Context, env *cmdEnv, args []string) error {
 	}
 	if *output != "" {
 		cfg.Output = *output
+	}
+	if err := applyRemoteFlags(&cfg.Energy, rf); err != nil {
+		return err
 	}
 	if bf.spec != "" {
 		cfg.Backend = bf.spec
@@ -124,4 +129,31 @@ func runTrain(ctx context.Context, env *cmdEnv, args []string) error {
 		fmt.Fprintf(w, "%d steps, %d skipped, %.1f s; model %s\n", sum.Steps, sum.Skipped, sum.Wall, filepath.Clean(sum.Model))
 	}
 	return maybeJSON(env, *asJSON, trainSummary{Config: *configPath, Summary: sum})
+}
+
+// applyRemoteFlags lets --energy-workers and the TLS flags replace the
+// configuration's energy servers and files; servers, from either, mean the
+// openmm provider. The addresses and files are checked here, before
+// anything starts.
+func applyRemoteFlags(e *train.EnergyConfig, rf *remoteFlags) error {
+	if err := rf.tls.validate(); err != nil {
+		return err
+	}
+	if rf.set() {
+		e.EnergyWorkers = rf.addrs
+		e.Provider = train.ProviderOpenMM
+		e.SystemXML = ""
+	} else if rf.tls.files().Enabled() && len(e.EnergyWorkers) == 0 {
+		return fmt.Errorf("%w: --tls-cert, --tls-key and --tls-ca go with energy servers (--energy-workers or energy.energy_workers)", errUsage)
+	}
+	if f := rf.tls.files(); f.Enabled() {
+		e.TLSCert, e.TLSKey, e.TLSCA = f.Cert, f.Key, f.CA
+	}
+	if len(e.EnergyWorkers) == 0 {
+		return nil
+	}
+	if e.Provider != train.ProviderOpenMM {
+		return fmt.Errorf("energy.energy_workers evaluate with OpenMM: set energy.provider to %q", train.ProviderOpenMM)
+	}
+	return checkRemote(e.EnergyWorkers, plugin.TLSFiles{Cert: e.TLSCert, Key: e.TLSKey, CA: e.TLSCA})
 }

@@ -25,6 +25,10 @@ var (
 )
 
 func TestMain(m *testing.M) {
+	if os.Getenv(serveEnv+"LISTEN") != "" {
+		// This test binary was started as an energy server (startServer).
+		os.Exit(serveMain())
+	}
 	code := m.Run()
 	for _, p := range sharedPools {
 		p.Close()

@@ -80,8 +80,20 @@ type Config struct {
 	// Threads per worker on the CPU platform (default: the number of CPUs
 	// divided among the workers, at least 1).
 	Threads int
-	// Workers is the number of worker processes (default 1).
+	// Workers is the number of local worker processes (default 1, or 0 when
+	// Remote names servers: then set it to use both).
 	Workers int
+	// Remote lists energy servers (gobg energy serve; Serve) as host:port.
+	// Each takes a chunk of every batch beside the local workers. A server
+	// must serve this Config's System: Start compares the digest of its
+	// System with a local worker's or SystemXML's, else its topology and
+	// force field with PDB's, and refuses a mismatch. A server that fails
+	// is not restarted: its chunk goes to another worker, and the server is
+	// probed again in the background.
+	Remote []string
+	// TLS are the client's mutual-TLS files for Remote; required for any
+	// server that is not on a loopback address.
+	TLS TLSFiles
 	// Timeout bounds one worker call (one chunk of a batch); a call that runs
 	// over it counts as a hung worker, which is restarted. Default
 	// DefaultTimeout; it must cover the largest chunk you send.
@@ -107,9 +119,14 @@ type Pool struct {
 	python  string
 	log     *slog.Logger
 	workers []*worker
+	remotes []*remote
+	ident   identity               // what remote workers must serve
 	info    *energypb.InfoResponse // from the first worker to start
 	natoms  int
 	closed  atomic.Bool
+	bg      sync.WaitGroup // background probes of remote workers
+	bgStop  context.CancelFunc
+	bgCtx   context.Context
 }
 
 var _ energy.Energy = (*Pool)(nil)
@@ -123,6 +140,14 @@ func Start(ctx context.Context, cfg Config) (*Pool, error) {
 		return nil, err
 	}
 	p := &Pool{cfg: cfg, python: cfg.Python, log: cfg.Logger, natoms: -1}
+	p.bgCtx, p.bgStop = context.WithCancel(context.Background())
+	if cfg.Workers == 0 {
+		if err := p.connectRemotes(ctx); err != nil {
+			p.Close()
+			return nil, err
+		}
+		return p, nil
+	}
 	p.server = cfg.Server
 	if p.server == "" {
 		if p.server, err = ExtractServer(); err != nil {
@@ -162,6 +187,12 @@ func Start(ctx context.Context, cfg Config) (*Pool, error) {
 	}
 	p.log.Info("openmm workers ready", "workers", len(p.workers), "atoms", p.natoms,
 		"platform", p.info.Platform, "openmm", p.info.OpenmmVersion, "source", p.info.Source)
+	if len(cfg.Remote) > 0 {
+		if err := p.connectRemotes(ctx); err != nil {
+			p.Close()
+			return nil, err
+		}
+	}
 	return p, nil
 }
 
@@ -197,8 +228,11 @@ func withDefaults(cfg Config) (Config, error) {
 	}
 	if cfg.Workers <= 0 {
 		cfg.Workers = 1
+		if len(cfg.Remote) > 0 {
+			cfg.Workers = 0
+		}
 	}
-	if cfg.Threads <= 0 && cfg.Platform == "CPU" {
+	if cfg.Threads <= 0 && cfg.Platform == "CPU" && cfg.Workers > 0 {
 		cfg.Threads = max(1, runtime.NumCPU()/cfg.Workers)
 	}
 	if cfg.Timeout <= 0 {
@@ -264,8 +298,10 @@ func (p *Pool) Restarts() int {
 	return n
 }
 
-// Evaluate implements energy.Energy: each worker gets one contiguous chunk of
-// the batch, and the chunks run in parallel.
+// Evaluate implements energy.Energy: each worker that is up, local or
+// remote, gets one contiguous chunk of the batch, and the chunks run in
+// parallel. A local worker that dies is restarted and retried; a remote one
+// is marked down and its chunk goes to another worker.
 func (p *Pool) Evaluate(ctx context.Context, positions [][]molecule.Vec3, wantForces bool) (energy.Result, error) {
 	if p.closed.Load() {
 		return energy.Result{}, errors.New("plugin: evaluate on a closed pool")
@@ -284,13 +320,18 @@ func (p *Pool) Evaluate(ctx context.Context, positions [][]molecule.Vec3, wantFo
 	// A failed chunk makes the whole answer useless: stop the others.
 	ctx, cancel := context.WithCancel(ctx)
 	defer cancel()
-	nchunks := min(b, len(p.workers))
+	p.reprobe()
+	slots := p.upSlots()
+	if len(slots) == 0 {
+		return energy.Result{}, p.allDown()
+	}
+	nchunks := min(b, len(slots))
 	errs := make([]error, nchunks)
 	var wg sync.WaitGroup
 	for c := range nchunks {
 		lo, hi := c*b/nchunks, (c+1)*b/nchunks
 		wg.Go(func() {
-			if err := p.workers[c].evaluate(ctx, positions, lo, hi, wantForces, &res); err != nil {
+			if err := p.runChunk(ctx, slots[c], positions, lo, hi, wantForces, &res); err != nil {
 				errs[c] = err
 				cancel()
 			}
@@ -314,6 +355,9 @@ func (p *Pool) Evaluate(ctx context.Context, positions [][]molecule.Vec3, wantFo
 func (p *Pool) SystemXML(ctx context.Context) (string, error) {
 	if p.closed.Load() {
 		return "", errors.New("plugin: SystemXML on a closed pool")
+	}
+	if len(p.workers) == 0 {
+		return p.remoteSystemXML(ctx)
 	}
 	var xml string
 	err := p.workers[0].call(ctx, "system xml", func(ctx context.Context, c energypb.EnergyClient) error {
@@ -339,17 +383,23 @@ func FetchSystemXML(ctx context.Context, cfg Config) (string, error) {
 	return pool.SystemXML(ctx)
 }
 
-// Close stops every worker (asking each to shut down, killing it after a
-// grace period) and waits until the processes are gone. It is safe to call
+// Close stops every local worker (asking each to shut down, killing it
+// after a grace period), waits until the processes are gone, and closes the
+// connections to remote workers (which keep running). It is safe to call
 // more than once.
 func (p *Pool) Close() error {
 	if p.closed.Swap(true) {
 		return nil
 	}
+	p.bgStop()
 	var wg sync.WaitGroup
 	for _, w := range p.workers {
 		wg.Go(w.stop)
 	}
 	wg.Wait()
+	p.bg.Wait()
+	for _, r := range p.remotes {
+		_ = r.conn.Close()
+	}
 	return nil
 }

@@ -62,6 +62,12 @@ type EnergyConfig struct {
 	Workers     int     `json:"workers"`
 	Platform    string  `json:"platform"`
 	SystemXML   string  `json:"system_xml"`
+	// EnergyWorkers are energy servers (gobg energy serve) of the openmm
+	// provider, with the client's mutual-TLS files.
+	EnergyWorkers []string `json:"energy_workers,omitempty"`
+	TLSCert       string   `json:"tls_cert,omitempty"`
+	TLSKey        string   `json:"tls_key,omitempty"`
+	TLSCA         string   `json:"tls_ca,omitempty"`
 }
 
 // Stage is one phase of the schedule.
@@ -143,7 +149,9 @@ var FieldDocs = []struct{ Field, Doc string }{
 	{"energy.temperature", "temperature in K (u = U/kT): the ensemble the model is trained for, which should be the MD data's; the model file records it, and gobg sample, eval and mcmc default to it"},
 	{"energy.cut, energy.max", "lin-log cut of the reduced energy u (kT): linear up to cut, logarithmic above, clipped at max"},
 	{"energy.python", "Python with OpenMM (empty: the command's default)"},
-	{"energy.workers", "OpenMM worker processes (openmm provider) or goroutines (native; 0: all CPUs)"},
+	{"energy.workers", "OpenMM worker processes (openmm provider; with energy_workers, 0 means none on this host) or goroutines (native; 0: all CPUs)"},
+	{"energy.energy_workers", "energy servers of the openmm provider, [\"host:port\", ...] (from `gobg energy serve`, which must serve data.topology's System); each takes a share of every batch beside the local workers"},
+	{"energy.tls_cert, energy.tls_key, energy.tls_ca", "this client's certificate and key, and the CA of the servers' certificates (PEM): mutual TLS, required for energy_workers off loopback"},
 	{"energy.platform", "OpenMM platform of the openmm provider (CPU, Reference, CUDA, OpenCL)"},
 	{"energy.system_xml", "OpenMM System XML (from `gobg energy system`) that the native provider evaluates instead of asking the OpenMM plugin for it, so that training needs no OpenMM (relative to the config file; empty: ask the plugin)"},
 	{"stages[].name", "label of the stage in logs and the summary"},
@@ -268,6 +276,7 @@ func ReadConfig(path string) (Config, error) {
 	cfg.Output = abs(cfg.Output)
 	cfg.InitModel = abs(cfg.InitModel)
 	cfg.Energy.SystemXML = abs(cfg.Energy.SystemXML)
+	cfg.Energy.TLSCert, cfg.Energy.TLSKey, cfg.Energy.TLSCA = abs(cfg.Energy.TLSCert), abs(cfg.Energy.TLSKey), abs(cfg.Energy.TLSCA)
 	if err := cfg.Validate(); err != nil {
 		return Config{}, fmt.Errorf("config %s: %w", path, err)
 	}
@@ -321,6 +330,9 @@ func (c *Config) Validate() error {
 		}
 		if c.Energy.SystemXML != "" && c.Energy.Provider != ProviderNative {
 			return fmt.Errorf("energy.system_xml is read by the %q provider only, not %q", ProviderNative, c.Energy.Provider)
+		}
+		if len(c.Energy.EnergyWorkers) > 0 && c.Energy.Provider != ProviderOpenMM {
+			return fmt.Errorf("energy.energy_workers evaluate with OpenMM: set energy.provider to %q", ProviderOpenMM)
 		}
 		if !(c.Energy.Temperature > 0) {
 			return fmt.Errorf("energy.temperature %g must be positive", c.Energy.Temperature)

@@ -323,12 +323,17 @@ func (t *Trainer) startProvider(ctx context.Context) error {
 	}
 	switch e.Provider {
 	case ProviderOpenMM:
-		pool, err := plugin.Start(ctx, plugin.Config{Python: python, PDB: t.cfg.Data.Topology, Workers: max(e.Workers, 1), Platform: e.Platform})
+		workers := max(e.Workers, 1)
+		if len(e.EnergyWorkers) > 0 {
+			workers = e.Workers // 0: the servers only
+		}
+		pool, err := plugin.Start(ctx, plugin.Config{Python: python, PDB: t.cfg.Data.Topology, Workers: workers, Platform: e.Platform,
+			Remote: e.EnergyWorkers, TLS: plugin.TLSFiles{Cert: e.TLSCert, Key: e.TLSKey, CA: e.TLSCA}})
 		if err != nil {
 			return fmt.Errorf("energy: %w", err)
 		}
 		t.en, t.closer = pool, func() { _ = pool.Close() }
-		slog.Info("energy provider", "provider", ProviderOpenMM, "platform", e.Platform, "workers", max(e.Workers, 1))
+		slog.Info("energy provider", "provider", ProviderOpenMM, "platform", e.Platform, "workers", workers, "remote", len(e.EnergyWorkers))
 	default:
 		sys, err := t.nativeSystem(ctx, python)
 		if err != nil {

@@ -1,6 +1,7 @@
 // The services between gobg's Go host (package plugin) and a worker process
 // (plugin/openmm/server.py) started through hashicorp/go-plugin: Energy
-// evaluates batches of conformations; MD runs a simulation.
+// evaluates batches of conformations; MD runs a simulation. A network energy
+// server (gobg energy serve, plugin.Serve) speaks the same Energy service.
 //
 // Arrays travel as raw little-endian float64 bytes, not as repeated doubles:
 // a batch of 256 conformations of 600 atoms is 3.7 MB either way, but bytes
@@ -81,7 +82,17 @@ type InfoResponse struct {
 	// Where the System came from: the PDB path or the System XML path.
 	Source string `protobuf:"bytes,7,opt,name=source,proto3" json:"source,omitempty"`
 	// Platform properties actually in use (e.g. Threads, Precision).
-	Properties    map[string]string `protobuf:"bytes,8,rep,name=properties,proto3" json:"properties,omitempty" protobuf_key:"bytes,1,opt,name=key" protobuf_val:"bytes,2,opt,name=value"`
+	Properties map[string]string `protobuf:"bytes,8,rep,name=properties,proto3" json:"properties,omitempty" protobuf_key:"bytes,1,opt,name=key" protobuf_val:"bytes,2,opt,name=value"`
+	// The next three are set by a network energy server (gobg energy serve),
+	// which clients check before they send it work; a local worker leaves them
+	// empty. system_sha256: SHA-256 (hex) of the served System as
+	// plugin.SystemDigest normalises its XML.
+	SystemSha256 string `protobuf:"bytes,9,opt,name=system_sha256,json=systemSha256,proto3" json:"system_sha256,omitempty"`
+	// SHA-256 (hex) of the topology the System was built from, as
+	// plugin.TopologyDigest reads it (empty when it came from System XML).
+	TopologySha256 string `protobuf:"bytes,10,opt,name=topology_sha256,json=topologySha256,proto3" json:"topology_sha256,omitempty"`
+	// OpenMM's createSystem constraints of that build ("None", "HBonds", ...).
+	Constraints   string `protobuf:"bytes,11,opt,name=constraints,proto3" json:"constraints,omitempty"`
 	unknownFields protoimpl.UnknownFields
 	sizeCache     protoimpl.SizeCache
 }
@@ -170,6 +181,27 @@ func (x *InfoResponse) GetProperties() map[string]string {
 		return x.Properties
 	}
 	return nil
+}
+
+func (x *InfoResponse) GetSystemSha256() string {
+	if x != nil {
+		return x.SystemSha256
+	}
+	return ""
+}
+
+func (x *InfoResponse) GetTopologySha256() string {
+	if x != nil {
+		return x.TopologySha256
+	}
+	return ""
+}
+
+func (x *InfoResponse) GetConstraints() string {
+	if x != nil {
+		return x.Constraints
+	}
+	return ""
 }
 
 type EvaluateRequest struct {
@@ -1035,7 +1067,7 @@ var File_energy_proto protoreflect.FileDescriptor
 const file_energy_proto_rawDesc = "" +
 	"\n" +
 	"\fenergy.proto\x12\x0egobg.energy.v1\"\r\n" +
-	"\vInfoRequest\"\xf1\x02\n" +
+	"\vInfoRequest\"\xe1\x03\n" +
 	"\fInfoResponse\x12)\n" +
 	"\x10protocol_version\x18\x01 \x01(\x05R\x0fprotocolVersion\x12\x1b\n" +
 	"\tnum_atoms\x18\x02 \x01(\x05R\bnumAtoms\x12\x1f\n" +
@@ -1047,7 +1079,11 @@ const file_energy_proto_rawDesc = "" +
 	"\x06source\x18\a \x01(\tR\x06source\x12L\n" +
 	"\n" +
 	"properties\x18\b \x03(\v2,.gobg.energy.v1.InfoResponse.PropertiesEntryR\n" +
-	"properties\x1a=\n" +
+	"properties\x12#\n" +
+	"\rsystem_sha256\x18\t \x01(\tR\fsystemSha256\x12'\n" +
+	"\x0ftopology_sha256\x18\n" +
+	" \x01(\tR\x0etopologySha256\x12 \n" +
+	"\vconstraints\x18\v \x01(\tR\vconstraints\x1a=\n" +
 	"\x0fPropertiesEntry\x12\x10\n" +
 	"\x03key\x18\x01 \x01(\tR\x03key\x12\x14\n" +
 	"\x05value\x18\x02 \x01(\tR\x05value:\x028\x01\"o\n" +

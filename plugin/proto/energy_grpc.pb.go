@@ -1,6 +1,7 @@
 // The services between gobg's Go host (package plugin) and a worker process
 // (plugin/openmm/server.py) started through hashicorp/go-plugin: Energy
-// evaluates batches of conformations; MD runs a simulation.
+// evaluates batches of conformations; MD runs a simulation. A network energy
+// server (gobg energy serve, plugin.Serve) speaks the same Energy service.
 //
 // Arrays travel as raw little-endian float64 bytes, not as repeated doubles:
 // a batch of 256 conformations of 600 atoms is 3.7 MB either way, but bytes
