@@ -68,7 +68,7 @@ func runRun(ctx context.Context, env *cmdEnv, args []string) error {
 	out := fs.String("out", filepath.Join("out", "default"), "output `dir`ectory")
 	ns := fs.Float64("ns", 4, "MD length in `ns`")
 	nllSteps := fs.Int("nll-steps", 1500, "maximum-likelihood training steps")
-	klSteps := fs.Int("kl-steps", 400, "training steps with the reverse-KL energy term")
+	klSteps := fs.Int("kl-steps", 800, "training steps with the reverse-KL energy term")
 	samples := fs.Int("samples", 5000, "structures to generate for the evaluation")
 	seed := addSeedFlag(fs, "random seed of the MD")
 	python := addPythonFlag(fs)
