@@ -7,7 +7,7 @@ import (
 	"strings"
 	"testing"
 
-	"github.com/gobg/gobg/flow/nn"
+	"github.com/gobg/gobg/internal/graphops"
 	"github.com/gobg/gobg/internal/testbackend"
 	"github.com/gomlx/gomlx/backends"
 	"github.com/gomlx/gomlx/pkg/core/dtypes"
@@ -504,7 +504,7 @@ func TestGradientsAtKnots(t *testing.T) {
 					if dir == "inverse" {
 						min = o.MinBinHeight
 					}
-					return []*graph.Node{graph.Stack(knots(nn.Unstack(logits, 0), min, lo, hi), 0)}
+					return []*graph.Node{graph.Stack(knots(graphops.Unstack(logits, 0), min, lo, hi), 0)}
 				}, tensorOf(p.w[:k], dtypes.Float64, k), tensorOf(p.h[:k], dtypes.Float64, k))
 				p.x = append([]float64(nil), kn[0]...)
 				if kd.circular {

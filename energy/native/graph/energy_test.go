@@ -7,6 +7,7 @@ import (
 	"path/filepath"
 	"testing"
 
+	"github.com/gobg/gobg/internal/graphops"
 	"github.com/gobg/gobg/internal/testbackend"
 
 	"github.com/gobg/gobg/energy"
@@ -14,7 +15,6 @@ import (
 	"github.com/gobg/gobg/energy/molecule"
 	"github.com/gobg/gobg/energy/native"
 	"github.com/gobg/gobg/energy/native/internal/reftest"
-	"github.com/gobg/gobg/flow/nn"
 	"github.com/gomlx/gomlx/backends"
 	"github.com/gomlx/gomlx/pkg/core/dtypes"
 	"github.com/gomlx/gomlx/pkg/core/graph"
@@ -180,7 +180,7 @@ func evalTerms(t *testing.T, g *Energy, pos [][]molecule.Vec3) [native.NumTerms]
 	}
 	var res [native.NumTerms]termResult
 	for term := range native.NumTerms {
-		res[term] = termResult{nn.Float64s(out[2*term]), reftest.ToVec3(nn.Float64s(out[2*term+1]))}
+		res[term] = termResult{graphops.Float64s(out[2*term]), reftest.ToVec3(graphops.Float64s(out[2*term+1]))}
 	}
 	return res
 }

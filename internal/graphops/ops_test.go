@@ -1,26 +1,19 @@
-package nn
+package graphops_test
 
 import (
 	"math"
 	"math/rand/v2"
-	"sync"
 	"testing"
 
+	"github.com/gobg/gobg/internal/graphops"
+	"github.com/gobg/gobg/internal/testbackend"
 	"github.com/gomlx/gomlx/backends"
 	"github.com/gomlx/gomlx/pkg/core/graph"
 	"github.com/gomlx/gomlx/pkg/core/tensors"
 )
 
-var testBackend = sync.OnceValues(func() (backends.Backend, error) { return NewBackend(PureGoSpec) })
-
-func backend(tb testing.TB) backends.Backend {
-	tb.Helper()
-	b, err := testBackend()
-	if err != nil {
-		tb.Fatalf("backend: %v", err)
-	}
-	return b
-}
+// backend is the pure-Go backend, where the gradient fixes matter.
+func backend(tb testing.TB) backends.Backend { return testbackend.PureGo(tb) }
 
 func randData(r *rand.Rand, dims ...int) *tensors.Tensor {
 	n := 1
@@ -75,7 +68,7 @@ var contractions = []contraction{
 // differences (exact up to rounding here, because the loss is bilinear)
 // and against GoMLX's own VJPs.
 func TestMatmulGradients(t *testing.T) {
-	FixMatmulGradients()
+	graphops.FixMatmulGradients()
 	b := backend(t)
 	r := rand.New(rand.NewPCG(1, 2))
 	for _, c := range contractions {
@@ -96,9 +89,9 @@ func TestMatmulGradients(t *testing.T) {
 			}
 			// GoMLX's own VJPs, for comparison (in a fresh Exec, since graphs
 			// are built lazily at the first call).
-			setMatmulVJPs(false)
+			graphops.SetMatmulVJPs(false)
 			ref, err := graph.MustNewExec(b, gradFn).Exec(a0, b0, w0)
-			setMatmulVJPs(true)
+			graphops.SetMatmulVJPs(true)
 			if err != nil {
 				t.Fatalf("reference gradient: %v", err)
 			}
@@ -174,9 +167,9 @@ func TestCumSum(t *testing.T) {
 			fn := func(x, w *graph.Node) (*graph.Node, *graph.Node) {
 				var c *graph.Node
 				if exclusive {
-					c = CumSumExclusive(x, axis)
+					c = graphops.CumSumExclusive(x, axis)
 				} else {
-					c = CumSum(x, axis)
+					c = graphops.CumSum(x, axis)
 				}
 				return c, graph.Gradient(graph.ReduceAllSum(graph.Mul(w, c)), x)[0]
 			}
@@ -214,7 +207,7 @@ func TestGatherSlice(t *testing.T) {
 		w0 := randData(r, outDims...)
 		ws := flat(t, w0)
 		fn := func(x, w *graph.Node) (*graph.Node, *graph.Node) {
-			s := GatherSlice(x, tc.axis, tc.start, tc.end)
+			s := graphops.GatherSlice(x, tc.axis, tc.start, tc.end)
 			return s, graph.Gradient(graph.ReduceAllSum(graph.Mul(w, s)), x)[0]
 		}
 		out, err := graph.MustNewExec(b, fn).Exec(x0, w0)
@@ -265,7 +258,7 @@ func TestSliceGradientAndUnstack(t *testing.T) {
 		// loss = Σ_i (i+1) · Σ(unstacked_i²): d/dx = 2 (i+1) x where i is
 		// the element's index along axis.
 		out, err := graph.MustNewExec(b, func(x *graph.Node) []*graph.Node {
-			parts := Unstack(x, axis)
+			parts := graphops.Unstack(x, axis)
 			loss := graph.ScalarZero(x.Graph(), x.DType())
 			for i, p := range parts {
 				loss = graph.Add(loss, graph.MulScalar(graph.ReduceAllSum(graph.Square(p)), float64(i+1)))
@@ -325,7 +318,7 @@ func TestGatherAxis(t *testing.T) {
 		w0 := randData(r, outDims...)
 		ws := flat(t, w0)
 		out, err := graph.MustNewExec(b, func(x, w *graph.Node) []*graph.Node {
-			gx := GatherAxis(x, tc.axis, tc.idx)
+			gx := graphops.GatherAxis(x, tc.axis, tc.idx)
 			return []*graph.Node{gx, graph.Gradient(graph.ReduceAllSum(graph.Mul(gx, w)), x)[0]}
 		}).Exec(x0, w0)
 		if err != nil {
