@@ -7,7 +7,9 @@ import (
 	"os"
 	"strings"
 
+	"github.com/gobg/gobg/energy"
 	"github.com/gobg/gobg/energy/molecule"
+	"github.com/gobg/gobg/energy/provider"
 	"github.com/gobg/gobg/flow/generator"
 	"github.com/gobg/gobg/flow/model"
 	"github.com/gobg/gobg/flow/train"
@@ -195,9 +197,9 @@ func runTraining(configPath string, e *PythonEnergy, resume bool) (string, error
 		return "", err
 	}
 	ctx := context.Background()
-	opts := train.Options{Resume: resume, Progress: os.Stderr}
+	opts := train.Options{Resume: resume, Progress: os.Stderr, Energy: configEnergy(cfg)}
 	if e != nil {
-		opts.Energy = e
+		opts.Energy = train.UseEnergy(e)
 	}
 	t, err := train.New(ctx, cfg, opts)
 	if err != nil {
@@ -213,4 +215,14 @@ func runTraining(configPath string, e *PythonEnergy, resume bool) (string, error
 		return "", err
 	}
 	return string(b), nil
+}
+
+// configEnergy starts the energy provider the configuration's energy
+// section names, for the topology of its data.
+func configEnergy(cfg train.Config) train.EnergyStarter {
+	e := cfg.Energy
+	return func(ctx context.Context) (energy.Energy, func(), error) {
+		return provider.Start(ctx, provider.Spec{Name: e.Provider, PDB: cfg.Data.Topology, SystemXML: e.SystemXML,
+			Python: e.Python, Workers: e.Workers, Platform: e.Platform})
+	}
 }
