@@ -3,12 +3,14 @@ package main
 import (
 	"fmt"
 
+	"github.com/gobg/gobg/energy"
 	"github.com/gobg/gobg/flow/generator"
 )
 
 // temperatureHelp is the --temperature help of the commands that take a
 // model: their default is the temperature the model was trained at.
-const temperatureHelp = "temperature in `K` (default: the one the model was trained at, which the model file records; 300 for older files)"
+var temperatureHelp = fmt.Sprintf("temperature in `K` (default: the one the model was trained at, which the model file records; %g for older files)",
+	energy.DefaultTemperature)
 
 // optionalTemp checks --temperature where the command line gives it (its
 // default is the model's, known only once the model is loaded).

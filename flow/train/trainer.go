@@ -336,7 +336,7 @@ func (t *Trainer) Data() *Data { return t.data }
 // sample (for NLL-only schedules, the temperature the configuration says
 // its MD data were made at).
 func (t *Trainer) fileInfo() model.FileInfo {
-	if tk := t.cfg.Energy.Temperature; tk > 0 && !math.IsInf(tk, 0) {
+	if tk := t.cfg.Energy.Temperature; energy.CheckTemperature(tk) == nil {
 		return model.FileInfo{TemperatureK: tk}
 	}
 	return model.FileInfo{}

@@ -69,7 +69,7 @@ func (g *Generator) SetSymmetrize(maxImages int) (string, error) {
 func (g *Generator) NumAtoms() int { return g.g.NumAtoms() }
 
 // Temperature is the temperature in K the model was trained at, or 300 K
-// (generator.DefaultTemperature) where its file does not record one.
+// (energy.DefaultTemperature) where its file does not record one.
 func (g *Generator) Temperature() float64 {
 	t, _ := g.g.Temperature()
 	return t
