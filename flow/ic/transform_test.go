@@ -5,6 +5,7 @@ import (
 	"math"
 	"testing"
 
+	"github.com/gobg/gobg/internal/testenv"
 	"github.com/gomlx/gomlx/pkg/core/dtypes"
 	. "github.com/gomlx/gomlx/pkg/core/graph"
 	"github.com/gomlx/gomlx/pkg/core/tensors"
@@ -23,7 +24,7 @@ func newExecs(t testing.TB, spec *Spec, dt dtypes.DType) *graphExecs {
 	if err != nil {
 		t.Fatal(err)
 	}
-	b := testBackend(t)
+	b := testenv.Backend(t)
 	return &graphExecs{
 		tr:       tr,
 		internal: MustNewExec(b, func(x *Node) *Node { return tr.Internal(x) }),

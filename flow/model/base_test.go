@@ -79,7 +79,7 @@ func TestLogI0(t *testing.T) {
 // TestLogI0Graph checks the graph version and its gradient, d log I0/dκ =
 // I1(κ)/I0(κ) = E[cos θ] under the von Mises density (trapezoid rule).
 func TestLogI0Graph(t *testing.T) {
-	b := testBackend(t)
+	b := testenv.Backend(t)
 	for _, dt := range []dtypes.DType{dtypes.Float64, dtypes.Float32} {
 		exec, err := graph.NewExec(b, func(k *graph.Node) (*graph.Node, *graph.Node) {
 			v := LogI0Graph(k)
@@ -210,7 +210,7 @@ func TestTruncNormal(t *testing.T) {
 			t.Errorf("TN(%g, %g): sample variance %.5f, expected %.5f", a, b, v, variance)
 		}
 	}
-	exec, err := graph.NewExec(testBackend(t), truncNormalLogZGraph)
+	exec, err := graph.NewExec(testenv.Backend(t), truncNormalLogZGraph)
 	if err != nil {
 		t.Fatal(err)
 	}

@@ -1,24 +1,11 @@
-package nn
+package nn_test
 
 import (
 	"math/rand/v2"
-	"sync"
 	"testing"
 
-	"github.com/gomlx/gomlx/backends"
 	"github.com/gomlx/gomlx/pkg/core/tensors"
 )
-
-var testBackend = sync.OnceValues(func() (backends.Backend, error) { return NewBackend(PureGoSpec) })
-
-func backend(tb testing.TB) backends.Backend {
-	tb.Helper()
-	b, err := testBackend()
-	if err != nil {
-		tb.Fatalf("backend: %v", err)
-	}
-	return b
-}
 
 func randData(r *rand.Rand, dims ...int) *tensors.Tensor {
 	n := 1

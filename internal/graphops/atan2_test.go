@@ -5,7 +5,7 @@ import (
 	"testing"
 
 	"github.com/gobg/gobg/internal/graphops"
-	"github.com/gobg/gobg/internal/testbackend"
+	"github.com/gobg/gobg/internal/testenv"
 	"github.com/gomlx/gomlx/pkg/core/dtypes"
 	. "github.com/gomlx/gomlx/pkg/core/graph"
 	"github.com/gomlx/gomlx/pkg/core/tensors"
@@ -33,7 +33,7 @@ func TestAtan2(t *testing.T) {
 		dt       dtypes.DType
 		tol, rel float64
 	}{{dtypes.Float64, 1e-15, 1e-12}, {dtypes.Float32, 5e-7, 1e-5}} {
-		exec := MustNewExec(testbackend.Default(t), func(y, x *Node) (*Node, *Node, *Node) {
+		exec := MustNewExec(testenv.Backend(t), func(y, x *Node) (*Node, *Node, *Node) {
 			a := graphops.Atan2(y, x)
 			grads := Gradient(ReduceAllSum(a), y, x)
 			return a, grads[0], grads[1]

@@ -7,6 +7,7 @@ import (
 	"time"
 
 	"github.com/gobg/gobg/internal/graphops"
+	"github.com/gobg/gobg/internal/testenv"
 	"github.com/gomlx/gomlx/pkg/core/graph"
 	"github.com/gomlx/gomlx/pkg/core/tensors"
 )
@@ -29,7 +30,7 @@ func mlpStep(inputs []*graph.Node) []*graph.Node {
 // BenchmarkMLPStep compares GoMLX's own matmul VJPs with ours on the same
 // graph. Run with: go test -run '^$' -bench MLPStep ./internal/graphops/
 func BenchmarkMLPStep(b *testing.B) {
-	be := backend(b)
+	be := testenv.PureGo(b)
 	r := rand.New(rand.NewPCG(7, 8))
 	const batch = 256
 	sizes := []int{64, 256, 256, 64}

@@ -6,14 +6,10 @@ import (
 	"testing"
 
 	"github.com/gobg/gobg/internal/graphops"
-	"github.com/gobg/gobg/internal/testbackend"
-	"github.com/gomlx/gomlx/backends"
+	"github.com/gobg/gobg/internal/testenv"
 	"github.com/gomlx/gomlx/pkg/core/graph"
 	"github.com/gomlx/gomlx/pkg/core/tensors"
 )
-
-// backend is the pure-Go backend, where the gradient fixes matter.
-func backend(tb testing.TB) backends.Backend { return testbackend.PureGo(tb) }
 
 func randData(r *rand.Rand, dims ...int) *tensors.Tensor {
 	n := 1
@@ -69,7 +65,7 @@ var contractions = []contraction{
 // and against GoMLX's own VJPs.
 func TestMatmulGradients(t *testing.T) {
 	graphops.FixMatmulGradients()
-	b := backend(t)
+	b := testenv.PureGo(t)
 	r := rand.New(rand.NewPCG(1, 2))
 	for _, c := range contractions {
 		t.Run(c.name, func(t *testing.T) {
@@ -132,7 +128,7 @@ func TestMatmulGradients(t *testing.T) {
 }
 
 func TestCumSum(t *testing.T) {
-	b := backend(t)
+	b := testenv.PureGo(t)
 	r := rand.New(rand.NewPCG(3, 4))
 	dims := []int{3, 5, 4}
 	x0, w0 := randData(r, dims...), randData(r, dims...)
@@ -189,7 +185,7 @@ func TestCumSum(t *testing.T) {
 }
 
 func TestGatherSlice(t *testing.T) {
-	b := backend(t)
+	b := testenv.PureGo(t)
 	r := rand.New(rand.NewPCG(5, 6))
 	dims := []int{4, 6, 3}
 	x0 := randData(r, dims...)
@@ -248,7 +244,7 @@ func TestGatherSlice(t *testing.T) {
 // FixSliceGradients on the pure-Go backend) scatters the output weights back
 // to the sliced positions, for every axis.
 func TestSliceGradientAndUnstack(t *testing.T) {
-	b := backend(t)
+	b := testenv.PureGo(t)
 	r := rand.New(rand.NewPCG(9, 10))
 	dims := []int{3, 4, 5}
 	x0 := randData(r, dims...)
@@ -300,7 +296,7 @@ func TestSliceGradientAndUnstack(t *testing.T) {
 }
 
 func TestGatherAxis(t *testing.T) {
-	b := backend(t)
+	b := testenv.PureGo(t)
 	r := rand.New(rand.NewPCG(11, 12))
 	x0 := randData(r, 3, 5)
 	xs := flat(t, x0)

@@ -8,6 +8,7 @@ import (
 
 	"github.com/gobg/gobg/energy"
 	"github.com/gobg/gobg/internal/graphops"
+	"github.com/gobg/gobg/internal/testenv"
 	"github.com/gomlx/gomlx/pkg/core/dtypes"
 	"github.com/gomlx/gomlx/pkg/core/graph"
 	"github.com/gomlx/gomlx/pkg/core/tensors"
@@ -20,7 +21,7 @@ import (
 // with zeros on the diagonal and at exclusions, no gathers).
 func BenchmarkPairLayout(b *testing.B) {
 	ref := reference(b, "hp35", 1)
-	e, err := New(ref.Sys, dtypes.Float64, testBackend(b), Options{})
+	e, err := New(ref.Sys, dtypes.Float64, testenv.Backend(b), Options{})
 	if err != nil {
 		b.Fatal(err)
 	}
