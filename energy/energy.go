@@ -81,24 +81,6 @@ func CheckPositions(positions [][]molecule.Vec3, n int) error {
 	return nil
 }
 
-// MolarGasConstant is R in kJ/mol/K, the value OpenMM uses
-// (MOLAR_GAS_CONSTANT_R), so that reduced energies agree with OpenMM's.
-const MolarGasConstant = 0.00831446261815324
-
-// KT is the thermal energy R*T in kJ/mol at temperature T in K.
-func KT(temperatureK float64) float64 { return MolarGasConstant * temperatureK }
-
-// Reduced returns e/kT (dimensionless) for energies e in kJ/mol at
-// temperature T in K. Non-finite energies stay non-finite.
-func Reduced(e []float64, temperatureK float64) []float64 {
-	kt := KT(temperatureK)
-	u := make([]float64, len(e))
-	for i, v := range e {
-		u[i] = v / kt
-	}
-	return u
-}
-
 // LinLogCut regularises energies for training. Boltzmann-generator samples
 // early in training often have clashing atoms with energies of 1e10 kT and
 // more; their gradients would swamp every other sample's. The cut keeps the

@@ -183,3 +183,21 @@ func TestRelErrors(t *testing.T) {
 		t.Errorf("RelForceError against zero forces = %g, want the absolute error", got)
 	}
 }
+
+func TestCheckTemperature(t *testing.T) {
+	for _, c := range []struct {
+		k  float64
+		ok bool
+	}{
+		{DefaultTemperature, true}, {1e-3, true}, {1e6, true},
+		{0, false}, {-300, false}, {math.NaN(), false}, {math.Inf(1), false}, {math.Inf(-1), false},
+	} {
+		err := CheckTemperature(c.k)
+		if (err == nil) != c.ok {
+			t.Errorf("CheckTemperature(%g) = %v, want ok %v", c.k, err, c.ok)
+		}
+		if err != nil && !strings.Contains(err.Error(), "not "+strconv.FormatFloat(c.k, 'g', -1, 64)) {
+			t.Errorf("CheckTemperature(%g): %q does not name the value", c.k, err)
+		}
+	}
+}

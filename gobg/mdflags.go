@@ -7,6 +7,7 @@ import (
 	"io"
 	"math"
 
+	"github.com/gobg/gobg/energy"
 	"github.com/gobg/gobg/energy/md"
 	"github.com/gobg/gobg/plugin"
 )
@@ -35,7 +36,7 @@ func (m *mdFlags) register(fs *flag.FlagSet) {
 	if th == "" {
 		th = "temperature in `K`"
 	}
-	fs.Float64Var(&m.temperature, "temperature", 300, th)
+	fs.Float64Var(&m.temperature, "temperature", energy.DefaultTemperature, th)
 	fs.Float64Var(&m.timestepFS, "timestep-fs", 2, m.timestepFSHelp)
 	fs.Float64Var(&m.friction, "friction", 1, "Langevin friction in `1/ps`")
 	fs.Float64Var(&m.hmr, "hmr", 0, "hydrogen `mass` in amu (hydrogen mass repartitioning; 0: off)")

@@ -2,68 +2,44 @@ package main
 
 import (
 	"context"
+	"errors"
 	"fmt"
-	"log/slog"
-	"os"
-	"path/filepath"
-	"strings"
 
 	"github.com/gobg/gobg/energy"
-	"github.com/gobg/gobg/energy/forcefield"
 	"github.com/gobg/gobg/energy/molecule"
-	"github.com/gobg/gobg/energy/native"
+	"github.com/gobg/gobg/energy/provider"
+	"github.com/gobg/gobg/flow/train"
 	"github.com/gobg/gobg/plugin"
 )
 
-// startEnergy starts the energy provider named by provider ("native" or
-// "openmm") for the topology top, with amber99sbildn + amber99_obc. Both
-// build the System in OpenMM from the same topology, so they describe the
-// same physics: "native" asks a worker once for the serialized System and
-// evaluates it in Go; "openmm" keeps the worker and evaluates there. The
-// commands default to "native", the faster of the two exact providers (see
-// docs/energy-bench.md), and log which one they use and its kernel. The
-// returned stop function releases what was started.
-func startEnergy(ctx context.Context, provider string, top *molecule.Topology, pos []molecule.Vec3, python string) (energy.Energy, func(), error) {
-	provider = strings.ToLower(provider)
-	if provider != "native" && provider != "openmm" {
-		return nil, nil, fmt.Errorf("%w: unknown energy provider %q (native or openmm)", errUsage, provider)
-	}
+// startEnergy starts the energy provider named by name ("native" or
+// "openmm", provider.Start) for the topology top at pos, with the
+// interpreter python (default: defaultPython). The commands default to
+// "native", the faster of the two exact providers (see
+// docs/energy-bench.md). The returned stop function releases what was
+// started.
+func startEnergy(ctx context.Context, name string, top *molecule.Topology, pos []molecule.Vec3, python string) (energy.Energy, func(), error) {
 	if python == "" {
 		python = defaultPython()
 	}
-	dir, err := os.MkdirTemp("", "gobg-energy-")
-	if err != nil {
-		return nil, nil, err
+	e, stop, err := provider.Start(ctx, provider.Spec{Name: name, Topology: top, Positions: pos, Python: python})
+	if errors.Is(err, provider.ErrUnknown) {
+		return nil, nil, fmt.Errorf("%w: %w", errUsage, err)
 	}
-	cleanup := func() { os.RemoveAll(dir) }
-	pdbPath := filepath.Join(dir, "topology.pdb")
-	if err := molecule.WritePDBFile(pdbPath, top, [][]molecule.Vec3{pos}, nil); err != nil {
-		cleanup()
-		return nil, nil, err
+	return e, stop, err
+}
+
+// trainEnergy starts the energy a training configuration names (its energy
+// section, for the topology of its data) when the trainer asks for it;
+// python runs OpenMM unless the configuration names an interpreter.
+func trainEnergy(cfg train.Config, python string) train.EnergyStarter {
+	e := cfg.Energy
+	if e.Python != "" {
+		python = e.Python
 	}
-	pool, err := plugin.Start(ctx, plugin.Config{Python: python, PDB: pdbPath})
-	if err != nil {
-		cleanup()
-		return nil, nil, fmt.Errorf("start OpenMM plugin: %w", err)
+	return func(ctx context.Context) (energy.Energy, func(), error) {
+		return provider.Start(ctx, provider.Spec{Name: e.Provider, PDB: cfg.Data.Topology, SystemXML: e.SystemXML,
+			Python: python, Workers: e.Workers, Platform: e.Platform,
+			Remote: e.EnergyWorkers, TLS: plugin.TLSFiles{Cert: e.TLSCert, Key: e.TLSKey, CA: e.TLSCA}})
 	}
-	if provider == "openmm" {
-		slog.Info("energy provider", "provider", "openmm", "platform", "CPU", "workers", 1)
-		return pool, func() { pool.Close(); cleanup() }, nil
-	}
-	defer pool.Close()
-	defer cleanup()
-	xml, err := pool.SystemXML(ctx)
-	if err != nil {
-		return nil, nil, err
-	}
-	sys, err := forcefield.ParseSystemXML(strings.NewReader(xml))
-	if err != nil {
-		return nil, nil, fmt.Errorf("OpenMM system: %w", err)
-	}
-	e, err := native.New(sys, native.Options{})
-	if err != nil {
-		return nil, nil, err
-	}
-	slog.Info("energy provider", "provider", "native", "kernel", e.Kernel(), "goroutines", e.Workers())
-	return e, func() {}, nil
 }

@@ -4,12 +4,14 @@ import (
 	"flag"
 	"fmt"
 
+	"github.com/gobg/gobg/energy"
 	"github.com/gobg/gobg/flow/generator"
 )
 
 // temperatureHelp is the --temperature help of the commands that take a
 // model: their default is the temperature the model was trained at.
-const temperatureHelp = "temperature in `K` (default: the one the model was trained at, which the model file records; 300 for older files)"
+var temperatureHelp = fmt.Sprintf("temperature in `K` (default: the one the model was trained at, which the model file records; %g for older files)",
+	energy.DefaultTemperature)
 
 // addTemperatureFlag declares --temperature of a command that takes a
 // model: 0 until given, the model's temperature by default.

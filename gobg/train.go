@@ -107,7 +107,7 @@ func runTrain(ctx context.Context, env *cmdEnv, args []string) error {
 	if py == "" {
 		py = defaultPython()
 	}
-	tr, err := train.New(ctx, cfg, train.Options{Python: py, Progress: env.stderr, Resume: *resume, StopAfter: *stopAfter})
+	tr, err := train.New(ctx, cfg, train.Options{Energy: trainEnergy(cfg, py), Progress: env.stderr, Resume: *resume, StopAfter: *stopAfter})
 	if err != nil {
 		return err
 	}

@@ -7,8 +7,6 @@ import (
 	"strings"
 	"testing"
 
-	"github.com/gobg/gobg/internal/testbackend"
-
 	"github.com/gobg/gobg/flow/model"
 	"github.com/gobg/gobg/flow/train"
 	"github.com/gobg/gobg/internal/testenv"
@@ -56,7 +54,7 @@ func TestTrainCLI(t *testing.T) {
 	if !(nll.NLL < nll.FirstNLL-1) {
 		t.Errorf("NLL did not decrease: first %.4f, final %.4f", nll.FirstNLL, nll.NLL)
 	}
-	backend := testbackend.Default(t)
+	backend := testenv.Backend(t)
 	f, spec, err := model.Load(sum.Model, backend)
 	if err != nil {
 		t.Fatalf("load %s: %v", sum.Model, err)

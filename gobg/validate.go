@@ -10,6 +10,7 @@ import (
 	"strings"
 	"syscall"
 
+	"github.com/gobg/gobg/energy"
 	"github.com/gobg/gobg/energy/molecule"
 	"github.com/gobg/gobg/flow/train"
 )
@@ -64,11 +65,11 @@ func finiteFloat(name string, v float64) error {
 	return nil
 }
 
-// positiveTemp refuses a temperature that is not a finite number of kelvin
-// above 0: kT = 0 makes every log weight infinite.
+// positiveTemp refuses a temperature flag that energy.CheckTemperature
+// refuses.
 func positiveTemp(name string, v float64) error {
-	if !(v > 0) || math.IsInf(v, 0) {
-		return fmt.Errorf("%w: --%s must be a finite temperature above 0 K, not %g", errUsage, name, v)
+	if err := energy.CheckTemperature(v); err != nil {
+		return fmt.Errorf("%w: --%s %w", errUsage, name, err)
 	}
 	return nil
 }

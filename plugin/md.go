@@ -33,7 +33,6 @@ const MDProtocolVersion = 1
 // Defaults for the zero values of MDConfig.
 const (
 	DefaultMDConstraints = "HBonds"
-	DefaultTemperatureK  = 300.0
 	DefaultFrictionPerPS = 1.0
 	DefaultTimestepPS    = 0.002
 )
@@ -51,7 +50,8 @@ type MDConfig struct {
 	// and checkpoint, same trajectory); with more threads OpenMM sums forces
 	// in an order that varies from run to run.
 	Config
-	// TemperatureK is the heat bath's temperature (default 300 K).
+	// TemperatureK is the heat bath's temperature (default
+	// energy.DefaultTemperature).
 	TemperatureK float64
 	// FrictionPerPS is the Langevin friction coefficient in 1/ps (default 1;
 	// negative values are refused, and zero means the default).
@@ -122,7 +122,7 @@ func StartMD(ctx context.Context, cfg MDConfig) (*MD, error) {
 		cfg.Constraints = DefaultMDConstraints
 	}
 	if cfg.TemperatureK == 0 {
-		cfg.TemperatureK = DefaultTemperatureK
+		cfg.TemperatureK = energy.DefaultTemperature
 	}
 	if cfg.FrictionPerPS == 0 {
 		cfg.FrictionPerPS = DefaultFrictionPerPS
@@ -130,7 +130,7 @@ func StartMD(ctx context.Context, cfg MDConfig) (*MD, error) {
 	if cfg.TimestepPS == 0 {
 		cfg.TimestepPS = DefaultTimestepPS
 	}
-	if !(cfg.TemperatureK > 0) || !(cfg.FrictionPerPS > 0) || !(cfg.TimestepPS > 0) || !(cfg.HydrogenMassAMU >= 0) {
+	if energy.CheckTemperature(cfg.TemperatureK) != nil || !(cfg.FrictionPerPS > 0) || !(cfg.TimestepPS > 0) || !(cfg.HydrogenMassAMU >= 0) {
 		return nil, fmt.Errorf("plugin: MD needs a positive temperature (%v K), friction (%v/ps) and time step (%v ps), and a hydrogen mass >= 0 (%v amu)",
 			cfg.TemperatureK, cfg.FrictionPerPS, cfg.TimestepPS, cfg.HydrogenMassAMU)
 	}

@@ -16,7 +16,7 @@ import (
 
 	"github.com/gobg/gobg/energy/forcefield"
 	"github.com/gobg/gobg/energy/molecule"
-	"github.com/gobg/gobg/energy/native/internal/reftest"
+	"github.com/gobg/gobg/internal/reftest"
 	"github.com/gobg/gobg/internal/testenv"
 	"golang.org/x/sys/unix"
 )

@@ -9,7 +9,7 @@ import (
 
 	"github.com/gobg/gobg/energy"
 	"github.com/gobg/gobg/energy/molecule"
-	"github.com/gobg/gobg/energy/native/internal/reftest"
+	"github.com/gobg/gobg/internal/reftest"
 )
 
 // reference runs testdata/reference.py for the MD data of one system: one

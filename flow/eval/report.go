@@ -5,6 +5,7 @@ import (
 	"fmt"
 	"math"
 
+	"github.com/gobg/gobg/energy"
 	"github.com/gobg/gobg/energy/molecule"
 )
 
@@ -288,8 +289,8 @@ func Evaluate(top *molecule.Topology, samples [][]molecule.Vec3, logq []float64,
 	if mdEnergies != nil && md != nil && len(mdEnergies) != len(md) {
 		return nil, fmt.Errorf("eval: %d MD energies for %d MD frames", len(mdEnergies), len(md))
 	}
-	if !(temperatureK > 0) || math.IsInf(temperatureK, 0) {
-		return nil, fmt.Errorf("eval: temperature %g K is not a positive finite number", temperatureK)
+	if err := energy.CheckTemperature(temperatureK); err != nil {
+		return nil, fmt.Errorf("eval: temperature %w", err)
 	}
 	if len(samples) == 0 {
 		return nil, fmt.Errorf("eval: no samples")

@@ -67,8 +67,8 @@ func LogWeights(energies, logq []float64, temperatureK float64) (logw []float64,
 	if len(energies) != len(logq) {
 		return nil, 0, fmt.Errorf("eval: %d energies and %d log q values", len(energies), len(logq))
 	}
-	if !(temperatureK > 0) || math.IsInf(temperatureK, 0) {
-		return nil, 0, fmt.Errorf("eval: temperature %g K is not a positive finite number", temperatureK)
+	if err := energy.CheckTemperature(temperatureK); err != nil {
+		return nil, 0, fmt.Errorf("eval: temperature %w", err)
 	}
 	kt := energy.KT(temperatureK)
 	logw = make([]float64, len(energies))

@@ -17,6 +17,7 @@ import (
 	"fmt"
 	"math"
 
+	"github.com/gobg/gobg/energy"
 	"github.com/gobg/gobg/energy/molecule"
 	"github.com/gobg/gobg/flow/ic"
 	"github.com/gobg/gobg/flow/model"
@@ -85,28 +86,22 @@ func Load(path, backendSpec string, batch int) (*Generator, error) {
 	return &Generator{path: path, backend: nn.SpecOf(backend), flow: f, spec: spec, info: info, batch: batch}, nil
 }
 
-// DefaultTemperature is the temperature in K assumed for a model file that
-// does not record the one it was trained at (files of gobg versions before
-// it did): 300 K, the temperature of gobg's reference MD and of its
-// training configuration's default.
-const DefaultTemperature = 300.0
-
 // Temperature is the temperature in K the model was trained at, as its file
-// records it (recorded true), or DefaultTemperature for a file that does
-// not (recorded false).
+// records it (recorded true), or energy.DefaultTemperature for a file that
+// does not (recorded false).
 func (g *Generator) Temperature() (kelvin float64, recorded bool) {
 	if g.info.TemperatureK > 0 {
 		return g.info.TemperatureK, true
 	}
-	return DefaultTemperature, false
+	return energy.DefaultTemperature, false
 }
 
 // TemperatureWarning is "" when the caller works at the model's training
 // temperature, and otherwise one line saying why kelvin deserves a look:
 // the model was trained at another temperature (its samples are meant for
 // that ensemble: reweighting to another is exact but loses effective
-// sample size), or its file does not record one, so DefaultTemperature
-// stands in for it.
+// sample size), or its file does not record one, so
+// energy.DefaultTemperature stands in for it.
 func (g *Generator) TemperatureWarning(kelvin float64) string {
 	t, recorded := g.Temperature()
 	switch {

@@ -116,7 +116,7 @@ func TestErrors(t *testing.T) {
 }
 
 // TestTemperature: a generator reports the training temperature its file
-// records, falls back to DefaultTemperature for a file without one, and
+// records, falls back to energy.DefaultTemperature for a file without one, and
 // warns exactly where a caller's temperature is not the recorded one or
 // none is recorded.
 func TestTemperature(t *testing.T) {

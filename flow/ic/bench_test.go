@@ -6,6 +6,7 @@ import (
 	"testing"
 	"time"
 
+	"github.com/gobg/gobg/internal/testenv"
 	"github.com/gomlx/gomlx/pkg/core/dtypes"
 	. "github.com/gomlx/gomlx/pkg/core/graph"
 	"github.com/gomlx/gomlx/pkg/core/tensors"
@@ -53,13 +54,13 @@ func BenchmarkToCartesian(b *testing.B) {
 						}
 						var exec *Exec
 						if grad {
-							exec = MustNewExec(testBackend(b), func(z *Node) (*Node, *Node) {
+							exec = MustNewExec(testenv.Backend(b), func(z *Node) (*Node, *Node) {
 								x, ld := tr.ToCartesian(z)
 								l := Add(ReduceAllSum(Square(x)), ReduceAllSum(ld))
 								return l, Gradient(l, z)[0]
 							})
 						} else {
-							exec = MustNewExec(testBackend(b), func(z *Node) (*Node, *Node) { return tr.ToCartesian(z) })
+							exec = MustNewExec(testenv.Backend(b), func(z *Node) (*Node, *Node) { return tr.ToCartesian(z) })
 						}
 						in := benchInput(b, s, spec, dt)
 						exec.MustExec(in) // compile

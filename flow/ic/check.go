@@ -4,7 +4,7 @@ import (
 	"fmt"
 	"math"
 
-	"github.com/gobg/gobg/flow/nn"
+	"github.com/gobg/gobg/internal/graphops"
 	"github.com/gomlx/gomlx/backends"
 	"github.com/gomlx/gomlx/pkg/core/dtypes"
 	"github.com/gomlx/gomlx/pkg/core/graph"
@@ -211,7 +211,7 @@ func graphRoundTrip(s *Spec, backend backends.Backend, dt dtypes.DType, frames, 
 		if err != nil {
 			return 0, 0, err
 		}
-		xs, lds := nn.Float64s(out[0]), nn.Float64s(out[1])
+		xs, lds := graphops.Float64s(out[0]), graphops.Float64s(out[1])
 		for b := 0; b < batch && start+b < len(frames); b++ {
 			f := start + b
 			for a := 0; a < n; a++ {

@@ -6,11 +6,8 @@ import (
 	"sync"
 	"testing"
 
-	"github.com/gobg/gobg/internal/testbackend"
-
 	"github.com/gobg/gobg/energy/molecule"
 	"github.com/gobg/gobg/internal/testenv"
-	"github.com/gomlx/gomlx/backends"
 	_ "github.com/gomlx/gomlx/backends/simplego"
 	"github.com/gomlx/gomlx/pkg/core/dtypes"
 	"github.com/gomlx/gomlx/pkg/core/tensors"
@@ -78,13 +75,6 @@ func sample(frames [][]Vec3, n int) [][]Vec3 {
 		out[i] = frames[i*len(frames)/n]
 	}
 	return out
-}
-
-// testBackend is the backend commands use by default (XLA's CPU plugin
-// where it is installed).
-func testBackend(t testing.TB) backends.Backend {
-	t.Helper()
-	return testbackend.Default(t)
 }
 
 // tensorOf packs rows of float64 values into a [len(rows), cols...] tensor of dtype.

@@ -7,6 +7,7 @@ import (
 	"strconv"
 	"testing"
 
+	"github.com/gobg/gobg/internal/testenv"
 	"github.com/gomlx/gomlx/pkg/core/dtypes"
 	. "github.com/gomlx/gomlx/pkg/core/graph"
 )
@@ -157,7 +158,7 @@ func TestTransformGradients(t *testing.T) {
 				zf, _, _ := spec.ToInternal(x)
 				zs = append(zs, zf...)
 			}
-			b := testBackend(t)
+			b := testenv.Backend(t)
 			gradZ := MustNewExec(b, func(z, wt *Node) *Node {
 				x, ld := tr.ToCartesian(z)
 				l := Add(ReduceAllSum(Mul(Reshape(x, 2, 3*n), wt)), MulScalar(ReduceAllSum(ld), 0.5))

@@ -4,6 +4,7 @@ import (
 	"fmt"
 	"math"
 
+	"github.com/gobg/gobg/internal/graphops"
 	"github.com/gomlx/gomlx/pkg/core/dtypes"
 	. "github.com/gomlx/gomlx/pkg/core/graph"
 	"github.com/gomlx/gomlx/pkg/core/shapes"
@@ -446,14 +447,14 @@ func (t *Transform) internalRows(x *Node) *Node {
 	pb := gather(ab)
 	u, w := sub3(gather(ai), pb), sub3(gather(aa), pb)
 	cr := cross3(u, w)
-	angles := Atan2(Sqrt(dot3(cr, cr)), dot3(u, w))
+	angles := graphops.Atan2(Sqrt(dot3(cr, cr)), dot3(u, w))
 	// Torsions dihedral(t, a, b, i).
 	pa, pbt := gather(ta), gather(tb)
 	b0, b1, b2 := sub3(gather(tt), pa), sub3(pbt, pa), sub3(gather(ti), pbt)
 	e1 := scale3(Reciprocal(Sqrt(dot3(b1, b1))), b1)
 	vv := sub3(b0, scale3(dot3(b0, e1), e1))
 	ww := sub3(b2, scale3(dot3(b2, e1), e1))
-	tors := Atan2(dot3(cross3(e1, vv), ww), dot3(vv, ww))
+	tors := graphops.Atan2(dot3(cross3(e1, vv), ww), dot3(vv, ww))
 	return Concatenate([]*Node{bonds, angles, tors}, 0)
 }
 

@@ -6,7 +6,7 @@ import (
 	"math/rand/v2"
 	"testing"
 
-	"github.com/gobg/gobg/flow/nn"
+	"github.com/gobg/gobg/internal/graphops"
 	"github.com/gobg/gobg/internal/testenv"
 	"github.com/gomlx/gomlx/pkg/core/dtypes"
 	"github.com/gomlx/gomlx/pkg/core/graph"
@@ -79,7 +79,7 @@ func TestLogI0(t *testing.T) {
 // TestLogI0Graph checks the graph version and its gradient, d log I0/dκ =
 // I1(κ)/I0(κ) = E[cos θ] under the von Mises density (trapezoid rule).
 func TestLogI0Graph(t *testing.T) {
-	b := testBackend(t)
+	b := testenv.Backend(t)
 	for _, dt := range []dtypes.DType{dtypes.Float64, dtypes.Float32} {
 		exec, err := graph.NewExec(b, func(k *graph.Node) (*graph.Node, *graph.Node) {
 			v := LogI0Graph(k)
@@ -93,7 +93,7 @@ func TestLogI0Graph(t *testing.T) {
 		if err != nil {
 			t.Fatal(err)
 		}
-		vals, grads := nn.Float64s(out[0]), nn.Float64s(out[1])
+		vals, grads := graphops.Float64s(out[0]), graphops.Float64s(out[1])
 		tolV, tolG := 1e-14, 1e-12
 		if dt == dtypes.Float32 {
 			tolV, tolG = 2e-6, 2e-5
@@ -210,7 +210,7 @@ func TestTruncNormal(t *testing.T) {
 			t.Errorf("TN(%g, %g): sample variance %.5f, expected %.5f", a, b, v, variance)
 		}
 	}
-	exec, err := graph.NewExec(testBackend(t), truncNormalLogZGraph)
+	exec, err := graph.NewExec(testenv.Backend(t), truncNormalLogZGraph)
 	if err != nil {
 		t.Fatal(err)
 	}
@@ -222,7 +222,7 @@ func TestTruncNormal(t *testing.T) {
 	if err != nil {
 		t.Fatal(err)
 	}
-	for i, v := range nn.Float64s(out[0]) {
+	for i, v := range graphops.Float64s(out[0]) {
 		if want := TruncNormalLogZ(as[i], bs[i]); math.Abs(v-want) > 1e-12*math.Max(1, math.Abs(want)) {
 			t.Errorf("graph log Z(%g, %g) = %.15g, host %.15g", as[i], bs[i], v, want)
 		}

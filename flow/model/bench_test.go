@@ -69,7 +69,7 @@ func BenchmarkFlow(b *testing.B) {
 				if err != nil {
 					b.Fatal(err)
 				}
-				if f, err = New(testBackend(b), DefaultConfig(arch), l, dtypes.Float32); err != nil {
+				if f, err = New(testenv.Backend(b), DefaultConfig(arch), l, dtypes.Float32); err != nil {
 					b.Fatal(err)
 				}
 				if err := f.InitFromData(data, len(data)/f.Dim()); err != nil {

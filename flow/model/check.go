@@ -5,7 +5,7 @@ import (
 	"math"
 	"math/rand/v2"
 
-	"github.com/gobg/gobg/flow/nn"
+	"github.com/gobg/gobg/internal/graphops"
 	"github.com/gomlx/gomlx/pkg/core/graph"
 	"github.com/gomlx/gomlx/pkg/ml/context"
 	"gonum.org/v1/gonum/mat"
@@ -201,7 +201,7 @@ func (f *Flow) checkFullJacobian(z, ld []float64, batch int) (float64, error) {
 		if err != nil {
 			return 0, fmt.Errorf("flow check: Jacobian rows %d-%d: %w", start, start+m-1, err)
 		}
-		jac = append(jac, nn.Float64s(out[0])[:m*d]...)
+		jac = append(jac, graphops.Float64s(out[0])[:m*d]...)
 	}
 	worst := 0.0
 	for s := range n {
@@ -231,7 +231,7 @@ func (f *Flow) checkPerLayer(z []float64, batch int) (float64, error) {
 	out, err := r.runWith("per-layer", z, d, func(ctx *context.Context, z *graph.Node) []*graph.Node {
 		var outs []*graph.Node
 		f.forward(ctx, z, func(s step) {
-			diag := nn.GatherAxis(graph.Gradient(graph.ReduceAllSum(nn.GatherAxis(s.out, 1, s.trans)), s.in)[0], 1, s.trans)
+			diag := graphops.GatherAxis(graph.Gradient(graph.ReduceAllSum(graphops.GatherAxis(s.out, 1, s.trans)), s.in)[0], 1, s.trans)
 			outs = append(outs, s.ld, graph.ReduceSum(graph.Log(graph.Abs(diag)), 1))
 		})
 		return outs

@@ -6,6 +6,7 @@ import (
 	"strings"
 	"testing"
 
+	"github.com/gobg/gobg/internal/testenv"
 	"github.com/gomlx/gomlx/pkg/core/dtypes"
 )
 
@@ -15,7 +16,7 @@ import (
 // is log((1-ε) + ε w(z)/p(z)) with w and p the two bases' densities.
 func TestDefensiveSampling(t *testing.T) {
 	var syn synthetic
-	f, err := New(testBackend(t), smallConfig(ArchNSF), syn.layout(), dtypes.Float64)
+	f, err := New(testenv.Backend(t), smallConfig(ArchNSF), syn.layout(), dtypes.Float64)
 	if err != nil {
 		t.Fatal(err)
 	}
@@ -106,7 +107,7 @@ func checkDefensive(t *testing.T, f *Flow, p BaseParams, l *Layout, d Defensive)
 // SampleBase's, with zero log ratios; bad parameters are refused.
 func TestDefensiveInactive(t *testing.T) {
 	var syn synthetic
-	f, err := New(testBackend(t), smallConfig(ArchNSF), syn.layout(), dtypes.Float64)
+	f, err := New(testenv.Backend(t), smallConfig(ArchNSF), syn.layout(), dtypes.Float64)
 	if err != nil {
 		t.Fatal(err)
 	}

@@ -16,6 +16,7 @@ import (
 	"slices"
 	"strings"
 
+	"github.com/gobg/gobg/energy"
 	"github.com/gobg/gobg/internal/atomicfile"
 
 	"github.com/gobg/gobg/energy/molecule"
@@ -88,8 +89,10 @@ type FileInfo struct {
 }
 
 func (i FileInfo) validate() error {
-	if t := i.TemperatureK; t != 0 && (!(t > 0) || math.IsInf(t, 0)) {
-		return fmt.Errorf("temperature %g K: want a finite temperature above 0 K (or 0: unknown)", t)
+	if t := i.TemperatureK; t != 0 {
+		if err := energy.CheckTemperature(t); err != nil {
+			return fmt.Errorf("temperature %w (or 0: unknown)", err)
+		}
 	}
 	return nil
 }
@@ -324,8 +327,8 @@ func load(path string, backend backends.Backend, info *FileInfo) (*Flow, *ic.Spe
 		if m.Version < 3 {
 			return nil, nil, fmt.Errorf("format version %d has no temperature_K (it came with version 3)", m.Version)
 		}
-		if t := *m.TemperatureK; !(t > 0) || math.IsInf(t, 0) {
-			return nil, nil, fmt.Errorf("%s: temperature_K %g: want a finite temperature above 0 K", entryManifest, t)
+		if err := energy.CheckTemperature(*m.TemperatureK); err != nil {
+			return nil, nil, fmt.Errorf("%s: temperature_K %g: %w", entryManifest, *m.TemperatureK, err)
 		}
 		info.TemperatureK = *m.TemperatureK
 	}

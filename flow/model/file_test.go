@@ -15,6 +15,7 @@ import (
 	"testing"
 
 	"github.com/gobg/gobg/flow/ic"
+	"github.com/gobg/gobg/internal/testenv"
 	"github.com/gomlx/gomlx/pkg/core/dtypes"
 )
 
@@ -58,7 +59,7 @@ func TestSaveLoad(t *testing.T) {
 			if len(entries) != 1 {
 				t.Errorf("directory holds %d entries after saving, want 1", len(entries))
 			}
-			g, spec, err := Load(path, testBackend(t))
+			g, spec, err := Load(path, testenv.Backend(t))
 			if err != nil {
 				t.Fatal(err)
 			}
@@ -117,7 +118,7 @@ func TestSaveLoadWithoutSpec(t *testing.T) {
 	if err := Save(path, f, nil); err != nil {
 		t.Fatal(err)
 	}
-	g, spec, err := Load(path, testBackend(t))
+	g, spec, err := Load(path, testenv.Backend(t))
 	if err != nil {
 		t.Fatal(err)
 	}
@@ -171,7 +172,7 @@ func TestLoadCorrupt(t *testing.T) {
 		if err := os.WriteFile(path, content, 0o644); err != nil {
 			t.Fatal(err)
 		}
-		_, _, err := Load(path, testBackend(t))
+		_, _, err := Load(path, testenv.Backend(t))
 		if err == nil {
 			t.Errorf("%s: no error", name)
 			continue
@@ -181,7 +182,7 @@ func TestLoadCorrupt(t *testing.T) {
 			t.Errorf("%s: error %q does not name the file", name, err)
 		}
 	}
-	if _, _, err := Load(filepath.Join(dir, "missing.gobg"), testBackend(t)); err == nil || !strings.Contains(err.Error(), "missing.gobg") {
+	if _, _, err := Load(filepath.Join(dir, "missing.gobg"), testenv.Backend(t)); err == nil || !strings.Contains(err.Error(), "missing.gobg") {
 		t.Errorf("missing file: %v", err)
 	}
 }
@@ -218,7 +219,7 @@ func TestLoadVersion1(t *testing.T) {
 		if err := os.WriteFile(path, regzip(old), 0o644); err != nil {
 			t.Fatal(err)
 		}
-		_, _, err = Load(path, testBackend(t))
+		_, _, err = Load(path, testenv.Backend(t))
 		switch {
 		case c.want == "" && err != nil:
 			t.Errorf("%s version %s: %v", c.arch, c.version, err)
@@ -241,7 +242,7 @@ func TestTemperatureRecord(t *testing.T) {
 		if err := SaveWithInfo(path, f, nil, FileInfo{TemperatureK: temp}); err != nil {
 			t.Fatal(err)
 		}
-		_, _, info, err := LoadWithInfo(path, testBackend(t))
+		_, _, info, err := LoadWithInfo(path, testenv.Backend(t))
 		if err != nil {
 			t.Fatal(err)
 		}
@@ -293,7 +294,7 @@ func TestTemperatureRecord(t *testing.T) {
 		if err := os.WriteFile(path, regzip(c.tar), 0o644); err != nil {
 			t.Fatal(err)
 		}
-		_, _, info, err := LoadWithInfo(path, testBackend(t))
+		_, _, info, err := LoadWithInfo(path, testenv.Backend(t))
 		switch {
 		case c.want == "" && err != nil:
 			t.Errorf("%s: %v", c.name, err)

@@ -7,6 +7,7 @@ import (
 	"strings"
 
 	"github.com/gobg/gobg/flow/nn"
+	"github.com/gobg/gobg/internal/graphops"
 	"github.com/gomlx/gomlx/backends"
 	"github.com/gomlx/gomlx/pkg/core/dtypes"
 	"github.com/gomlx/gomlx/pkg/core/graph"
@@ -226,7 +227,7 @@ func (f *Flow) SyncFrozen() error {
 		if err != nil {
 			return fmt.Errorf("flow: read %s: %w", v.ScopeAndName(), err)
 		}
-		val := tensorOf(v.DType(), nn.Float64s(t), v.Shape().Dimensions...)
+		val := tensorOf(v.DType(), graphops.Float64s(t), v.Shape().Dimensions...)
 		fv := FrozenOf(f.ctx, v)
 		if fv == nil {
 			fv = f.ctx.InAbsPath(FrozenScope+strings.TrimPrefix(v.Scope(), RootScope)).Checked(false).VariableWithValue(v.Name(), val)
@@ -269,7 +270,7 @@ func (f *Flow) forward(ctx *context.Context, z *graph.Node, visit func(step)) (*
 	if visit != nil {
 		visit(step{"actnorm", z, x, logDet, f.intIdx})
 	}
-	xc := nn.GatherAxis(x, 1, f.order)
+	xc := graphops.GatherAxis(x, 1, f.order)
 	for _, l := range f.layers {
 		y, ld := l.apply(ctx.In(l.name()), xc, false)
 		if visit != nil {
@@ -278,7 +279,7 @@ func (f *Flow) forward(ctx *context.Context, z *graph.Node, visit func(step)) (*
 		logDet = graph.Add(logDet, ld)
 		xc = y
 	}
-	x = nn.GatherAxis(xc, 1, f.invOrder)
+	x = graphops.GatherAxis(xc, 1, f.invOrder)
 	y, ld := f.toDomain(x, false)
 	if visit != nil && !f.domainIdentity {
 		visit(step{"domain", x, y, ld, f.intIdx})
@@ -292,14 +293,14 @@ func (f *Flow) Inverse(ctx *context.Context, x *graph.Node) (z, logDet *graph.No
 	f.checkInput(x, "Inverse")
 	ctx = f.root(ctx)
 	xn, logDet := f.toDomain(x, true)
-	xc := nn.GatherAxis(xn, 1, f.order)
+	xc := graphops.GatherAxis(xn, 1, f.order)
 	for i := len(f.layers) - 1; i >= 0; i-- {
 		l := f.layers[i]
 		y, ld := l.apply(ctx.In(l.name()), xc, true)
 		logDet = graph.Add(logDet, ld)
 		xc = y
 	}
-	z, ld := f.actNorm(ctx, nn.GatherAxis(xc, 1, f.invOrder), true)
+	z, ld := f.actNorm(ctx, graphops.GatherAxis(xc, 1, f.invOrder), true)
 	return z, graph.Add(logDet, ld)
 }
 
@@ -384,7 +385,7 @@ func (f *Flow) actNorm(ctx *context.Context, z *graph.Node, inverse bool) (*grap
 		return z, graph.Zeros(g, shapes.Make(f.dtype, bsz))
 	}
 	p := f.params(ctx, g)
-	zi := nn.GatherAxis(z, 1, f.intIdx)
+	zi := graphops.GatherAxis(z, 1, f.intIdx)
 	var xi, ld *graph.Node
 	if inverse {
 		xi = graph.Mul(graph.Sub(zi, p.loc), graph.Exp(graph.Neg(p.logScale)))
@@ -395,9 +396,9 @@ func (f *Flow) actNorm(ctx *context.Context, z *graph.Node, inverse bool) (*grap
 	}
 	parts := []*graph.Node{xi}
 	if len(f.circIdx) > 0 {
-		parts = append(parts, nn.GatherAxis(z, 1, f.circIdx))
+		parts = append(parts, graphops.GatherAxis(z, 1, f.circIdx))
 	}
-	return nn.GatherAxis(graph.Concatenate(parts, 1), 1, f.kindInv), graph.BroadcastToDims(ld, bsz)
+	return graphops.GatherAxis(graph.Concatenate(parts, 1), 1, f.kindInv), graph.BroadcastToDims(ld, bsz)
 }
 
 // toDomain maps interval dimensions from [-1, 1] onto [Lower, Upper] (or
@@ -439,7 +440,7 @@ func (f *Flow) BaseLogProb(ctx *context.Context, z *graph.Node) *graph.Node {
 	p := f.params(ctx, g)
 	lp := graph.Zeros(g, shapes.Make(f.dtype, bsz))
 	if ni := len(f.intIdx); ni > 0 {
-		zi := nn.GatherAxis(z, 1, f.intIdx)
+		zi := graphops.GatherAxis(z, 1, f.intIdx)
 		inv := graph.Exp(graph.Neg(p.logScale))
 		a := graph.Mul(graph.Sub(graph.Scalar(g, f.dtype, -1), p.loc), inv)
 		b := graph.Mul(graph.Sub(graph.Scalar(g, f.dtype, 1), p.loc), inv)
@@ -450,7 +451,7 @@ func (f *Flow) BaseLogProb(ctx *context.Context, z *graph.Node) *graph.Node {
 	if nc := len(f.circIdx); nc > 0 {
 		lp = graph.AddScalar(lp, -math.Log(2*math.Pi)*float64(nc))
 		if p.mu != nil {
-			zc := nn.GatherAxis(z, 1, f.circIdx)
+			zc := graphops.GatherAxis(z, 1, f.circIdx)
 			kappa := graph.Exp(p.logKappa)
 			lp = graph.Add(lp, graph.ReduceSum(graph.Mul(kappa, graph.Cos(graph.Sub(zc, p.mu))), 1))
 			lp = graph.Sub(lp, graph.ReduceSum(LogI0Graph(kappa), 1))
@@ -481,7 +482,7 @@ func (f *Flow) BaseParams() (BaseParams, error) {
 		if err != nil {
 			return fmt.Errorf("flow: read %s: %w", name, err)
 		}
-		vals := nn.Float64s(t)
+		vals := graphops.Float64s(t)
 		if len(vals) != len(idx) {
 			return fmt.Errorf("flow: %s has %d values, want %d", name, len(vals), len(idx))
 		}
@@ -672,7 +673,7 @@ func (f *Flow) Perturb(scale float64, seed uint64) error {
 		if err != nil {
 			return fmt.Errorf("flow: read %s: %w", v.ScopeAndName(), err)
 		}
-		vals := nn.Float64s(t)
+		vals := graphops.Float64s(t)
 		dims := v.Shape().Dimensions
 		sd := scale
 		if len(dims) >= 2 {
@@ -716,7 +717,7 @@ func (f *Flow) copyWeightsTo(g *Flow) error {
 		if err != nil {
 			return fmt.Errorf("flow: read %s: %w", v.ScopeAndName(), err)
 		}
-		nv := g.ctx.InAbsPath(v.Scope()).Checked(false).VariableWithValue(v.Name(), g.tensor(nn.Float64s(t), v.Shape().Dimensions...))
+		nv := g.ctx.InAbsPath(v.Scope()).Checked(false).VariableWithValue(v.Name(), g.tensor(graphops.Float64s(t), v.Shape().Dimensions...))
 		nv.SetTrainable(v.Trainable)
 	}
 	return nil

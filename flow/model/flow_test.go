@@ -11,7 +11,7 @@ import (
 
 	"github.com/gobg/gobg/flow/ic"
 	"github.com/gobg/gobg/flow/nn"
-	"github.com/gobg/gobg/internal/testbackend"
+	"github.com/gobg/gobg/internal/testenv"
 	"github.com/gomlx/gomlx/backends"
 	"github.com/gomlx/gomlx/pkg/core/dtypes"
 )
@@ -20,7 +20,7 @@ import (
 // weights away from the identity.
 func perturbedFlow(t *testing.T, cfg Config, l *Layout, scale float64) *Flow {
 	t.Helper()
-	return perturbedFlowOn(t, testBackend(t), cfg, l, scale)
+	return perturbedFlowOn(t, testenv.Backend(t), cfg, l, scale)
 }
 
 // perturbedFlowOn is perturbedFlow on backend b.
@@ -48,7 +48,7 @@ func perturbedFlowOn(t *testing.T, b backends.Backend, cfg Config, l *Layout, sc
 // for the default depths, and the deep flows' conditioning does not depend on
 // the backend. Limits: see the constants below.
 func TestInversionAndLogDet(t *testing.T) {
-	testbackend.Each(t, testInversionAndLogDet)
+	testenv.EachBackend(t, testInversionAndLogDet)
 }
 
 func testInversionAndLogDet(t *testing.T, b backends.Backend) {
@@ -166,7 +166,7 @@ func TestIdentityAtInit(t *testing.T) {
 		t.Fatal(err)
 	}
 	for _, arch := range Architectures() {
-		f, err := New(testBackend(t), smallConfig(arch), l, dtypes.Float64)
+		f, err := New(testenv.Backend(t), smallConfig(arch), l, dtypes.Float64)
 		if err != nil {
 			t.Fatal(err)
 		}
@@ -326,7 +326,7 @@ func TestInitFromData(t *testing.T) {
 	var syn synthetic
 	r := rand.New(rand.NewPCG(3, 4))
 	data := syn.sample(r, 20000)
-	f, err := New(testBackend(t), smallConfig(ArchNSF), syn.layout(), dtypes.Float64)
+	f, err := New(testenv.Backend(t), smallConfig(ArchNSF), syn.layout(), dtypes.Float64)
 	if err != nil {
 		t.Fatal(err)
 	}
@@ -423,7 +423,7 @@ func TestConfigAndLayoutErrors(t *testing.T) {
 		"no layers":  mod(func(c *Config) { c.BackboneLayers, c.SideChainLayers = 0, 0 }),
 		"nsf layers": mod(func(c *Config) { c.Arch, c.Layers = ArchNSF, 0 }),
 	} {
-		if _, err := New(testBackend(t), c, good, dtypes.Float64); err == nil {
+		if _, err := New(testenv.Backend(t), c, good, dtypes.Float64); err == nil {
 			t.Errorf("config %s: no error", name)
 		} else {
 			t.Logf("config %s: %v", name, err)
@@ -448,13 +448,13 @@ func TestConfigAndLayoutErrors(t *testing.T) {
 		if name == "one mlp" {
 			arch = ArchSplitMLP
 		}
-		if _, err := New(testBackend(t), smallConfig(arch), l, dtypes.Float64); err == nil {
+		if _, err := New(testenv.Backend(t), smallConfig(arch), l, dtypes.Float64); err == nil {
 			t.Errorf("layout %s: no error", name)
 		} else {
 			t.Logf("layout %s: %v", name, err)
 		}
 	}
-	if _, err := New(testBackend(t), smallConfig(ArchNSF), good, dtypes.Int32); err == nil {
+	if _, err := New(testenv.Backend(t), smallConfig(ArchNSF), good, dtypes.Int32); err == nil {
 		t.Errorf("dtype int32: no error")
 	}
 }

@@ -5,6 +5,7 @@ import (
 
 	"github.com/gobg/gobg/flow/nn"
 	"github.com/gobg/gobg/flow/spline"
+	"github.com/gobg/gobg/internal/graphops"
 	"github.com/gomlx/gomlx/pkg/core/dtypes"
 	"github.com/gomlx/gomlx/pkg/core/graph"
 	"github.com/gomlx/gomlx/pkg/core/shapes"
@@ -140,7 +141,7 @@ func (c *gauCoupling) apply(ctx *context.Context, x *graph.Node, inverse bool) (
 	heads := c.conditioner(ctx.In("conditioner"), x, nHeads) // [nRes*mt, P, B]
 	var parts []*graph.Node
 	if len(c.cond) > 0 {
-		parts = append(parts, nn.GatherAxis(x, 1, c.cond))
+		parts = append(parts, graphops.GatherAxis(x, 1, c.cond))
 	}
 	g, dt := x.Graph(), x.DType()
 	bsz := x.Shape().Dimensions[0]
@@ -151,10 +152,10 @@ func (c *gauCoupling) apply(ctx *context.Context, x *graph.Node, inverse bool) (
 		}
 		// The targets' rows, then one [B, n] column per parameter: slicing
 		// the leading axis is the cheapest split on the pure-Go backend.
-		sel := graph.TransposeAllAxes(nn.GatherAxis(heads, 0, tgt), 1, 2, 0) // [P, B, n]
-		cols := nn.Unstack(sel, 0)
+		sel := graph.TransposeAllAxes(graphops.GatherAxis(heads, 0, tgt), 1, 2, 0) // [P, B, n]
+		cols := graphops.Unstack(sel, 0)
 		p := spline.Columns{Widths: cols[:k], Heights: cols[k : 2*k], Derivs: cols[2*k : spline.ParamsPerDim(k, circular)]}
-		in := nn.GatherAxis(x, 1, idx)
+		in := graphops.GatherAxis(x, 1, idx)
 		var y, ld *graph.Node
 		switch {
 		case circular && inverse:
@@ -171,7 +172,7 @@ func (c *gauCoupling) apply(ctx *context.Context, x *graph.Node, inverse bool) (
 	}
 	run(c.trI, c.tgtI, false)
 	run(c.trC, c.tgtC, true)
-	return nn.GatherAxis(graph.Concatenate(parts, 1), 1, c.invOut), logDet
+	return graphops.GatherAxis(graph.Concatenate(parts, 1), 1, c.invOut), logDet
 }
 
 // conditioner returns the spline parameters as one tensor [nRes*mt, nHeads,
@@ -186,15 +187,15 @@ func (c *gauCoupling) conditioner(ctx *context.Context, x *graph.Node, nHeads in
 	if nv := len(c.visC) + len(c.visI); nv > 0 {
 		var feats []*graph.Node
 		if len(c.visC) > 0 {
-			xc := nn.GatherAxis(x, 1, c.visC)
+			xc := graphops.GatherAxis(x, 1, c.visC)
 			feats = append(feats, graph.Stack([]*graph.Node{graph.Cos(xc), graph.Sin(xc), graph.OnesLike(xc)}, 2))
 		}
 		if len(c.visI) > 0 {
-			xi := nn.GatherAxis(x, 1, c.visI)
+			xi := graphops.GatherAxis(x, 1, c.visI)
 			feats = append(feats, graph.Stack([]*graph.Node{xi, graph.ZerosLike(xi), graph.OnesLike(xi)}, 2))
 		}
 		feats = append(feats, graph.Zeros(g, shapes.Make(dt, bsz, 1, 3)))
-		f := nn.GatherAxis(graph.Concatenate(feats, 1), 1, c.slotSrc) // [B, nRes*m, 3]
+		f := graphops.GatherAxis(graph.Concatenate(feats, 1), 1, c.slotSrc) // [B, nRes*m, 3]
 		f = graph.Reshape(f, bsz*c.nRes, c.m*3)
 		h = graph.Reshape(nn.Dense(ctx.In("input"), f, e), bsz, c.nRes, e)
 	}

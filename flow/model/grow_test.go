@@ -7,6 +7,7 @@ import (
 	"testing"
 
 	"github.com/gobg/gobg/flow/ic"
+	"github.com/gobg/gobg/internal/testenv"
 )
 
 // TestGrow grows perturbed flows of every architecture on alanine
@@ -35,7 +36,7 @@ func TestGrow(t *testing.T) {
 			if err != nil {
 				t.Fatal(err)
 			}
-			fresh, err := New(testBackend(t), big, l, f.DType())
+			fresh, err := New(testenv.Backend(t), big, l, f.DType())
 			if err != nil {
 				t.Fatal(err)
 			}

@@ -7,17 +7,8 @@ import (
 
 	"github.com/gobg/gobg/energy/molecule"
 	"github.com/gobg/gobg/flow/ic"
-	"github.com/gobg/gobg/internal/testbackend"
 	"github.com/gobg/gobg/internal/testenv"
-	"github.com/gomlx/gomlx/backends"
 )
-
-// testBackend is the backend commands use by default (XLA's CPU plugin
-// where it is installed).
-func testBackend(t testing.TB) backends.Backend {
-	t.Helper()
-	return testbackend.Default(t)
-}
 
 // system is a reference protein with a spec fitted to its PDB model(s).
 type system struct {

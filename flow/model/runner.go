@@ -4,7 +4,7 @@ import (
 	"fmt"
 	"math/rand/v2"
 
-	"github.com/gobg/gobg/flow/nn"
+	"github.com/gobg/gobg/internal/graphops"
 	"github.com/gomlx/gomlx/pkg/core/graph"
 	"github.com/gomlx/gomlx/pkg/ml/context"
 )
@@ -128,7 +128,7 @@ func (r *Runner) runWith(key string, in []float64, width int, fn any) ([][]float
 			outs = make([][]float64, len(res))
 		}
 		for j, t := range res {
-			vals := nn.Float64s(t)
+			vals := graphops.Float64s(t)
 			per := len(vals) / r.batch
 			outs[j] = append(outs[j], vals[:m*per]...)
 			_ = t.FinalizeAll()

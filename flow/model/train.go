@@ -4,7 +4,7 @@ import (
 	"fmt"
 	"math"
 
-	"github.com/gobg/gobg/flow/nn"
+	"github.com/gobg/gobg/internal/graphops"
 	"github.com/gomlx/gomlx/pkg/core/graph"
 	"github.com/gomlx/gomlx/pkg/ml/context"
 	"github.com/gomlx/gomlx/pkg/ml/train/optimizers"
@@ -51,7 +51,7 @@ func (t *Trainer) Step(x []float64) (float64, error) {
 	if err != nil {
 		return 0, fmt.Errorf("flow: training step: %w", err)
 	}
-	loss := nn.Float64s(out[0])[0]
+	loss := graphops.Float64s(out[0])[0]
 	_ = out[0].FinalizeAll()
 	if math.IsNaN(loss) || math.IsInf(loss, 0) {
 		return loss, fmt.Errorf("flow: training loss is %v", loss)

@@ -6,6 +6,7 @@ import (
 	"testing"
 	"time"
 
+	"github.com/gobg/gobg/internal/testenv"
 	"github.com/gomlx/gomlx/pkg/core/dtypes"
 )
 
@@ -98,7 +99,7 @@ func TestMaximumLikelihood(t *testing.T) {
 			cfg.Hidden = []int{32, 32}
 			cfg.Bins = 6
 			cfg.Embed, cfg.QKDim, cfg.GAULayers, cfg.RelPosClip = 32, 16, 1, 2
-			f, err := New(testBackend(t), cfg, syn.layout(), dtypes.Float32)
+			f, err := New(testenv.Backend(t), cfg, syn.layout(), dtypes.Float32)
 			if err != nil {
 				t.Fatal(err)
 			}

@@ -12,8 +12,10 @@ import (
 	"strings"
 	"sync"
 
+	"github.com/gobg/gobg/internal/graphops"
 	"github.com/gomlx/go-xla/pkg/pjrt"
 	"github.com/gomlx/gomlx/backends"
+
 	// The pure-Go backend is always linked: it runs where no PJRT plugin is
 	// installed.
 	_ "github.com/gomlx/gomlx/backends/simplego"
@@ -290,10 +292,10 @@ func IsXLA(b backends.Backend) bool {
 // created with one device (the plugin's default is 4, of which gobg would use
 // one) and SetThreads' thread count.
 //
-// NewBackend also makes sure this package's gradient replacements are
-// installed (see FixGradients; the package's init already does it).
+// NewBackend also makes sure graphops' gradient replacements are installed
+// (graphops.FixGradients; that package's init already does it).
 func NewBackend(spec string) (b backends.Backend, err error) {
-	FixGradients()
+	graphops.FixGradients()
 	c, err := Select(spec)
 	if err != nil {
 		return nil, err

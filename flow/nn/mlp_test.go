@@ -1,10 +1,12 @@
-package nn
+package nn_test
 
 import (
 	"math"
 	"math/rand/v2"
 	"testing"
 
+	"github.com/gobg/gobg/flow/nn"
+	"github.com/gobg/gobg/internal/testenv"
 	"github.com/gomlx/gomlx/pkg/core/graph"
 	"github.com/gomlx/gomlx/pkg/core/tensors"
 	"github.com/gomlx/gomlx/pkg/ml/context"
@@ -13,14 +15,14 @@ import (
 // TestMLPHeads checks the zero-initialised heads, then sets every variable
 // to known values and compares the outputs with the same MLP computed in Go.
 func TestMLPHeads(t *testing.T) {
-	b := backend(t)
+	b := testenv.PureGo(t)
 	r := rand.New(rand.NewPCG(13, 14))
 	const batch, in = 4, 3
 	hidden, heads := []int{5, 6}, []int{2, 1, 3}
 	x0 := randData(r, batch, in)
 	ctx := context.New()
 	fn := func(ctx *context.Context, x *graph.Node) []*graph.Node {
-		return MLPHeads(ctx.In("mlp"), x, hidden, heads, true)
+		return nn.MLPHeads(ctx.In("mlp"), x, hidden, heads, true)
 	}
 	out, err := context.MustNewExec(b, ctx, fn).Exec(x0)
 	if err != nil {

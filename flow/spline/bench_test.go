@@ -6,6 +6,7 @@ import (
 	"testing"
 	"time"
 
+	"github.com/gobg/gobg/internal/testenv"
 	"github.com/gomlx/gomlx/pkg/core/dtypes"
 	"github.com/gomlx/gomlx/pkg/core/graph"
 	"github.com/gomlx/gomlx/pkg/core/tensors"
@@ -75,7 +76,7 @@ func BenchmarkRQS(b *testing.B) {
 			}
 			for _, c := range cases {
 				b.Run(kd.name+"/"+layout.name+"/"+c.name, func(b *testing.B) {
-					e := graph.MustNewExec(backend(b), c.fn)
+					e := graph.MustNewExec(testenv.Backend(b), c.fn)
 					if _, err := e.Exec(layout.args...); err != nil { // compile outside the timing
 						b.Fatal(err)
 					}
@@ -154,7 +155,7 @@ func BenchmarkCoupling(b *testing.B) {
 	}
 	for _, tc := range cases {
 		b.Run(tc.name, func(b *testing.B) {
-			e := context.MustNewExec(backend(b), context.New(), tc.fn)
+			e := context.MustNewExec(testenv.Backend(b), context.New(), tc.fn)
 			if _, err := e.Exec(x); err != nil {
 				b.Fatal(err)
 			}

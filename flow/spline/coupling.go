@@ -5,6 +5,7 @@ import (
 	"fmt"
 
 	"github.com/gobg/gobg/flow/nn"
+	"github.com/gobg/gobg/internal/graphops"
 	"github.com/gomlx/gomlx/pkg/core/graph"
 	"github.com/gomlx/gomlx/pkg/core/shapes"
 	"github.com/gomlx/gomlx/pkg/ml/context"
@@ -105,7 +106,7 @@ func (c *Coupling) apply(ctx *context.Context, x *graph.Node, inverse bool) (*gr
 	if x.Rank() != 2 || x.Shape().Dimensions[1] != len(c.perm) {
 		panic(fmt.Errorf("spline.Coupling: input must be [batch, %d], got %s", len(c.perm), x.Shape()))
 	}
-	xp := nn.GatherAxis(x, 1, c.perm)
+	xp := graphops.GatherAxis(x, 1, c.perm)
 	start := 0
 	part := func(n int) *graph.Node {
 		if n == 0 {
@@ -173,5 +174,5 @@ func (c *Coupling) apply(ctx *context.Context, x *graph.Node, inverse bool) (*gr
 			parts = append(parts, p)
 		}
 	}
-	return nn.GatherAxis(graph.Concatenate(parts, 1), 1, c.inv), logDet
+	return graphops.GatherAxis(graph.Concatenate(parts, 1), 1, c.inv), logDet
 }

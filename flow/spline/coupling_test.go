@@ -6,7 +6,7 @@ import (
 	"strings"
 	"testing"
 
-	"github.com/gobg/gobg/internal/testbackend"
+	"github.com/gobg/gobg/internal/testenv"
 	"github.com/gomlx/gomlx/backends"
 	"github.com/gomlx/gomlx/pkg/core/dtypes"
 	"github.com/gomlx/gomlx/pkg/core/graph"
@@ -82,7 +82,7 @@ func TestCouplingIdentityAtInit(t *testing.T) {
 	const batch = 32
 	x := randomInputs(r, circular, batch)
 	ctx := context.New()
-	out, err := context.MustNewExec(backend(t), ctx, func(ctx *context.Context, x *graph.Node) []*graph.Node {
+	out, err := context.MustNewExec(testenv.Backend(t), ctx, func(ctx *context.Context, x *graph.Node) []*graph.Node {
 		y, ld := c.Forward(ctx, x)
 		return []*graph.Node{y, ld}
 	}).Exec(tensorOf(x, dtypes.Float64, batch, len(circular)))
@@ -108,7 +108,7 @@ func TestCouplingIdentityAtInit(t *testing.T) {
 // through untouched, and that logDet equals log|det J| of the full D×D
 // Jacobian built row by row with autodiff; on both backends.
 func TestCouplingInverseAndJacobian(t *testing.T) {
-	testbackend.Each(t, testCouplingInverseAndJacobian)
+	testenv.EachBackend(t, testCouplingInverseAndJacobian)
 }
 
 func testCouplingInverseAndJacobian(t *testing.T, b backends.Backend) {

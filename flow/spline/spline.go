@@ -44,7 +44,7 @@ import (
 	"fmt"
 	"math"
 
-	"github.com/gobg/gobg/flow/nn"
+	"github.com/gobg/gobg/internal/graphops"
 	"github.com/gomlx/gomlx/pkg/core/graph"
 )
 
@@ -124,7 +124,7 @@ func UnpackParams(params *graph.Node, k int, circular bool, axis int) Columns {
 		panic(fmt.Errorf("spline.UnpackParams: axis %d of %s must have size %d for k=%d circular=%v",
 			axis, params.Shape(), p, k, circular))
 	}
-	cols := nn.Unstack(params, a)
+	cols := graphops.Unstack(params, a)
 	return Columns{Widths: cols[:k], Heights: cols[k : 2*k], Derivs: cols[2*k:]}
 }
 
@@ -135,7 +135,7 @@ func packed(widths, heights, derivs *graph.Node, op string) Columns {
 			panic(fmt.Errorf("spline.%s: parameters need a trailing bin axis, got shape %s", op, n.Shape()))
 		}
 	}
-	return Columns{Widths: nn.Unstack(widths, -1), Heights: nn.Unstack(heights, -1), Derivs: nn.Unstack(derivs, -1)}
+	return Columns{Widths: graphops.Unstack(widths, -1), Heights: graphops.Unstack(heights, -1), Derivs: graphops.Unstack(derivs, -1)}
 }
 
 // RQS applies the interval spline with linear tails to x: elementwise y and

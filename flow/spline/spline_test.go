@@ -7,20 +7,13 @@ import (
 	"strings"
 	"testing"
 
-	"github.com/gobg/gobg/flow/nn"
-	"github.com/gobg/gobg/internal/testbackend"
+	"github.com/gobg/gobg/internal/graphops"
+	"github.com/gobg/gobg/internal/testenv"
 	"github.com/gomlx/gomlx/backends"
 	"github.com/gomlx/gomlx/pkg/core/dtypes"
 	"github.com/gomlx/gomlx/pkg/core/graph"
 	"github.com/gomlx/gomlx/pkg/core/tensors"
 )
-
-// backend is the backend commands use by default (XLA's CPU plugin where it
-// is installed).
-func backend(tb testing.TB) backends.Backend {
-	tb.Helper()
-	return testbackend.Default(tb)
-}
 
 // tensorOf builds a tensor of dtype dt from float64 data.
 func tensorOf(data []float64, dt dtypes.DType, dims ...int) *tensors.Tensor {
@@ -144,7 +137,7 @@ func (p problem) args(dt dtypes.DType, kd kind) []any {
 
 func exec(tb testing.TB, fn any, args ...any) [][]float64 {
 	tb.Helper()
-	return execOn(tb, backend(tb), fn, args...)
+	return execOn(tb, testenv.Backend(tb), fn, args...)
 }
 
 // execOn is exec on backend b.
@@ -190,7 +183,7 @@ var dtypesUnderTest = []struct {
 // them) are checked where conditioning allows the required tolerance:
 // float64 up to "typical", float32 at "moderate". It runs on both backends.
 func TestRoundTrip(t *testing.T) {
-	testbackend.Each(t, testRoundTrip)
+	testenv.EachBackend(t, testRoundTrip)
 }
 
 func testRoundTrip(t *testing.T, b backends.Backend) {
@@ -296,7 +289,7 @@ func TestFloat32MatchesFloat64(t *testing.T) {
 // Σy is the Jacobian's diagonal), for the forward and the inverse maps, on
 // both backends.
 func TestLogDetMatchesAutodiff(t *testing.T) {
-	testbackend.Each(t, testLogDetMatchesAutodiff)
+	testenv.EachBackend(t, testLogDetMatchesAutodiff)
 }
 
 func testLogDetMatchesAutodiff(t *testing.T, b backends.Backend) {
@@ -504,7 +497,7 @@ func TestGradientsAtKnots(t *testing.T) {
 					if dir == "inverse" {
 						min = o.MinBinHeight
 					}
-					return []*graph.Node{graph.Stack(knots(nn.Unstack(logits, 0), min, lo, hi), 0)}
+					return []*graph.Node{graph.Stack(knots(graphops.Unstack(logits, 0), min, lo, hi), 0)}
 				}, tensorOf(p.w[:k], dtypes.Float64, k), tensorOf(p.h[:k], dtypes.Float64, k))
 				p.x = append([]float64(nil), kn[0]...)
 				if kd.circular {
@@ -555,7 +548,7 @@ func TestParameterGradients(t *testing.T) {
 				grads := exec(t, func(x, w, h, d *graph.Node) []*graph.Node {
 					return graph.Gradient(apply(x, w, h, d), w, h, d)
 				}, p.args(dtypes.Float64, kd)...)
-				lossExec := graph.MustNewExec(backend(t), apply)
+				lossExec := graph.MustNewExec(testenv.Backend(t), apply)
 				loss := func(q problem) float64 {
 					res, err := lossExec.Exec(q.args(dtypes.Float64, kd)...)
 					if err != nil {
@@ -644,7 +637,7 @@ func TestInvalidInputs(t *testing.T) {
 	}
 	for _, tc := range tests {
 		t.Run(tc.name, func(t *testing.T) {
-			e, err := graph.NewExecAny(backend(t), func(x, w, h, d *graph.Node) []*graph.Node {
+			e, err := graph.NewExecAny(testenv.Backend(t), func(x, w, h, d *graph.Node) []*graph.Node {
 				y, ld := RQS(x, w, h, d, tc.opts)
 				return []*graph.Node{y, ld}
 			})

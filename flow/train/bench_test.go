@@ -40,7 +40,7 @@ func BenchmarkStep(b *testing.B) {
 			s.Weights, s.KLGradient = tc.w, tc.est
 			c := cfg
 			c.Stages = []Stage{s}
-			tr, err := New(context.Background(), c, Options{Python: testenv.Python(b)})
+			tr, err := New(context.Background(), c, Options{Energy: configEnergy(b, c)})
 			if err != nil {
 				b.Fatal(err)
 			}

@@ -183,7 +183,7 @@ func DefaultConfig() Config {
 		},
 		ICMode: "full",
 		Model:  m,
-		Energy: EnergyConfig{Provider: ProviderNative, Temperature: 300, Cut: energy.DefaultLinLogCut.Cut, Max: energy.DefaultLinLogCut.Max, Workers: 0, Platform: "CPU"},
+		Energy: EnergyConfig{Provider: ProviderNative, Temperature: energy.DefaultTemperature, Cut: energy.DefaultLinLogCut.Cut, Max: energy.DefaultLinLogCut.Max, Workers: 0, Platform: "CPU"},
 		Stages: []Stage{
 			{Name: "nll", Steps: 2000, BatchSize: 256, LR: 1e-3, Schedule: ScheduleCosine, WarmupSteps: 50, MinLR: 1e-4, Weights: Weights{NLL: 1}},
 			{Name: "nll+w2", Steps: 500, BatchSize: 256, LR: 3e-4, Schedule: ScheduleConstant, Weights: Weights{NLL: 1, W2: 10}},
@@ -334,8 +334,8 @@ func (c *Config) Validate() error {
 		if len(c.Energy.EnergyWorkers) > 0 && c.Energy.Provider != ProviderOpenMM {
 			return fmt.Errorf("energy.energy_workers evaluate with OpenMM: set energy.provider to %q", ProviderOpenMM)
 		}
-		if !(c.Energy.Temperature > 0) {
-			return fmt.Errorf("energy.temperature %g must be positive", c.Energy.Temperature)
+		if err := energy.CheckTemperature(c.Energy.Temperature); err != nil {
+			return fmt.Errorf("energy.temperature %w", err)
 		}
 		if !(c.Energy.Max > c.Energy.Cut) {
 			return fmt.Errorf("energy.max %g must exceed energy.cut %g", c.Energy.Max, c.Energy.Cut)

@@ -5,7 +5,7 @@ import (
 
 	"github.com/gobg/gobg/flow/ic"
 	"github.com/gobg/gobg/flow/model"
-	"github.com/gobg/gobg/flow/nn"
+	"github.com/gobg/gobg/internal/graphops"
 	"github.com/gomlx/gomlx/pkg/core/dtypes"
 	. "github.com/gomlx/gomlx/pkg/core/graph"
 	"github.com/gomlx/gomlx/pkg/ml/context"
@@ -67,9 +67,9 @@ func pairIndex(nb int) (ia, ib []int) {
 // DistancesGraph returns the backbone pair distances [B, P] of positions
 // x [B, N, 3], pairs in PairDistances order.
 func DistancesGraph(x *Node, backbone []int) *Node {
-	xb := nn.GatherAxis(x, 1, backbone)
+	xb := graphops.GatherAxis(x, 1, backbone)
 	ia, ib := pairIndex(len(backbone))
-	diff := Sub(nn.GatherAxis(xb, 1, ia), nn.GatherAxis(xb, 1, ib))
+	diff := Sub(graphops.GatherAxis(xb, 1, ia), graphops.GatherAxis(xb, 1, ib))
 	return Sqrt(ReduceSum(Square(diff), -1))
 }
 

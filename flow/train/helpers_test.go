@@ -5,7 +5,9 @@ import (
 	"path/filepath"
 	"testing"
 
+	"github.com/gobg/gobg/energy"
 	"github.com/gobg/gobg/energy/molecule"
+	"github.com/gobg/gobg/energy/provider"
 	"github.com/gobg/gobg/internal/testenv"
 	. "github.com/gomlx/gomlx/pkg/core/graph"
 	gctx "github.com/gomlx/gomlx/pkg/ml/context"
@@ -48,7 +50,8 @@ type flowProbe struct {
 
 func newFlowProbe(t *testing.T) *flowProbe {
 	t.Helper()
-	tr, err := New(context.Background(), tinyConfig(t, 1, 1), Options{Python: testenv.Python(t)})
+	cfg := tinyConfig(t, 1, 1)
+	tr, err := New(context.Background(), cfg, Options{Energy: configEnergy(t, cfg)})
 	if err != nil {
 		t.Fatal(err)
 	}
@@ -122,4 +125,18 @@ func (p *flowProbe) at(t *testing.T, z []float64, b int) (f, g []float64) {
 		}
 	}
 	return f, g
+}
+
+// configEnergy starts the provider of cfg's energy section as the commands
+// do (energy/provider), with the project's Python unless cfg names one.
+func configEnergy(t testing.TB, cfg Config) EnergyStarter {
+	e := cfg.Energy
+	python := e.Python
+	if python == "" {
+		python = testenv.Python(t)
+	}
+	return func(ctx context.Context) (energy.Energy, func(), error) {
+		return provider.Start(ctx, provider.Spec{Name: e.Provider, PDB: cfg.Data.Topology, SystemXML: e.SystemXML,
+			Python: python, Workers: e.Workers, Platform: e.Platform})
+	}
 }

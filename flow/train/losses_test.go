@@ -9,8 +9,6 @@ import (
 	"strings"
 	"testing"
 
-	"github.com/gobg/gobg/internal/testbackend"
-
 	"github.com/gobg/gobg/energy"
 	"github.com/gobg/gobg/energy/forcefield"
 	"github.com/gobg/gobg/energy/molecule"
@@ -73,7 +71,7 @@ func TestW2AgainstNumpy(t *testing.T) {
 	order, sorted := SortedPairs(flowD, refD)
 	p := len(flowD[0])
 
-	backend := testbackend.Default(t)
+	backend := testenv.Backend(t)
 	exec, err := gctx.NewExecAny(backend, gctx.New(), func(ctx *gctx.Context, xs, o, rf *Node) []*Node {
 		w := W2Graph(DistancesGraph(xs, bb), o, rf)
 		return []*Node{w, Gradient(w, xs)[0]}
@@ -174,7 +172,7 @@ func TestKLSurrogateGradient(t *testing.T) {
 	}
 	u0 := res.Energies[0] / kt
 	n := len(x0)
-	backend := testbackend.Default(t)
+	backend := testenv.Backend(t)
 	exec, err := gctx.NewExecAny(backend, gctx.New(), func(ctx *gctx.Context, x, g *Node) *Node {
 		ld := ReduceSum(Square(x), 1, 2) // any differentiable log-det stand-in
 		return Gradient(KLSurrogate(x, g, ld), x)[0]

@@ -55,7 +55,7 @@ func BenchmarkPeer(b *testing.B) {
 			c.Stages = []Stage{s}
 			c.Energy.Provider = tc.provider
 			c.Energy.Workers = 1
-			tr, err := New(context.Background(), c, Options{Python: testenv.Python(b)})
+			tr, err := New(context.Background(), c, Options{Energy: configEnergy(b, c)})
 			if err != nil {
 				b.Fatal(err)
 			}

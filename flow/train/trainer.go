@@ -4,25 +4,21 @@ import (
 	"bytes"
 	"context"
 	"encoding/json"
+	"errors"
 	"fmt"
 	"io"
-	"log/slog"
 	"math"
 	"math/rand/v2"
 	"os"
 	"path/filepath"
 	"slices"
-	"strings"
 	"time"
 
 	"github.com/gobg/gobg/energy"
-	"github.com/gobg/gobg/energy/forcefield"
 	"github.com/gobg/gobg/energy/molecule"
-	"github.com/gobg/gobg/energy/native"
 	"github.com/gobg/gobg/flow/ic"
 	"github.com/gobg/gobg/flow/model"
 	"github.com/gobg/gobg/flow/nn"
-	"github.com/gobg/gobg/plugin"
 	"github.com/gomlx/gomlx/backends"
 	"github.com/gomlx/gomlx/pkg/core/dtypes"
 	"github.com/gomlx/gomlx/pkg/core/tensors"
@@ -38,20 +34,31 @@ const (
 
 // Options are the parts of a run that are not in its configuration.
 type Options struct {
-	// Python runs the OpenMM plugin when Config.Energy.Python is empty.
-	Python string
+	// Energy starts the energy of the energy-based stages (KL, FKL,
+	// log-variance, ESS terms). New calls it only when a stage still to run
+	// needs energies; a run whose stages need none may leave it nil. The
+	// caller builds it from the configuration's energy section (see
+	// energy/provider) or hands over an energy it already holds (UseEnergy).
+	Energy EnergyStarter
 	// Progress receives the progress lines (nil: none).
 	Progress io.Writer
 	// Resume continues from the output directory's checkpoint.
 	Resume bool
-	// Energy, if not nil, replaces the configured provider (tests use it
-	// to inject failures). Like the configured providers it evaluates
-	// structures in the atom order of the configured topology
-	// (data.topology), which may differ from an initial model's.
-	Energy energy.Energy
 	// StopAfter ends the run after this global step, with a checkpoint,
 	// as if it had been interrupted there (0: run to the end).
 	StopAfter int
+}
+
+// EnergyStarter starts an energy provider. The energy evaluates structures
+// in the atom order of the configured topology (data.topology), which may
+// differ from an initial model's: the trainer pairs the atoms. stop, called
+// by Trainer.Close, releases the provider.
+type EnergyStarter func(ctx context.Context) (e energy.Energy, stop func(), err error)
+
+// UseEnergy is an EnergyStarter for an energy the caller already holds and
+// releases itself.
+func UseEnergy(e energy.Energy) EnergyStarter {
+	return func(context.Context) (energy.Energy, func(), error) { return e, func() {}, nil }
 }
 
 // Record is one line of the JSON-lines log. JSON has no NaN: non-finite
@@ -168,7 +175,8 @@ type Trainer struct {
 }
 
 // New loads the data, builds the flow (or restores it from the checkpoint
-// with opts.Resume) and starts the energy provider if a stage needs one.
+// with opts.Resume) and starts opts.Energy if a stage still to run needs
+// energies.
 func New(ctx context.Context, cfg Config, opts Options) (*Trainer, error) {
 	if err := cfg.Validate(); err != nil {
 		return nil, err
@@ -295,10 +303,17 @@ func fingerprint(cfg Config) string {
 	return string(b)
 }
 
+// startEnergy starts Options.Energy for the configured topology's atoms and
+// pairs them with the model's.
 func (t *Trainer) startEnergy(ctx context.Context) error {
-	if err := t.startProvider(ctx); err != nil {
-		return err
+	if t.opts.Energy == nil {
+		return errors.New("energy: a stage needs energies, and no energy provider was given (train.Options.Energy)")
 	}
+	en, stop, err := t.opts.Energy(ctx)
+	if err != nil {
+		return fmt.Errorf("energy: %w", err)
+	}
+	t.en, t.closer = en, stop
 	if t.en.NumAtoms() != len(t.data.Top.Atoms) {
 		return fmt.Errorf("energy: the system has %d atoms, the topology %d", t.en.NumAtoms(), len(t.data.Top.Atoms))
 	}
@@ -308,59 +323,6 @@ func (t *Trainer) startEnergy(ctx context.Context) error {
 		t.en = energy.Reordered{E: t.en, Match: t.data.Match}
 	}
 	return nil
-}
-
-// startProvider sets t.en to Options.Energy or the configured provider.
-func (t *Trainer) startProvider(ctx context.Context) error {
-	if t.opts.Energy != nil {
-		t.en = t.opts.Energy
-		return nil
-	}
-	e := t.cfg.Energy
-	python := e.Python
-	if python == "" {
-		python = t.opts.Python
-	}
-	switch e.Provider {
-	case ProviderOpenMM:
-		workers := max(e.Workers, 1)
-		if len(e.EnergyWorkers) > 0 {
-			workers = e.Workers // 0: the servers only
-		}
-		pool, err := plugin.Start(ctx, plugin.Config{Python: python, PDB: t.cfg.Data.Topology, Workers: workers, Platform: e.Platform,
-			Remote: e.EnergyWorkers, TLS: plugin.TLSFiles{Cert: e.TLSCert, Key: e.TLSKey, CA: e.TLSCA}})
-		if err != nil {
-			return fmt.Errorf("energy: %w", err)
-		}
-		t.en, t.closer = pool, func() { _ = pool.Close() }
-		slog.Info("energy provider", "provider", ProviderOpenMM, "platform", e.Platform, "workers", workers, "remote", len(e.EnergyWorkers))
-	default:
-		sys, err := t.nativeSystem(ctx, python)
-		if err != nil {
-			return fmt.Errorf("energy: %w", err)
-		}
-		n, err := native.New(sys, native.Options{Workers: e.Workers})
-		if err != nil {
-			return fmt.Errorf("energy: %w", err)
-		}
-		t.en = n
-		slog.Info("energy provider", "provider", ProviderNative, "kernel", n.Kernel(), "goroutines", n.Workers())
-	}
-	return nil
-}
-
-// nativeSystem is the System the native provider evaluates: the configured
-// System XML file, else the one the OpenMM plugin builds for the topology
-// (the plugin is closed again once it has answered).
-func (t *Trainer) nativeSystem(ctx context.Context, python string) (*forcefield.System, error) {
-	if path := t.cfg.Energy.SystemXML; path != "" {
-		return forcefield.ReadSystemXMLFile(path)
-	}
-	xml, err := plugin.FetchSystemXML(ctx, plugin.Config{Python: python, PDB: t.cfg.Data.Topology})
-	if err != nil {
-		return nil, fmt.Errorf("system XML: %w", err)
-	}
-	return forcefield.ParseSystemXML(strings.NewReader(xml))
 }
 
 // Flow is the flow being trained.
@@ -374,7 +336,7 @@ func (t *Trainer) Data() *Data { return t.data }
 // sample (for NLL-only schedules, the temperature the configuration says
 // its MD data were made at).
 func (t *Trainer) fileInfo() model.FileInfo {
-	if tk := t.cfg.Energy.Temperature; tk > 0 && !math.IsInf(tk, 0) {
+	if tk := t.cfg.Energy.Temperature; energy.CheckTemperature(tk) == nil {
 		return model.FileInfo{TemperatureK: tk}
 	}
 	return model.FileInfo{}

@@ -23,8 +23,8 @@ import (
 
 func newTrainer(t *testing.T, cfg Config, opts Options) *Trainer {
 	t.Helper()
-	if opts.Python == "" {
-		opts.Python = testenv.Python(t)
+	if opts.Energy == nil {
+		opts.Energy = configEnergy(t, cfg)
 	}
 	tr, err := New(context.Background(), cfg, opts)
 	if err != nil {
@@ -177,7 +177,7 @@ func TestNonFiniteStepsAreSkipped(t *testing.T) {
 	cfg := tinyConfig(t, 1, 4)
 	e, _ := nativeAla2(t)
 	fe := &faultyEnergy{Energy: e, faults: map[int]string{2: "energy", 3: "force"}}
-	tr := newTrainer(t, cfg, Options{Energy: fe})
+	tr := newTrainer(t, cfg, Options{Energy: UseEnergy(fe)})
 	s := cfg.Stages[1]
 	ctx := context.Background()
 	want := []bool{false, true, true, false}
@@ -296,7 +296,7 @@ func TestCheckpointRefusesCorruption(t *testing.T) {
 	if err := os.WriteFile(path, b, 0o644); err != nil {
 		t.Fatal(err)
 	}
-	_, err = New(context.Background(), cfg, Options{Resume: true, Python: testenv.Python(t)})
+	_, err = New(context.Background(), cfg, Options{Resume: true, Energy: configEnergy(t, cfg)})
 	if err == nil {
 		t.Fatal("resume accepted a corrupt checkpoint")
 	}
@@ -305,7 +305,7 @@ func TestCheckpointRefusesCorruption(t *testing.T) {
 	cfg2.Seed++
 	b[len(b)-3] ^= 0x40
 	_ = os.WriteFile(path, b, 0o644)
-	if _, err := New(context.Background(), cfg2, Options{Resume: true, Python: testenv.Python(t)}); err == nil {
+	if _, err := New(context.Background(), cfg2, Options{Resume: true, Energy: configEnergy(t, cfg2)}); err == nil {
 		t.Error("resume accepted a checkpoint of another configuration")
 	}
 }
@@ -430,7 +430,7 @@ func TestSystemXMLProvider(t *testing.T) {
 	}
 
 	cfg.Energy.SystemXML += ".missing"
-	if _, err := New(context.Background(), cfg, Options{}); err == nil || !strings.Contains(err.Error(), "system.xml.missing") {
+	if _, err := New(context.Background(), cfg, Options{Energy: configEnergy(t, cfg)}); err == nil || !strings.Contains(err.Error(), "system.xml.missing") {
 		t.Errorf("a missing System XML: error %v, want one naming the file", err)
 	}
 }
@@ -495,7 +495,7 @@ func TestInitModel(t *testing.T) {
 		bad := tinyConfig(t, 1, 0)
 		bad.InitModel = saved
 		c.edit(&bad)
-		_, err := New(context.Background(), bad, Options{Python: testenv.Python(t)})
+		_, err := New(context.Background(), bad, Options{Energy: configEnergy(t, bad)})
 		if err == nil || !strings.Contains(err.Error(), c.want) {
 			t.Errorf("%s: error %v, want one containing %q", c.name, err, c.want)
 		}
@@ -580,3 +580,61 @@ func TestModelFileRecordsTemperature(t *testing.T) {
 		t.Errorf("model file records %v K, the configuration says 312.5 K", info.TemperatureK)
 	}
 }
+
+// TestEnergyStartedOnlyWhenNeeded: New starts Options.Energy only when a
+// stage needs energies, refuses to run such stages without one, and stops
+// what it started when it fails after starting it.
+func TestEnergyStartedOnlyWhenNeeded(t *testing.T) {
+	e, _ := nativeAla2(t)
+	for _, c := range []struct {
+		name      string
+		klSteps   int
+		atoms     int // of the energy handed over (0: the topology's)
+		nilEnergy bool
+		starts    int
+		wantErr   string
+	}{
+		{name: "NLL only", starts: 0},
+		{name: "NLL only, no energy", nilEnergy: true, starts: 0},
+		{name: "KL stage", klSteps: 1, starts: 1},
+		{name: "KL stage, no energy", klSteps: 1, nilEnergy: true, wantErr: "train.Options.Energy"},
+		{name: "KL stage, other system", klSteps: 1, atoms: 5, starts: 1, wantErr: "the system has 5 atoms"},
+	} {
+		t.Run(c.name, func(t *testing.T) {
+			cfg := tinyConfig(t, 1, c.klSteps)
+			starts, stops := 0, 0
+			var opts Options
+			if !c.nilEnergy {
+				opts.Energy = func(context.Context) (energy.Energy, func(), error) {
+					starts++
+					var en energy.Energy = e
+					if c.atoms != 0 {
+						en = atomCount{e, c.atoms}
+					}
+					return en, func() { stops++ }, nil
+				}
+			}
+			tr, err := New(context.Background(), cfg, opts)
+			if err == nil {
+				tr.Close()
+			}
+			if c.wantErr == "" && err != nil {
+				t.Fatal(err)
+			}
+			if c.wantErr != "" && (err == nil || !strings.Contains(err.Error(), c.wantErr)) {
+				t.Fatalf("error %v, want one containing %q", err, c.wantErr)
+			}
+			if starts != c.starts || stops != starts {
+				t.Errorf("energy started %d times and stopped %d, want %d and %d", starts, stops, c.starts, c.starts)
+			}
+		})
+	}
+}
+
+// atomCount is an energy that claims another number of atoms.
+type atomCount struct {
+	energy.Energy
+	n int
+}
+
+func (a atomCount) NumAtoms() int { return a.n }

@@ -1,7 +1,8 @@
 // Package testenv finds what gobg's tests need outside the Go tree: the
 // repository root, the test fixtures (testdata/) and the full reference data
 // (../shared/data) for long checks, and the project's
-// Python interpreter (the .venv made by scripts/setup.sh) with OpenMM.
+// Python interpreter (the .venv made by scripts/setup.sh) with OpenMM, and
+// gives tests their GoMLX backends (Backend, PureGo, XLA, EachBackend).
 package testenv
 
 import (

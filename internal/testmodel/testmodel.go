@@ -8,8 +8,6 @@ import (
 	"path/filepath"
 	"testing"
 
-	"github.com/gobg/gobg/internal/testbackend"
-
 	"github.com/gobg/gobg/energy/molecule"
 	"github.com/gobg/gobg/flow/ic"
 	"github.com/gobg/gobg/flow/model"
@@ -83,7 +81,7 @@ func Build(t testing.TB, top *molecule.Topology, frames [][]molecule.Vec3, o Opt
 	if err != nil {
 		t.Fatal(err)
 	}
-	backend := testbackend.Default(t)
+	backend := testenv.Backend(t)
 	cfg := model.DefaultConfig(model.ArchNSF)
 	if o.Layers > 0 {
 		cfg.Layers = o.Layers

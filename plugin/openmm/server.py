@@ -106,8 +106,10 @@ def parse_args(argv):
                         "(hydrogen mass repartitioning; 0: the force field's masses)")
     p.add_argument("--md", action="store_true", default=_env_default("md", "false") == "true",
                    help="run molecular dynamics (the MD service) with a LangevinMiddleIntegrator")
-    p.add_argument("--temperature", type=float, default=float(_env_default("temperature", "300")),
-                   help="MD: heat-bath temperature in K")
+    # No default: the host always passes the temperature (plugin.MDConfig,
+    # whose default is gobg's one, energy.DefaultTemperature).
+    p.add_argument("--temperature", type=float, default=_env_default("temperature"),
+                   help="MD: heat-bath temperature in K (required with --md)")
     p.add_argument("--friction", type=float, default=float(_env_default("friction", "1")),
                    help="MD: friction coefficient in 1/ps")
     p.add_argument("--timestep-ps", type=float, default=float(_env_default("timestep-ps", "0.002")),
@@ -124,7 +126,8 @@ def parse_args(argv):
         p.error("--md needs --pdb: the simulation starts from its positions")
     if args.hydrogen_mass < 0 or (args.hydrogen_mass > 0 and args.system_xml):
         p.error("--hydrogen-mass must be >= 0 and needs --pdb")
-    if args.md and not (args.temperature > 0 and args.friction >= 0 and args.timestep_ps > 0):
+    if args.md and not (args.temperature is not None and args.temperature > 0
+                        and args.friction >= 0 and args.timestep_ps > 0):
         p.error("--md needs --temperature > 0, --friction >= 0 and --timestep-ps > 0")
     if not -(1 << 31) <= args.seed < (1 << 31):
         p.error("--seed must fit a 32-bit integer")

@@ -7,10 +7,13 @@ import (
 	"os"
 	"strings"
 
+	"github.com/gobg/gobg/energy"
 	"github.com/gobg/gobg/energy/molecule"
+	"github.com/gobg/gobg/energy/provider"
 	"github.com/gobg/gobg/flow/generator"
 	"github.com/gobg/gobg/flow/model"
 	"github.com/gobg/gobg/flow/train"
+	"github.com/gobg/gobg/plugin"
 )
 
 // Generator is a trained Boltzmann generator loaded from a model file
@@ -67,7 +70,7 @@ func (g *Generator) SetSymmetrize(maxImages int) (string, error) {
 func (g *Generator) NumAtoms() int { return g.g.NumAtoms() }
 
 // Temperature is the temperature in K the model was trained at, or 300 K
-// (generator.DefaultTemperature) where its file does not record one.
+// (energy.DefaultTemperature) where its file does not record one.
 func (g *Generator) Temperature() float64 {
 	t, _ := g.g.Temperature()
 	return t
@@ -195,9 +198,9 @@ func runTraining(configPath string, e *PythonEnergy, resume bool) (string, error
 		return "", err
 	}
 	ctx := context.Background()
-	opts := train.Options{Resume: resume, Progress: os.Stderr}
+	opts := train.Options{Resume: resume, Progress: os.Stderr, Energy: configEnergy(cfg)}
 	if e != nil {
-		opts.Energy = e
+		opts.Energy = train.UseEnergy(e)
 	}
 	t, err := train.New(ctx, cfg, opts)
 	if err != nil {
@@ -213,4 +216,15 @@ func runTraining(configPath string, e *PythonEnergy, resume bool) (string, error
 		return "", err
 	}
 	return string(b), nil
+}
+
+// configEnergy starts the energy provider the configuration's energy
+// section names, for the topology of its data.
+func configEnergy(cfg train.Config) train.EnergyStarter {
+	e := cfg.Energy
+	return func(ctx context.Context) (energy.Energy, func(), error) {
+		return provider.Start(ctx, provider.Spec{Name: e.Provider, PDB: cfg.Data.Topology, SystemXML: e.SystemXML,
+			Python: e.Python, Workers: e.Workers, Platform: e.Platform,
+			Remote: e.EnergyWorkers, TLS: plugin.TLSFiles{Cert: e.TLSCert, Key: e.TLSKey, CA: e.TLSCA}})
+	}
 }

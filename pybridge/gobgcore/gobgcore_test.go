@@ -531,3 +531,40 @@ func TestMatchPDBInto(t *testing.T) {
 		t.Errorf("another molecule: %v", err)
 	}
 }
+
+// TestTrainStartsConfiguredEnergy: Train without an energy of the caller's
+// starts the provider the configuration's energy section names, for its
+// topology: a KL step runs on the native energy, and a System XML file that
+// does not exist is what the run fails on.
+func TestTrainStartsConfiguredEnergy(t *testing.T) {
+	md := filepath.Join(testenv.SharedData(t), "md", "ala2")
+	t.Setenv("GOBG_PYTHON", testenv.Python(t))
+	write := func(systemXML string) string {
+		dir := t.TempDir()
+		cfg := `{
+  "data": {"topology": "` + filepath.Join(md, "top.pdb") + `", "trajectories": ["` + filepath.Join(md, "traj.dcd") + `"],
+           "stride": 20, "val_fraction": 0.1, "val_blocks": 2},
+  "ic_mode": "full",
+  "model": {"arch": "nsf", "layers": 1, "hidden": [4], "bins": 2, "seed": 3},
+  "energy": {"provider": "native", "temperature": 300, "workers": 1, "system_xml": "` + systemXML + `"},
+  "stages": [{"name": "nll+kl", "steps": 1, "batch_size": 8, "lr": 1e-4, "weights": {"nll": 1, "kl": 0.1}}],
+  "seed": 2, "output": "` + dir + `", "checkpoint_every": 0, "log_every": 1, "val_max_frames": 16
+}`
+		path := filepath.Join(dir, "config.json")
+		if err := os.WriteFile(path, []byte(cfg), 0o644); err != nil {
+			t.Fatal(err)
+		}
+		return path
+	}
+	missing := filepath.Join(t.TempDir(), "system.xml")
+	if _, err := Train(write(missing), false); err == nil || !strings.Contains(err.Error(), missing) {
+		t.Errorf("a missing System XML: error %v, want one naming %s", err, missing)
+	}
+	sum, err := Train(write(""), false)
+	if err != nil {
+		t.Fatal(err)
+	}
+	if !strings.Contains(sum, `"steps":1`) || !strings.Contains(sum, `"skipped":0`) {
+		t.Errorf("summary %s: want one step, none skipped", sum)
+	}
+}

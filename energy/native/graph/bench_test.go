@@ -46,7 +46,7 @@ var (
 // (reported as conf/s) for each dtype, sub-batch size and number of
 // concurrent graph calls.
 func BenchmarkEvaluate(b *testing.B) {
-	backend := testBackend(b)
+	backend := testenv.Backend(b)
 	for _, system := range []string{"hp35", "protein_g"} {
 		b.Run(system, func(b *testing.B) {
 			ref := reference(b, system, 1)

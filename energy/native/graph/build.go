@@ -4,8 +4,7 @@ import (
 	"fmt"
 
 	"github.com/gobg/gobg/energy/native"
-	"github.com/gobg/gobg/flow/ic"
-	"github.com/gobg/gobg/flow/nn"
+	"github.com/gobg/gobg/internal/graphops"
 	"github.com/gomlx/gomlx/pkg/core/dtypes"
 	"github.com/gomlx/gomlx/pkg/core/graph"
 	"github.com/gomlx/gomlx/pkg/core/shapes"
@@ -38,7 +37,7 @@ func (e *Energy) BuildTerms(x *graph.Node) [native.NumTerms]*graph.Node {
 	b := &builder{g: x.Graph(), dt: x.DType(), batch: s.Dimensions[0], p: e.p}
 	// Components [N, B]: every term gathers atoms along the leading axis,
 	// which copies contiguous rows of B values.
-	comps := nn.Unstack(graph.TransposeAllAxes(x, 2, 1, 0), 0)
+	comps := graphops.Unstack(graph.TransposeAllAxes(x, 2, 1, 0), 0)
 	b.pos = vec{comps[0], comps[1], comps[2]}
 
 	var out [native.NumTerms]*graph.Node
@@ -139,7 +138,7 @@ func (b *builder) angles() *graph.Node {
 	u := sub(b.gather(b.indices(p.angI), false), xj)
 	v := sub(b.gather(b.indices(p.angK), false), xj)
 	c := cross(u, v)
-	theta := ic.Atan2(b.safeSqrt(dot(c, c)), dot(u, v))
+	theta := graphops.Atan2(b.safeSqrt(dot(c, c)), dot(u, v))
 	d := graph.Sub(theta, b.perItem(p.angTheta))
 	return sumItems(graph.Mul(b.perItem(p.angHalfK), graph.Mul(d, d)))
 }

@@ -32,8 +32,7 @@ import (
 	"github.com/gobg/gobg/energy"
 	"github.com/gobg/gobg/energy/forcefield"
 	"github.com/gobg/gobg/energy/molecule"
-	"github.com/gobg/gobg/flow/nn"
-	_ "github.com/gobg/gobg/flow/nn" // gradient fixes for Slice on the pure-Go backend
+	"github.com/gobg/gobg/internal/graphops"
 	"github.com/gomlx/gomlx/backends"
 	"github.com/gomlx/gomlx/pkg/core/dtypes"
 	"github.com/gomlx/gomlx/pkg/core/graph"
@@ -283,10 +282,10 @@ func (e *Energy) runChunk(ex *graph.Exec, positions [][]molecule.Vec3, idx []int
 			_ = t.FinalizeAll()
 		}
 	}()
-	en := nn.Float64s(out[0])
+	en := graphops.Float64s(out[0])
 	var fo []float64
 	if res.Forces != nil {
-		fo = nn.Float64s(out[1])
+		fo = graphops.Float64s(out[1])
 	}
 	for b, k := range idx {
 		u := en[b]

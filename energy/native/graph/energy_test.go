@@ -7,15 +7,14 @@ import (
 	"path/filepath"
 	"testing"
 
-	"github.com/gobg/gobg/internal/testbackend"
+	"github.com/gobg/gobg/internal/graphops"
+	"github.com/gobg/gobg/internal/testenv"
 
 	"github.com/gobg/gobg/energy"
 	"github.com/gobg/gobg/energy/forcefield"
 	"github.com/gobg/gobg/energy/molecule"
 	"github.com/gobg/gobg/energy/native"
-	"github.com/gobg/gobg/energy/native/internal/reftest"
-	"github.com/gobg/gobg/flow/nn"
-	"github.com/gomlx/gomlx/backends"
+	"github.com/gobg/gobg/internal/reftest"
 	"github.com/gomlx/gomlx/pkg/core/dtypes"
 	"github.com/gomlx/gomlx/pkg/core/graph"
 	"github.com/gomlx/gomlx/pkg/core/tensors"
@@ -26,11 +25,6 @@ import (
 func reference(t testing.TB, system string, frames int, extra ...string) *reftest.Data {
 	t.Helper()
 	return reftest.Reference(t, filepath.Join("..", "testdata", "reference.py"), system, frames, int(native.NumTerms)+1, extra...)
-}
-
-func testBackend(t testing.TB) backends.Backend {
-	t.Helper()
-	return testbackend.Default(t)
 }
 
 // worst returns the largest relative energy and force errors of res
@@ -68,7 +62,7 @@ func TestAgainstReferenceAndNative(t *testing.T) {
 	if testing.Short() {
 		frames = 5
 	}
-	backend := testBackend(t)
+	backend := testenv.Backend(t)
 	for _, system := range []string{"ala2", "hp35", "protein_g"} {
 		t.Run(system, func(t *testing.T) {
 			ref := reference(t, system, frames)
@@ -124,7 +118,7 @@ func TestTermsAgainstReference(t *testing.T) {
 		}
 		t.Run(name, func(t *testing.T) {
 			ref := reference(t, "ala2", 3, extra...)
-			g, err := New(ref.Sys, dtypes.Float64, testBackend(t), Options{})
+			g, err := New(ref.Sys, dtypes.Float64, testenv.Backend(t), Options{})
 			if err != nil {
 				t.Fatal(err)
 			}
@@ -180,7 +174,7 @@ func evalTerms(t *testing.T, g *Energy, pos [][]molecule.Vec3) [native.NumTerms]
 	}
 	var res [native.NumTerms]termResult
 	for term := range native.NumTerms {
-		res[term] = termResult{nn.Float64s(out[2*term]), reftest.ToVec3(nn.Float64s(out[2*term+1]))}
+		res[term] = termResult{graphops.Float64s(out[2*term]), reftest.ToVec3(graphops.Float64s(out[2*term+1]))}
 	}
 	return res
 }
@@ -200,7 +194,7 @@ func TestPartialSystems(t *testing.T) {
 		{"bonds only", func(s *forcefield.System) { s.Angles, s.Torsions, s.Nonbonded, s.GBSA = nil, nil, nil, nil }},
 		{"no bonded", func(s *forcefield.System) { s.Bonds, s.Angles, s.Torsions = nil, nil, nil }},
 	}
-	backend := testBackend(t)
+	backend := testenv.Backend(t)
 	for _, c := range cases {
 		t.Run(c.name, func(t *testing.T) {
 			sys := full
@@ -233,7 +227,7 @@ func TestPartialSystems(t *testing.T) {
 // sub-batching and padding do not change results, and bad calls fail.
 func TestEvaluateEdgeCases(t *testing.T) {
 	ref := reference(t, "ala2", 5)
-	backend := testBackend(t)
+	backend := testenv.Backend(t)
 	whole, err := New(ref.Sys, dtypes.Float64, backend, Options{SubBatch: 8, Workers: 1})
 	if err != nil {
 		t.Fatal(err)

@@ -7,7 +7,8 @@ import (
 	"testing"
 
 	"github.com/gobg/gobg/energy"
-	"github.com/gobg/gobg/flow/nn"
+	"github.com/gobg/gobg/internal/graphops"
+	"github.com/gobg/gobg/internal/testenv"
 	"github.com/gomlx/gomlx/pkg/core/dtypes"
 	"github.com/gomlx/gomlx/pkg/core/graph"
 	"github.com/gomlx/gomlx/pkg/core/tensors"
@@ -20,7 +21,7 @@ import (
 // with zeros on the diagonal and at exclusions, no gathers).
 func BenchmarkPairLayout(b *testing.B) {
 	ref := reference(b, "hp35", 1)
-	e, err := New(ref.Sys, dtypes.Float64, testBackend(b), Options{})
+	e, err := New(ref.Sys, dtypes.Float64, testenv.Backend(b), Options{})
 	if err != nil {
 		b.Fatal(err)
 	}
@@ -49,7 +50,7 @@ func BenchmarkPairLayout(b *testing.B) {
 	layouts := map[string]func(x *graph.Node) *graph.Node{
 		"pairlist": func(x *graph.Node) *graph.Node {
 			bd := &builder{g: x.Graph(), dt: x.DType(), batch: nb, p: p}
-			c := nn.Unstack(graph.TransposeAllAxes(x, 2, 1, 0), 0)
+			c := graphops.Unstack(graph.TransposeAllAxes(x, 2, 1, 0), 0)
 			bd.pos = vec{c[0], c[1], c[2]}
 			pi, pj := bd.indices(p.pairI), bd.indices(p.pairJ)
 			d := sub(bd.gather(pi, true), bd.gather(pj, false))
@@ -61,7 +62,7 @@ func BenchmarkPairLayout(b *testing.B) {
 		},
 		"dense": func(x *graph.Node) *graph.Node {
 			g := x.Graph()
-			c := nn.Unstack(graph.TransposeAllAxes(x, 2, 0, 1), 0) // [B, N] each
+			c := graphops.Unstack(graph.TransposeAllAxes(x, 2, 0, 1), 0) // [B, N] each
 			var r2 *graph.Node
 			for _, v := range c {
 				a := graph.BroadcastToDims(graph.Reshape(v, nb, n, 1), nb, n, n)
@@ -101,7 +102,7 @@ func BenchmarkPairLayout(b *testing.B) {
 				b.Fatal(err)
 			}
 			out := ex.MustExec(in)
-			energies[li] = nn.Float64s(out[0])
+			energies[li] = graphops.Float64s(out[0])
 			b.ResetTimer()
 			for range b.N {
 				ex.MustExec(in)

@@ -1,4 +1,4 @@
-package nn
+package graphops
 
 import (
 	"fmt"
@@ -119,7 +119,7 @@ func GatherSlice(x *graph.Node, axis, start, end int) *graph.Node {
 // Unstack splits x along axis into x.Shape().Dimensions[axis] tensors with
 // that axis removed. Slicing the leading axis copies contiguous memory and is
 // much faster on the pure-Go backend than slicing an inner one. Its gradient
-// needs FixSliceGradients (installed by NewBackend).
+// needs FixSliceGradients (installed by the package's init).
 func Unstack(x *graph.Node, axis int) []*graph.Node {
 	a := normAxis(x, axis, "Unstack")
 	n := x.Shape().Dimensions[a]

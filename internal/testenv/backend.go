@@ -1,13 +1,14 @@
-// Package testbackend gives tests their GoMLX backends: the default one that
-// every command uses without a flag (XLA through the PJRT CPU plugin of the
-// project's .venv, docs/backends.md), and both backends for the exactness
-// tests that must hold on each.
+// The GoMLX backends tests run on: the default one that every command uses
+// without a flag (XLA through the PJRT CPU plugin of the project's .venv,
+// docs/backends.md), and both backends for the exactness tests that must
+// hold on each.
 //
 // A test binary creates each backend once: an XLA client costs a few hundred
 // milliseconds and holds thread pools. Without a PJRT plugin the XLA side is
 // skipped, except under CI=true, where a missing plugin fails the test: CI
 // must test the backend users get.
-package testbackend
+
+package testenv
 
 import (
 	"os"
@@ -68,9 +69,9 @@ var (
 
 func ci() bool { return os.Getenv("CI") == "true" }
 
-// Default returns the backend commands use without a flag (nn.NewBackend("")).
+// Backend returns the backend commands use without a flag (nn.NewBackend("")).
 // Under CI=true, unless $GOMLX_BACKEND chooses one, it must be XLA.
-func Default(tb testing.TB) backends.Backend {
+func Backend(tb testing.TB) backends.Backend {
 	tb.Helper()
 	r := defaultOnce()
 	if r.err != nil {
@@ -111,13 +112,13 @@ func XLA(tb testing.TB) backends.Backend {
 	return r.b
 }
 
-// Names are the subtest names of Each, in order.
-var Names = []string{"go", "xla"}
+// BackendNames are the subtest names of EachBackend, in order.
+var BackendNames = []string{"go", "xla"}
 
-// Each runs fn as a subtest on the pure-Go backend ("go") and on XLA's CPU
+// EachBackend runs fn as a subtest on the pure-Go backend ("go") and on XLA's CPU
 // plugin ("xla"), for the checks that must hold on both.
-func Each(t *testing.T, fn func(t *testing.T, b backends.Backend)) {
+func EachBackend(t *testing.T, fn func(t *testing.T, b backends.Backend)) {
 	t.Helper()
-	t.Run(Names[0], func(t *testing.T) { fn(t, PureGo(t)) })
-	t.Run(Names[1], func(t *testing.T) { fn(t, XLA(t)) })
+	t.Run(BackendNames[0], func(t *testing.T) { fn(t, PureGo(t)) })
+	t.Run(BackendNames[1], func(t *testing.T) { fn(t, XLA(t)) })
 }

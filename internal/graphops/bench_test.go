@@ -1,4 +1,4 @@
-package nn
+package graphops_test
 
 import (
 	"math/rand/v2"
@@ -6,6 +6,8 @@ import (
 	"testing"
 	"time"
 
+	"github.com/gobg/gobg/internal/graphops"
+	"github.com/gobg/gobg/internal/testenv"
 	"github.com/gomlx/gomlx/pkg/core/graph"
 	"github.com/gomlx/gomlx/pkg/core/tensors"
 )
@@ -26,9 +28,9 @@ func mlpStep(inputs []*graph.Node) []*graph.Node {
 }
 
 // BenchmarkMLPStep compares GoMLX's own matmul VJPs with ours on the same
-// graph. Run with: go test -run '^$' -bench MLPStep ./flow/nn/
+// graph. Run with: go test -run '^$' -bench MLPStep ./internal/graphops/
 func BenchmarkMLPStep(b *testing.B) {
-	be := backend(b)
+	be := testenv.PureGo(b)
 	r := rand.New(rand.NewPCG(7, 8))
 	const batch = 256
 	sizes := []int{64, 256, 256, 64}
@@ -43,9 +45,9 @@ func BenchmarkMLPStep(b *testing.B) {
 		b.Run(variant.name, func(b *testing.B) {
 			exec := graph.MustNewExec(be, mlpStep)
 			// The graph (and so its gradient) is built at the first call.
-			setMatmulVJPs(variant.fast)
+			graphops.SetMatmulVJPs(variant.fast)
 			_, err := exec.Exec(args...)
-			setMatmulVJPs(true)
+			graphops.SetMatmulVJPs(true)
 			if err != nil {
 				b.Fatalf("step: %v", err)
 			}

@@ -1,26 +1,15 @@
-package nn
+package graphops_test
 
 import (
 	"math"
 	"math/rand/v2"
-	"sync"
 	"testing"
 
-	"github.com/gomlx/gomlx/backends"
+	"github.com/gobg/gobg/internal/graphops"
+	"github.com/gobg/gobg/internal/testenv"
 	"github.com/gomlx/gomlx/pkg/core/graph"
 	"github.com/gomlx/gomlx/pkg/core/tensors"
 )
-
-var testBackend = sync.OnceValues(func() (backends.Backend, error) { return NewBackend(PureGoSpec) })
-
-func backend(tb testing.TB) backends.Backend {
-	tb.Helper()
-	b, err := testBackend()
-	if err != nil {
-		tb.Fatalf("backend: %v", err)
-	}
-	return b
-}
 
 func randData(r *rand.Rand, dims ...int) *tensors.Tensor {
 	n := 1
@@ -75,8 +64,8 @@ var contractions = []contraction{
 // differences (exact up to rounding here, because the loss is bilinear)
 // and against GoMLX's own VJPs.
 func TestMatmulGradients(t *testing.T) {
-	FixMatmulGradients()
-	b := backend(t)
+	graphops.FixMatmulGradients()
+	b := testenv.PureGo(t)
 	r := rand.New(rand.NewPCG(1, 2))
 	for _, c := range contractions {
 		t.Run(c.name, func(t *testing.T) {
@@ -96,9 +85,9 @@ func TestMatmulGradients(t *testing.T) {
 			}
 			// GoMLX's own VJPs, for comparison (in a fresh Exec, since graphs
 			// are built lazily at the first call).
-			setMatmulVJPs(false)
+			graphops.SetMatmulVJPs(false)
 			ref, err := graph.MustNewExec(b, gradFn).Exec(a0, b0, w0)
-			setMatmulVJPs(true)
+			graphops.SetMatmulVJPs(true)
 			if err != nil {
 				t.Fatalf("reference gradient: %v", err)
 			}
@@ -139,7 +128,7 @@ func TestMatmulGradients(t *testing.T) {
 }
 
 func TestCumSum(t *testing.T) {
-	b := backend(t)
+	b := testenv.PureGo(t)
 	r := rand.New(rand.NewPCG(3, 4))
 	dims := []int{3, 5, 4}
 	x0, w0 := randData(r, dims...), randData(r, dims...)
@@ -174,9 +163,9 @@ func TestCumSum(t *testing.T) {
 			fn := func(x, w *graph.Node) (*graph.Node, *graph.Node) {
 				var c *graph.Node
 				if exclusive {
-					c = CumSumExclusive(x, axis)
+					c = graphops.CumSumExclusive(x, axis)
 				} else {
-					c = CumSum(x, axis)
+					c = graphops.CumSum(x, axis)
 				}
 				return c, graph.Gradient(graph.ReduceAllSum(graph.Mul(w, c)), x)[0]
 			}
@@ -196,7 +185,7 @@ func TestCumSum(t *testing.T) {
 }
 
 func TestGatherSlice(t *testing.T) {
-	b := backend(t)
+	b := testenv.PureGo(t)
 	r := rand.New(rand.NewPCG(5, 6))
 	dims := []int{4, 6, 3}
 	x0 := randData(r, dims...)
@@ -214,7 +203,7 @@ func TestGatherSlice(t *testing.T) {
 		w0 := randData(r, outDims...)
 		ws := flat(t, w0)
 		fn := func(x, w *graph.Node) (*graph.Node, *graph.Node) {
-			s := GatherSlice(x, tc.axis, tc.start, tc.end)
+			s := graphops.GatherSlice(x, tc.axis, tc.start, tc.end)
 			return s, graph.Gradient(graph.ReduceAllSum(graph.Mul(w, s)), x)[0]
 		}
 		out, err := graph.MustNewExec(b, fn).Exec(x0, w0)
@@ -255,7 +244,7 @@ func TestGatherSlice(t *testing.T) {
 // FixSliceGradients on the pure-Go backend) scatters the output weights back
 // to the sliced positions, for every axis.
 func TestSliceGradientAndUnstack(t *testing.T) {
-	b := backend(t)
+	b := testenv.PureGo(t)
 	r := rand.New(rand.NewPCG(9, 10))
 	dims := []int{3, 4, 5}
 	x0 := randData(r, dims...)
@@ -265,7 +254,7 @@ func TestSliceGradientAndUnstack(t *testing.T) {
 		// loss = Σ_i (i+1) · Σ(unstacked_i²): d/dx = 2 (i+1) x where i is
 		// the element's index along axis.
 		out, err := graph.MustNewExec(b, func(x *graph.Node) []*graph.Node {
-			parts := Unstack(x, axis)
+			parts := graphops.Unstack(x, axis)
 			loss := graph.ScalarZero(x.Graph(), x.DType())
 			for i, p := range parts {
 				loss = graph.Add(loss, graph.MulScalar(graph.ReduceAllSum(graph.Square(p)), float64(i+1)))
@@ -307,7 +296,7 @@ func TestSliceGradientAndUnstack(t *testing.T) {
 }
 
 func TestGatherAxis(t *testing.T) {
-	b := backend(t)
+	b := testenv.PureGo(t)
 	r := rand.New(rand.NewPCG(11, 12))
 	x0 := randData(r, 3, 5)
 	xs := flat(t, x0)
@@ -325,7 +314,7 @@ func TestGatherAxis(t *testing.T) {
 		w0 := randData(r, outDims...)
 		ws := flat(t, w0)
 		out, err := graph.MustNewExec(b, func(x, w *graph.Node) []*graph.Node {
-			gx := GatherAxis(x, tc.axis, tc.idx)
+			gx := graphops.GatherAxis(x, tc.axis, tc.idx)
 			return []*graph.Node{gx, graph.Gradient(graph.ReduceAllSum(graph.Mul(gx, w)), x)[0]}
 		}).Exec(x0, w0)
 		if err != nil {

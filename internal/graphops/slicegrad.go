@@ -1,4 +1,4 @@
-package nn
+package graphops
 
 import (
 	"slices"
@@ -38,8 +38,8 @@ func FixSliceGradients() {
 }
 
 // FixGradients installs all of this package's gradient replacements. The
-// package's init calls it, so importing nn (directly or through the flow
-// packages) is enough; the replacements compute the same gradients as
+// package's init calls it, so importing graphops (directly, or through
+// flow/nn, the flow packages or the graph energy) is enough; the replacements compute the same gradients as
 // GoMLX's own where those work, and run at init time so that no goroutine
 // can be building a gradient while the registry changes.
 func FixGradients() {

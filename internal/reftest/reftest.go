@@ -5,7 +5,9 @@
 //
 // It does not import package native, whose own tests are in-package and
 // would otherwise form an import cycle; callers pass the number of force
-// groups.
+// groups. It lives in internal/, not under energy/, because it uses
+// testenv, which reaches flow/nn for the tests' GoMLX backends, and no
+// package under energy/ may depend on the flow packages.
 package reftest
 
 import (

@@ -1,0 +1,29 @@
+package nn_test
+
+import (
+	"math/rand/v2"
+	"testing"
+
+	"github.com/gomlx/gomlx/pkg/core/tensors"
+)
+
+func randData(r *rand.Rand, dims ...int) *tensors.Tensor {
+	n := 1
+	for _, d := range dims {
+		n *= d
+	}
+	data := make([]float64, n)
+	for i := range data {
+		data[i] = r.NormFloat64()
+	}
+	return tensors.FromFlatDataAndDimensions(data, dims...)
+}
+
+func flat(tb testing.TB, t *tensors.Tensor) []float64 {
+	tb.Helper()
+	v, err := tensors.CopyFlatData[float64](t)
+	if err != nil {
+		tb.Fatalf("copy tensor: %v", err)
+	}
+	return v
+}
