@@ -17,6 +17,7 @@ import (
 	"github.com/gobg/gobg/flow/ic"
 	"github.com/gobg/gobg/flow/mcmc"
 	"github.com/gobg/gobg/internal/atomicfile"
+	"github.com/gobg/gobg/plugin"
 )
 
 func init() {
@@ -293,7 +294,7 @@ func runMCMC(ctx context.Context, env *cmdEnv, args []string) error {
 	if g != nil {
 		prop = g
 	}
-	if ch, err = mcmc.NewChain(sim, prop, natoms, cfg); err != nil {
+	if ch, err = mcmc.NewChain(mcmcDynamics{sim}, prop, natoms, cfg); err != nil {
 		csv.Abort()
 		dcd.Close()
 		return err
@@ -435,4 +436,43 @@ func mcmcCheckModel(env *cmdEnv, g *generator.Generator, pdb *molecule.PDB, pdbP
 	}
 	fmt.Fprintf(env.stderr, "atoms of %s paired with the model's by name; structures are reordered between the two\n", pdbPath)
 	return match, nil
+}
+
+// mcmcDynamics lets an OpenMM MD worker drive an mcmc.Chain, whose
+// Dynamics interface speaks its own small types so that flow/mcmc needs
+// nothing of the plugin.
+type mcmcDynamics struct{ *plugin.MD }
+
+func chainState(s plugin.MDState) mcmc.State {
+	return mcmc.State{Step: s.Step, Positions: s.Positions, PotentialKJ: s.PotentialKJ}
+}
+
+func (d mcmcDynamics) Run(ctx context.Context, steps, interval int64, fn func(mcmc.State) error) error {
+	return d.MD.Run(ctx, plugin.RunOptions{Steps: steps, ReportInterval: interval},
+		func(s plugin.MDState) error { return fn(chainState(s)) })
+}
+
+func (d mcmcDynamics) State(ctx context.Context) (mcmc.State, error) {
+	s, err := d.MD.State(ctx, false)
+	return chainState(s), err
+}
+
+func (d mcmcDynamics) Checkpoint(ctx context.Context) ([]byte, error) {
+	s, err := d.MD.Checkpoint(ctx)
+	return s.Checkpoint, err
+}
+
+func (d mcmcDynamics) Restore(ctx context.Context, checkpoint []byte) (mcmc.State, error) {
+	s, err := d.MD.Restore(ctx, checkpoint)
+	return chainState(s), err
+}
+
+func (d mcmcDynamics) SetPositions(ctx context.Context, x []molecule.Vec3) (mcmc.State, error) {
+	s, err := d.MD.SetPositions(ctx, x)
+	return chainState(s), err
+}
+
+func (d mcmcDynamics) SetVelocities(ctx context.Context, temperatureK float64, seed int32) error {
+	_, err := d.MD.SetVelocities(ctx, temperatureK, seed)
+	return err
 }
