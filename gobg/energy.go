@@ -137,7 +137,7 @@ func newEnergySetup(ctx context.Context, pdbPath, trajPath, python, platform str
 	if err != nil {
 		return nil, err
 	}
-	frames, err := readSpread(ctx, []string{trajPath}, pdbPath, len(pdb.Topology.Atoms), n)
+	frames, err := molecule.ReadSpread(ctx, []string{trajPath}, pdbPath, len(pdb.Topology.Atoms), n)
 	if err != nil {
 		return nil, err
 	}

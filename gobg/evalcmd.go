@@ -166,15 +166,15 @@ func runEval(ctx context.Context, env *cmdEnv, args []string) error {
 	}
 	spec := gm.Spec()
 	top := gm.Topology()
-	src := make([]spreadSource, len(data))
+	src := make([]molecule.SpreadSource, len(data))
 	for i, d := range data {
 		m, p, err := matchToModel(env.stderr, gm, tops[i])
 		if err != nil {
 			return fmt.Errorf("--data %s: %w", d, err)
 		}
-		src[i] = spreadSource{dcd: d, top: tops[i], atoms: len(p.Topology.Atoms), match: m}
+		src[i] = molecule.SpreadSource{DCD: d, Top: tops[i], Atoms: len(p.Topology.Atoms), Match: m}
 	}
-	md, err := readSpreadFrom(ctx, src, *mdFrames)
+	md, err := molecule.ReadSpreadFrom(ctx, src, *mdFrames)
 	if err != nil {
 		return err
 	}
