@@ -114,7 +114,7 @@ func TestEvalPairsAtomsByName(t *testing.T) {
 			inModel[k] = make([]molecule.Vec3, len(f))
 			m.ToRef(inModel[k], f)
 		}
-		want, err := testNLL(gen, inModel)
+		want, err := gen.NLL(inModel)
 		if err != nil {
 			t.Fatal(err)
 		}
