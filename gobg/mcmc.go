@@ -7,8 +7,6 @@ import (
 	"io"
 	"os"
 	"path/filepath"
-	"slices"
-	"strconv"
 	"time"
 
 	"github.com/gobg/gobg/energy/md"
@@ -100,11 +98,10 @@ Example:
 
 // Files of an mcmc directory.
 const (
-	mcmcTraj      = "traj.dcd"
-	mcmcTop       = "top.pdb"
-	mcmcMoves     = "moves.csv"
-	mcmcSummary   = "summary.json"
-	mcmcCSVHeader = "move,step,accepted,u_current_kj_mol,u_proposal_kj_mol,logq_current,logq_proposal,log_acceptance"
+	mcmcTraj    = "traj.dcd"
+	mcmcTop     = "top.pdb"
+	mcmcMoves   = "moves.csv"
+	mcmcSummary = "summary.json"
 )
 
 type mcmcSummaryT struct {
@@ -262,7 +259,7 @@ func runMCMC(ctx context.Context, env *cmdEnv, args []string) error {
 	if err != nil {
 		return err
 	}
-	csv.WriteString(mcmcCSVHeader + "\n") // into the buffer: errors surface at commit
+	csv.WriteString(mcmc.MovesCSVHeader + "\n") // into the buffer: errors surface at commit
 	dcd, err := molecule.CreateDCD(paths.traj, natoms, molecule.DCDOptions{
 		FirstStep: spf, Interval: spf, Timestep: timestepPS, Title: dcdTitle("gobg mcmc " + filepath.Base(mdf.pdb))})
 	if err != nil {
@@ -282,7 +279,7 @@ func runMCMC(ctx context.Context, env *cmdEnv, args []string) error {
 			return dcd.Write(x, nil)
 		},
 		OnMove: func(k int, step int64, m mcmc.Move) error {
-			line = appendMoveRow(line[:0], k, step, m)
+			line = m.AppendCSV(line[:0], k, step)
 			if _, err := csv.Write(line); err != nil {
 				return fmt.Errorf("write %s: %w", paths.moves, err)
 			}
@@ -321,7 +318,9 @@ func runMCMC(ctx context.Context, env *cmdEnv, args []string) error {
 		s.NsPerDay = s.NS / s.WallS * 86400
 	}
 	s.Torsions = angles.Autocorrelation(mdf.savePS, s.WallS)
-	mcmcDiagnose(env, ch.LogQDrops(), s.Accepted)
+	if w := mcmc.StuckWarning(ch.LogQDrops(), s.Accepted); w != "" {
+		fmt.Fprintf(env.stderr, "warning: %s\n", w)
+	}
 	err = errors.Join(runErr, dcd.Close(), csv.Commit(), writeJSONFile(paths.summary, s))
 	if err != nil {
 		if ctx.Err() != nil {
@@ -373,39 +372,6 @@ func (p *progress) report(final bool, ch *mcmc.Chain) {
 	}
 	fmt.Fprintf(p.w, "mcmc: %.4f / %.4f ns, %d moves, acceptance %.2f%%, %.1f ns/day, ETA %s\n",
 		done, float64(p.total)*p.timestepPS/1000, ch.Sampler().Moves(), 100*ch.Sampler().Rate(), rate, eta)
-}
-
-// appendMoveRow appends move k's row of moves.csv.
-func appendMoveRow(line []byte, k int, step int64, m mcmc.Move) []byte {
-	acc := int64(0)
-	if m.Accepted {
-		acc = 1
-	}
-	line = strconv.AppendInt(line, int64(k), 10)
-	line = strconv.AppendInt(append(line, ','), step, 10)
-	line = strconv.AppendInt(append(line, ','), acc, 10)
-	for _, v := range []float64{m.UCurrent, m.UProposal, m.LogQCurrent, m.LogQProposal, m.LogAcceptance} {
-		line = strconv.AppendFloat(append(line, ','), v, 'g', 17, 64)
-	}
-	return append(line, '\n')
-}
-
-// mcmcDiagnose warns when the MD's states have far less density under the
-// generator than its own samples: the usual cause is a generator trained on
-// constrained MD (bonds to hydrogen at fixed lengths), whose density of the
-// unconstrained MD's fluctuating bonds is vanishingly small, so that no move
-// is ever accepted.
-func mcmcDiagnose(env *cmdEnv, dLogQ []float64, accepted int) {
-	if len(dLogQ) < 10 || accepted > 0 {
-		return
-	}
-	d := slices.Clone(dLogQ)
-	slices.Sort(d)
-	if med := d[len(d)/2]; med < -50 {
-		fmt.Fprintf(env.stderr, "warning: no move accepted, and the median of log q(x) - log q(x') is %.4g: the generator gives the MD's "+
-			"states far less density than its own samples. Was it trained on constrained MD (bonds to hydrogen fixed)? "+
-			"Moves in unconstrained MD need a full-mode generator trained on unconstrained frames (gobg simulate --constraints None).\n", med)
-	}
 }
 
 type mcmcDirPaths struct{ traj, top, moves, summary string }
