@@ -1,7 +1,10 @@
 package energy
 
 import (
+	"context"
+	"fmt"
 	"math"
+	"time"
 
 	"github.com/gobg/gobg/energy/molecule"
 )
@@ -26,4 +29,62 @@ func RelForceError(a, b []molecule.Vec3) float64 {
 		return math.Sqrt(num)
 	}
 	return math.Sqrt(num / den)
+}
+
+// Named is an energy with the name a comparison reports it by.
+type Named struct {
+	Name string
+	E    Energy
+}
+
+// Agreement is one energy's agreement with a reference over a set of
+// frames: the largest RelEnergyError and RelForceError over the frames it
+// evaluates, the frames it has no finite energy for, and its wall time.
+type Agreement struct {
+	Path        string  `json:"path"`
+	EnergyError float64 `json:"max_energy_rel_error"`
+	ForceError  float64 `json:"max_force_rel_error"`
+	Seconds     float64 `json:"seconds"`
+	Failed      int     `json:"failed_frames"`
+}
+
+// Compare evaluates the frames' energies and forces with ref, then with
+// each of paths, and returns ref's own row (no error, its time) followed by
+// each path's agreement with it. A frame ref has no energy for is an error,
+// as nothing could be compared there; a frame a path fails is counted in
+// its Failed. before, if not nil, is called with each path's name before
+// it runs, for progress.
+func Compare(ctx context.Context, frames [][]molecule.Vec3, ref Named, paths []Named, before func(name string)) ([]Agreement, error) {
+	start := time.Now()
+	want, err := ref.E.Evaluate(ctx, frames, true)
+	if err != nil {
+		return nil, fmt.Errorf("%s: %w", ref.Name, err)
+	}
+	out := []Agreement{{Path: ref.Name, Seconds: time.Since(start).Seconds()}}
+	for k, e := range want.Errors {
+		if e != nil {
+			return nil, fmt.Errorf("%s has no energy for frame %d: %w", ref.Name, k, e)
+		}
+	}
+	for _, p := range paths {
+		if before != nil {
+			before(p.Name)
+		}
+		start := time.Now()
+		res, err := p.E.Evaluate(ctx, frames, true)
+		if err != nil {
+			return nil, fmt.Errorf("%s: %w", p.Name, err)
+		}
+		a := Agreement{Path: p.Name, Seconds: time.Since(start).Seconds()}
+		for k := range frames {
+			if res.Errors[k] != nil {
+				a.Failed++
+				continue
+			}
+			a.EnergyError = max(a.EnergyError, RelEnergyError(res.Energies[k], want.Energies[k]))
+			a.ForceError = max(a.ForceError, RelForceError(res.Forces[k], want.Forces[k]))
+		}
+		out = append(out, a)
+	}
+	return out, nil
 }

@@ -4,7 +4,6 @@ import (
 	"context"
 	"fmt"
 	"strings"
-	"time"
 
 	"github.com/gobg/gobg/energy"
 	"github.com/gobg/gobg/energy/forcefield"
@@ -124,42 +123,6 @@ func runEnergySystem(ctx context.Context, env *cmdEnv, args []string) error {
 	return nil
 }
 
-// energySetup is what both subcommands start from: frames, the OpenMM pool
-// and the System it evaluates.
-type energySetup struct {
-	frames [][]molecule.Vec3
-	pool   *plugin.Pool
-	sys    *forcefield.System
-}
-
-// newEnergySetup reads n frames spread over the trajectory and starts the
-// OpenMM plugin on the platform; the caller closes the pool.
-func newEnergySetup(ctx context.Context, pdbPath, trajPath, python, platform string, n int) (*energySetup, error) {
-	pdb, err := molecule.ReadPDBFile(pdbPath)
-	if err != nil {
-		return nil, err
-	}
-	frames, err := readSpread(ctx, []string{trajPath}, pdbPath, len(pdb.Topology.Atoms), n)
-	if err != nil {
-		return nil, err
-	}
-	pool, err := plugin.Start(ctx, plugin.Config{Python: python, PDB: pdbPath, Platform: platform})
-	if err != nil {
-		return nil, fmt.Errorf("start OpenMM plugin: %w", err)
-	}
-	xml, err := pool.SystemXML(ctx)
-	if err != nil {
-		pool.Close()
-		return nil, fmt.Errorf("OpenMM plugin: %w", err)
-	}
-	sys, err := pluginSystem(xml, pdbPath, len(pdb.Topology.Atoms))
-	if err != nil {
-		pool.Close()
-		return nil, err
-	}
-	return &energySetup{frames: frames, pool: pool, sys: sys}, nil
-}
-
 // pluginSystem parses the System XML the plugin built for pdbPath and checks
 // that it has one particle per atom of the structure.
 func pluginSystem(xml, pdbPath string, atoms int) (*forcefield.System, error) {
@@ -173,24 +136,15 @@ func pluginSystem(xml, pdbPath string, atoms int) (*forcefield.System, error) {
 	return sys, nil
 }
 
-// energyPathError is one path's agreement with OpenMM's Reference platform.
-type energyPathError struct {
-	Path        string  `json:"path"`
-	EnergyError float64 `json:"max_energy_rel_error"`
-	ForceError  float64 `json:"max_force_rel_error"`
-	Seconds     float64 `json:"seconds"`
-	Failed      int     `json:"failed_frames"`
-}
-
 type energyCheckSummary struct {
-	PDB       string            `json:"pdb"`
-	Traj      string            `json:"traj"`
-	Frames    int               `json:"frames"`
-	Atoms     int               `json:"atoms"`
-	Reference string            `json:"reference"`
-	Backend   string            `json:"backend"`
-	Kernel    string            `json:"native_kernel"` // of native-cpu: "avx512" or "scalar"
-	Paths     []energyPathError `json:"paths"`
+	PDB       string             `json:"pdb"`
+	Traj      string             `json:"traj"`
+	Frames    int                `json:"frames"`
+	Atoms     int                `json:"atoms"`
+	Reference string             `json:"reference"`
+	Backend   string             `json:"backend"`
+	Kernel    string             `json:"native_kernel"` // of native-cpu: "avx512" or "scalar"
+	Paths     []energy.Agreement `json:"paths"`
 }
 
 func runEnergyCheck(ctx context.Context, env *cmdEnv, args []string) error {
@@ -218,48 +172,38 @@ func runEnergyCheck(ctx context.Context, env *cmdEnv, args []string) error {
 	if err != nil {
 		return err
 	}
-	s, err := newEnergySetup(ctx, *pdbPath, *trajPath, *python, "Reference", *n)
+	pdb, err := molecule.ReadPDBFile(*pdbPath)
 	if err != nil {
 		return err
 	}
-	defer s.pool.Close()
-	fmt.Fprintf(env.stderr, "checking %s: %d atoms, %d frames of %s\n", *pdbPath, s.sys.NumParticles(), len(s.frames), *trajPath)
-
-	start := time.Now()
-	ref, err := s.pool.Evaluate(ctx, s.frames, true)
+	frames, err := molecule.ReadSpread(ctx, []string{*trajPath}, *pdbPath, len(pdb.Topology.Atoms), *n)
 	if err != nil {
-		return fmt.Errorf("OpenMM Reference: %w", err)
+		return err
 	}
-	refSeconds := time.Since(start).Seconds()
-	for k, e := range ref.Errors {
-		if e != nil {
-			return fmt.Errorf("OpenMM Reference has no energy for frame %d: %w", k, e)
-		}
+	pool, err := plugin.Start(ctx, plugin.Config{Python: *python, PDB: *pdbPath, Platform: "Reference"})
+	if err != nil {
+		return fmt.Errorf("start OpenMM plugin: %w", err)
 	}
-	sum := energyCheckSummary{PDB: *pdbPath, Traj: *trajPath, Frames: len(s.frames), Atoms: s.sys.NumParticles(),
+	defer pool.Close()
+	xml, err := pool.SystemXML(ctx)
+	if err != nil {
+		return fmt.Errorf("OpenMM plugin: %w", err)
+	}
+	sys, err := pluginSystem(xml, *pdbPath, len(pdb.Topology.Atoms))
+	if err != nil {
+		return err
+	}
+	fmt.Fprintf(env.stderr, "checking %s: %d atoms, %d frames of %s\n", *pdbPath, sys.NumParticles(), len(frames), *trajPath)
+	paths, err := checkPaths(sys, backend)
+	if err != nil {
+		return err
+	}
+	sum := energyCheckSummary{PDB: *pdbPath, Traj: *trajPath, Frames: len(frames), Atoms: sys.NumParticles(),
 		Reference: "openmm-reference", Backend: nn.SpecOf(backend), Kernel: native.DefaultKernel()}
-	sum.Paths = append(sum.Paths, energyPathError{Path: "openmm-reference", Seconds: refSeconds})
-	paths, err := checkPaths(s.sys, backend)
+	sum.Paths, err = energy.Compare(ctx, frames, energy.Named{Name: sum.Reference, E: pool}, paths,
+		func(name string) { fmt.Fprintf(env.stderr, "evaluating %s\n", name) })
 	if err != nil {
 		return err
-	}
-	for _, p := range paths {
-		fmt.Fprintf(env.stderr, "evaluating %s\n", p.name)
-		start := time.Now()
-		res, err := p.e.Evaluate(ctx, s.frames, true)
-		if err != nil {
-			return fmt.Errorf("%s: %w", p.name, err)
-		}
-		pe := energyPathError{Path: p.name, Seconds: time.Since(start).Seconds()}
-		for k := range s.frames {
-			if res.Errors[k] != nil {
-				pe.Failed++
-				continue
-			}
-			pe.EnergyError = max(pe.EnergyError, energy.RelEnergyError(res.Energies[k], ref.Energies[k]))
-			pe.ForceError = max(pe.ForceError, energy.RelForceError(res.Forces[k], ref.Forces[k]))
-		}
-		sum.Paths = append(sum.Paths, pe)
 	}
 
 	w := summaryWriter(env, *asJSON)
@@ -276,14 +220,8 @@ func runEnergyCheck(ctx context.Context, env *cmdEnv, args []string) error {
 	return maybeJSON(env, *asJSON, sum)
 }
 
-// namedEnergy is one evaluation path.
-type namedEnergy struct {
-	name string
-	e    energy.Energy
-}
-
 // checkPaths are the gobg paths that check compares with OpenMM.
-func checkPaths(sys *forcefield.System, backend backends.Backend) ([]namedEnergy, error) {
+func checkPaths(sys *forcefield.System, backend backends.Backend) ([]energy.Named, error) {
 	cpu, err := native.New(sys, native.Options{})
 	if err != nil {
 		return nil, err
@@ -300,5 +238,6 @@ func checkPaths(sys *forcefield.System, backend backends.Backend) ([]namedEnergy
 	if err != nil {
 		return nil, err
 	}
-	return []namedEnergy{{"native-cpu", cpu}, {"native-cpu-scalar", scalar}, {"graph-f64", g64}, {"graph-f32", g32}}, nil
+	return []energy.Named{{Name: "native-cpu", E: cpu}, {Name: "native-cpu-scalar", E: scalar}, {Name: "graph-f64", E: g64},
+		{Name: "graph-f32", E: g32}}, nil
 }

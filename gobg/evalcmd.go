@@ -58,32 +58,16 @@ Example:
 }
 
 type evalSummary struct {
-	Model          string        `json:"model"`
-	Backend        string        `json:"backend"` // GoMLX backend spec
-	MDFrames       int           `json:"md_frames"`
-	Samples        int           `json:"samples"`
-	Temperature    float64       `json:"temperature_K"`
-	NLL            eval.Float    `json:"test_nll"`
-	NLLPerDim      eval.Float    `json:"test_nll_per_dim"`
-	ESS            eval.Float    `json:"ess"`
-	ESSFraction    eval.Float    `json:"ess_fraction"`
-	ESSFractionCI  [2]eval.Float `json:"ess_fraction_ci95"`
-	KL             eval.Float    `json:"kl_q_p"`
-	VarLogW        eval.Float    `json:"var_log_w"`
-	MaxWeight      eval.Float    `json:"max_weight"`
-	LowerHalfMean  eval.Float    `json:"sample_energy_lower_half_mean_kj_mol"`
-	MDLowerHalf    eval.Float    `json:"md_energy_lower_half_mean_kj_mol"`
-	ClashFraction  eval.Float    `json:"clash_fraction"`
-	DeltaD         eval.Float    `json:"delta_d_nm"`
-	PhiRMSERaw     eval.Float    `json:"phi_rmse_raw_kt"`
-	PhiRMSEReweigh eval.Float    `json:"phi_rmse_reweighted_kt"`
-	PsiRMSERaw     eval.Float    `json:"psi_rmse_raw_kt"`
-	PsiRMSEReweigh eval.Float    `json:"psi_rmse_reweighted_kt"`
-	// Population of 0 <= phi < 120 degrees (alpha-L, C7ax): MD, samples,
-	// reweighted samples.
-	PhiPositive [3]eval.Float `json:"phi_positive_md_samples_reweighted"`
+	Model       string     `json:"model"`
+	Backend     string     `json:"backend"` // GoMLX backend spec
+	MDFrames    int        `json:"md_frames"`
+	Samples     int        `json:"samples"`
+	Temperature float64    `json:"temperature_K"`
+	NLL         eval.Float `json:"test_nll"`
+	NLLPerDim   eval.Float `json:"test_nll_per_dim"`
+	eval.Headline
 	// Sets is the ESS of --sets independent sample sets (nil for one).
-	Sets *essSets `json:"ess_sets,omitempty"`
+	Sets *eval.SetsESS `json:"ess_sets,omitempty"`
 	// Defensive is the proposal mixture the samples came from (nil: the flow).
 	Defensive *defensiveSummary `json:"defensive,omitempty"`
 	// Symmetrized is the relabelling average of the density (nil: none).
@@ -91,17 +75,6 @@ type evalSummary struct {
 	Report      string                    `json:"report"`
 	Plots       string                    `json:"plots,omitempty"`
 	Notes       []string                  `json:"notes,omitempty"`
-}
-
-// essSets is the Kish ESS fraction and KL(q‖p) estimate of several
-// independent sample sets of the same size; the first is the set the rest of
-// the evaluation uses.
-type essSets struct {
-	Seeds    []uint64     `json:"seeds"`
-	Fraction []eval.Float `json:"ess_fraction"`
-	KL       []eval.Float `json:"kl_q_p"`
-	Mean     eval.Float   `json:"ess_fraction_mean"`
-	Min      eval.Float   `json:"ess_fraction_min"`
 }
 
 func runEval(ctx context.Context, env *cmdEnv, args []string) error {
@@ -171,23 +144,23 @@ func runEval(ctx context.Context, env *cmdEnv, args []string) error {
 	}
 	spec := gm.Spec()
 	top := gm.Topology()
-	src := make([]spreadSource, len(data))
+	src := make([]molecule.SpreadSource, len(data))
 	for i, d := range data {
 		m, p, err := matchToModel(env.stderr, gm, tops[i])
 		if err != nil {
 			return fmt.Errorf("--data %s: %w", d, err)
 		}
-		src[i] = spreadSource{dcd: d, top: tops[i], atoms: len(p.Topology.Atoms), match: m}
+		src[i] = molecule.SpreadSource{DCD: d, Top: tops[i], Atoms: len(p.Topology.Atoms), Match: m}
 	}
-	md, err := readSpreadFrom(ctx, src, *mdFrames)
+	md, err := molecule.ReadSpreadFrom(ctx, src, *mdFrames)
 	if err != nil {
 		return err
 	}
 	fmt.Fprintf(env.stderr, "eval: %d MD frames, %d samples, %s energy at %g K\n", len(md), *n, *energyName, *temperature)
 
-	nll, err := testNLL(gm, md)
+	nll, err := gm.NLL(md)
 	if err != nil {
-		return err
+		return fmt.Errorf("MD frames: %w", err)
 	}
 	var e energy.Energy
 	var stop func()
@@ -218,8 +191,8 @@ func runEval(ctx context.Context, env *cmdEnv, args []string) error {
 		return err
 	}
 	s := evalSummary{Model: *modelPath, Backend: gm.Backend(), MDFrames: len(md), Samples: *n, Temperature: *temperature,
-		NLL: eval.Float(nll), NLLPerDim: eval.Float(nll / float64(spec.NumFree())), Notes: rep.Notes, Defensive: def, Symmetrized: sym}
-	fillEvalSummary(&s, rep)
+		NLL: eval.Float(nll), NLLPerDim: eval.Float(nll / float64(spec.NumFree())), Headline: rep.Headline(), Notes: rep.Notes,
+		Defensive: def, Symmetrized: sym}
 	if *sets > 1 {
 		if s.Sets, err = moreSets(ctx, env, gm, e, g, *n, *batch, *seed, *sets, *temperature); err != nil {
 			return err
@@ -246,10 +219,8 @@ func runEval(ctx context.Context, env *cmdEnv, args []string) error {
 // moreSets draws sets-1 more sample sets after first (seed) and returns
 // the ESS of every set.
 func moreSets(ctx context.Context, env *cmdEnv, gm *generator.Generator, e energy.Energy, first *generated,
-	n, batch int, seed uint64, sets int, temperature float64) (*essSets, error) {
-	out := &essSets{}
-	minF := math.Inf(1)
-	var sum float64
+	n, batch int, seed uint64, sets int, temperature float64) (*eval.SetsESS, error) {
+	out := &eval.SetsESS{}
 	for k := range sets {
 		g := first
 		if k > 0 {
@@ -259,59 +230,11 @@ func moreSets(ctx context.Context, env *cmdEnv, gm *generator.Generator, e energ
 				return nil, fmt.Errorf("sample set %d: %w", k+1, err)
 			}
 		}
-		w, err := eval.ImportanceWeights(g.energies, g.logQ, temperature)
-		if err != nil {
-			return nil, fmt.Errorf("sample set %d (seed %d): %w", k+1, seed+uint64(k), err)
+		if err := out.Add(seed+uint64(k), g.energies, g.logQ, temperature); err != nil {
+			return nil, err
 		}
-		out.Seeds = append(out.Seeds, seed+uint64(k))
-		out.Fraction = append(out.Fraction, eval.Float(w.ESSFraction))
-		out.KL = append(out.KL, w.KL)
-		sum += w.ESSFraction
-		minF = math.Min(minF, w.ESSFraction)
 	}
-	out.Mean, out.Min = eval.Float(sum/float64(sets)), eval.Float(minF)
 	return out, nil
-}
-
-func fillEvalSummary(s *evalSummary, rep *eval.Report) {
-	nan := eval.Float(math.NaN())
-	s.ESS, s.ESSFraction, s.KL, s.VarLogW, s.MaxWeight = nan, nan, nan, nan, nan
-	s.ESSFractionCI = [2]eval.Float{nan, nan}
-	if ws := rep.Weights; ws != nil {
-		s.ESS, s.ESSFraction = eval.Float(ws.ESS), eval.Float(ws.ESSFraction)
-		s.ESSFractionCI = [2]eval.Float{eval.Float(ws.ESSFractionCI[0]), eval.Float(ws.ESSFractionCI[1])}
-		s.KL, s.VarLogW, s.MaxWeight = ws.KL, ws.VarLogW, eval.Float(ws.MaxWeight)
-	}
-	s.LowerHalfMean, s.MDLowerHalf = nan, nan
-	if rep.SampleEnergy != nil {
-		s.LowerHalfMean = rep.SampleEnergy.LowerHalfMean
-	}
-	if rep.MDEnergy != nil {
-		s.MDLowerHalf = rep.MDEnergy.LowerHalfMean
-	}
-	if rep.SampleClashes != nil {
-		s.ClashFraction = eval.Float(rep.SampleClashes.Fraction)
-	}
-	s.DeltaD = nan
-	if rep.Structure != nil {
-		s.DeltaD = eval.Float(rep.Structure.DeltaD)
-	}
-	s.PhiRMSERaw, s.PhiRMSEReweigh, s.PsiRMSERaw, s.PsiRMSEReweigh = nan, nan, nan, nan
-	s.PhiPositive = [3]eval.Float{nan, nan, nan}
-	if t := rep.Torsions; t != nil && t.PositivePhi != nil {
-		s.PhiPositive = [3]eval.Float{t.PositivePhi.MD, eval.Float(t.PositivePhi.Samples), t.PositivePhi.Reweighted}
-	}
-	if t := rep.Torsions; t != nil {
-		s.PhiRMSERaw, s.PhiRMSEReweigh = comparisonRMSE(t.Phi.SamplesVsMD), comparisonRMSE(t.Phi.ReweightedVsMD)
-		s.PsiRMSERaw, s.PsiRMSEReweigh = comparisonRMSE(t.Psi.SamplesVsMD), comparisonRMSE(t.Psi.ReweightedVsMD)
-	}
-}
-
-func comparisonRMSE(c *eval.ProfileComparison) eval.Float {
-	if c == nil {
-		return eval.Float(math.NaN())
-	}
-	return c.RMSE
 }
 
 func printEvalSummary(w interface{ Write([]byte) (int, error) }, s *evalSummary) {
@@ -350,27 +273,6 @@ func printEvalSummary(w interface{ Write([]byte) (int, error) }, s *evalSummary)
 	if s.Plots != "" {
 		fmt.Fprintf(w, "plots: %s\n", s.Plots)
 	}
-}
-
-// testNLL is -mean log q(x) of MD frames under the model (flow/generator's
-// density of structures: q(z) |dz/dx|).
-func testNLL(g *generator.Generator, frames [][]molecule.Vec3) (float64, error) {
-	n, na := len(frames), g.NumAtoms()
-	pos := make([]float64, 0, n*na*3)
-	for _, x := range frames {
-		for _, p := range x {
-			pos = append(pos, p[0], p[1], p[2])
-		}
-	}
-	lq := make([]float64, n)
-	if err := g.LogProb(n, pos, lq); err != nil {
-		return 0, fmt.Errorf("MD frames: %w", err)
-	}
-	var sum float64
-	for _, v := range lq {
-		sum += v
-	}
-	return -sum / float64(n), nil
 }
 
 func trimExt(p string) string { return p[:len(p)-len(filepath.Ext(p))] }

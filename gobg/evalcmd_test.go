@@ -85,7 +85,7 @@ func TestEvalPairsAtomsByName(t *testing.T) {
 		if err != nil {
 			t.Fatal(err)
 		}
-		frames, err := readSpread(context.Background(), []string{filepath.Join(data, "traj.dcd")}, "top.pdb", len(perm), 120)
+		frames, err := molecule.ReadSpread(context.Background(), []string{filepath.Join(data, "traj.dcd")}, "top.pdb", len(perm), 120)
 		if err != nil {
 			t.Fatal(err)
 		}
@@ -114,7 +114,7 @@ func TestEvalPairsAtomsByName(t *testing.T) {
 			inModel[k] = make([]molecule.Vec3, len(f))
 			m.ToRef(inModel[k], f)
 		}
-		want, err := testNLL(gen, inModel)
+		want, err := gen.NLL(inModel)
 		if err != nil {
 			t.Fatal(err)
 		}
@@ -158,7 +158,7 @@ func TestEvalPairsAtomsByName(t *testing.T) {
 	})
 }
 
-// spreadEnergies returns the energies.csv values of the n frames readSpread
+// spreadEnergies returns the energies.csv values of the n frames molecule.ReadSpread
 // picks from the trajectory of that MD.
 func spreadEnergies(t *testing.T, path string, n int) []float64 {
 	t.Helper()

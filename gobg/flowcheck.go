@@ -173,20 +173,7 @@ func runFlowCheck(ctx context.Context, env *cmdEnv, args []string) error {
 	if err := ctx.Err(); err != nil {
 		return err
 	}
-	opts := model.CheckOptions{Samples: *samples, Batch: *batch, Method: *method, Seed: *seed}
-	r64, err := model.Check(f, opts)
-	if err != nil {
-		return err
-	}
-	if err := ctx.Err(); err != nil {
-		return err
-	}
-	f32, err := f.WithDType(dtypes.Float32)
-	if err != nil {
-		return err
-	}
-	opts.Method = model.JacobianNone
-	r32, err := model.Check(f32, opts)
+	r64, r32, err := model.CheckDTypes(f, model.CheckOptions{Samples: *samples, Batch: *batch, Method: *method, Seed: *seed})
 	if err != nil {
 		return err
 	}

@@ -89,7 +89,7 @@ func runIC(ctx context.Context, env *cmdEnv, args []string) error {
 	top := pdb.Topology
 	frames := append([][]molecule.Vec3(nil), pdb.Models...)
 	for _, path := range trajs {
-		got, err := readFrames(ctx, path, *pdbPath, len(top.Atoms), *nFrames-(len(frames)-len(pdb.Models)))
+		got, err := molecule.ReadDCDFrames(ctx, path, *pdbPath, len(top.Atoms), *nFrames-(len(frames)-len(pdb.Models)))
 		if err != nil {
 			return err
 		}

@@ -7,8 +7,6 @@ import (
 	"io"
 	"os"
 	"path/filepath"
-	"slices"
-	"strconv"
 	"time"
 
 	"github.com/gobg/gobg/energy/md"
@@ -17,6 +15,7 @@ import (
 	"github.com/gobg/gobg/flow/ic"
 	"github.com/gobg/gobg/flow/mcmc"
 	"github.com/gobg/gobg/internal/atomicfile"
+	"github.com/gobg/gobg/plugin"
 )
 
 func init() {
@@ -99,11 +98,10 @@ Example:
 
 // Files of an mcmc directory.
 const (
-	mcmcTraj      = "traj.dcd"
-	mcmcTop       = "top.pdb"
-	mcmcMoves     = "moves.csv"
-	mcmcSummary   = "summary.json"
-	mcmcCSVHeader = "move,step,accepted,u_current_kj_mol,u_proposal_kj_mol,logq_current,logq_proposal,log_acceptance"
+	mcmcTraj    = "traj.dcd"
+	mcmcTop     = "top.pdb"
+	mcmcMoves   = "moves.csv"
+	mcmcSummary = "summary.json"
 )
 
 type mcmcSummaryT struct {
@@ -261,7 +259,7 @@ func runMCMC(ctx context.Context, env *cmdEnv, args []string) error {
 	if err != nil {
 		return err
 	}
-	csv.WriteString(mcmcCSVHeader + "\n") // into the buffer: errors surface at commit
+	csv.WriteString(mcmc.MovesCSVHeader + "\n") // into the buffer: errors surface at commit
 	dcd, err := molecule.CreateDCD(paths.traj, natoms, molecule.DCDOptions{
 		FirstStep: spf, Interval: spf, Timestep: timestepPS, Title: dcdTitle("gobg mcmc " + filepath.Base(mdf.pdb))})
 	if err != nil {
@@ -281,7 +279,7 @@ func runMCMC(ctx context.Context, env *cmdEnv, args []string) error {
 			return dcd.Write(x, nil)
 		},
 		OnMove: func(k int, step int64, m mcmc.Move) error {
-			line = appendMoveRow(line[:0], k, step, m)
+			line = m.AppendCSV(line[:0], k, step)
 			if _, err := csv.Write(line); err != nil {
 				return fmt.Errorf("write %s: %w", paths.moves, err)
 			}
@@ -293,7 +291,7 @@ func runMCMC(ctx context.Context, env *cmdEnv, args []string) error {
 	if g != nil {
 		prop = g
 	}
-	if ch, err = mcmc.NewChain(sim, prop, natoms, cfg); err != nil {
+	if ch, err = mcmc.NewChain(mcmcDynamics{sim}, prop, natoms, cfg); err != nil {
 		csv.Abort()
 		dcd.Close()
 		return err
@@ -320,7 +318,9 @@ func runMCMC(ctx context.Context, env *cmdEnv, args []string) error {
 		s.NsPerDay = s.NS / s.WallS * 86400
 	}
 	s.Torsions = angles.Autocorrelation(mdf.savePS, s.WallS)
-	mcmcDiagnose(env, ch.LogQDrops(), s.Accepted)
+	if w := mcmc.StuckWarning(ch.LogQDrops(), s.Accepted); w != "" {
+		fmt.Fprintf(env.stderr, "warning: %s\n", w)
+	}
 	err = errors.Join(runErr, dcd.Close(), csv.Commit(), writeJSONFile(paths.summary, s))
 	if err != nil {
 		if ctx.Err() != nil {
@@ -374,39 +374,6 @@ func (p *progress) report(final bool, ch *mcmc.Chain) {
 		done, float64(p.total)*p.timestepPS/1000, ch.Sampler().Moves(), 100*ch.Sampler().Rate(), rate, eta)
 }
 
-// appendMoveRow appends move k's row of moves.csv.
-func appendMoveRow(line []byte, k int, step int64, m mcmc.Move) []byte {
-	acc := int64(0)
-	if m.Accepted {
-		acc = 1
-	}
-	line = strconv.AppendInt(line, int64(k), 10)
-	line = strconv.AppendInt(append(line, ','), step, 10)
-	line = strconv.AppendInt(append(line, ','), acc, 10)
-	for _, v := range []float64{m.UCurrent, m.UProposal, m.LogQCurrent, m.LogQProposal, m.LogAcceptance} {
-		line = strconv.AppendFloat(append(line, ','), v, 'g', 17, 64)
-	}
-	return append(line, '\n')
-}
-
-// mcmcDiagnose warns when the MD's states have far less density under the
-// generator than its own samples: the usual cause is a generator trained on
-// constrained MD (bonds to hydrogen at fixed lengths), whose density of the
-// unconstrained MD's fluctuating bonds is vanishingly small, so that no move
-// is ever accepted.
-func mcmcDiagnose(env *cmdEnv, dLogQ []float64, accepted int) {
-	if len(dLogQ) < 10 || accepted > 0 {
-		return
-	}
-	d := slices.Clone(dLogQ)
-	slices.Sort(d)
-	if med := d[len(d)/2]; med < -50 {
-		fmt.Fprintf(env.stderr, "warning: no move accepted, and the median of log q(x) - log q(x') is %.4g: the generator gives the MD's "+
-			"states far less density than its own samples. Was it trained on constrained MD (bonds to hydrogen fixed)? "+
-			"Moves in unconstrained MD need a full-mode generator trained on unconstrained frames (gobg simulate --constraints None).\n", med)
-	}
-}
-
 type mcmcDirPaths struct{ traj, top, moves, summary string }
 
 func mcmcPaths(dir string) mcmcDirPaths {
@@ -435,4 +402,43 @@ func mcmcCheckModel(env *cmdEnv, g *generator.Generator, pdb *molecule.PDB, pdbP
 	}
 	fmt.Fprintf(env.stderr, "atoms of %s paired with the model's by name; structures are reordered between the two\n", pdbPath)
 	return match, nil
+}
+
+// mcmcDynamics lets an OpenMM MD worker drive an mcmc.Chain, whose
+// Dynamics interface speaks its own small types so that flow/mcmc needs
+// nothing of the plugin.
+type mcmcDynamics struct{ *plugin.MD }
+
+func chainState(s plugin.MDState) mcmc.State {
+	return mcmc.State{Step: s.Step, Positions: s.Positions, PotentialKJ: s.PotentialKJ}
+}
+
+func (d mcmcDynamics) Run(ctx context.Context, steps, interval int64, fn func(mcmc.State) error) error {
+	return d.MD.Run(ctx, plugin.RunOptions{Steps: steps, ReportInterval: interval},
+		func(s plugin.MDState) error { return fn(chainState(s)) })
+}
+
+func (d mcmcDynamics) State(ctx context.Context) (mcmc.State, error) {
+	s, err := d.MD.State(ctx, false)
+	return chainState(s), err
+}
+
+func (d mcmcDynamics) Checkpoint(ctx context.Context) ([]byte, error) {
+	s, err := d.MD.Checkpoint(ctx)
+	return s.Checkpoint, err
+}
+
+func (d mcmcDynamics) Restore(ctx context.Context, checkpoint []byte) (mcmc.State, error) {
+	s, err := d.MD.Restore(ctx, checkpoint)
+	return chainState(s), err
+}
+
+func (d mcmcDynamics) SetPositions(ctx context.Context, x []molecule.Vec3) (mcmc.State, error) {
+	s, err := d.MD.SetPositions(ctx, x)
+	return chainState(s), err
+}
+
+func (d mcmcDynamics) SetVelocities(ctx context.Context, temperatureK float64, seed int32) error {
+	_, err := d.MD.SetVelocities(ctx, temperatureK, seed)
+	return err
 }

@@ -104,7 +104,7 @@ func mcmcReadMoves(t *testing.T, path string) [][]float64 {
 	var rows [][]float64
 	for line := 1; sc.Scan(); line++ {
 		if line == 1 {
-			if sc.Text() != mcmcCSVHeader {
+			if sc.Text() != mcmc.MovesCSVHeader {
 				t.Fatalf("%s: header %q", path, sc.Text())
 			}
 			continue

@@ -134,7 +134,7 @@ func runRun(ctx context.Context, env *cmdEnv, args []string) error {
 	}
 	reportSimulation(env, sim, frames, *ns)
 	s.MDFrames, s.NsPerDay = sim.Frames, sim.NsPerDay
-	if s.MDCheck, err = checkRunMD(sim); err != nil {
+	if s.MDCheck, err = eval.CheckMDFiles(sim.Top, sim.Traj, 1, 0, 0); err != nil {
 		return err
 	}
 	fmt.Fprintf(env.stderr, "MD check: %.2f%% of frames at phi > 0 (quarters %.1f%%, %.1f%%, %.1f%%, %.1f%%), halves' phi/psi TV %.3f: ",
@@ -203,24 +203,6 @@ func explainRun(w io.Writer, s *runSummary) {
 	if s.MDCheck != nil && !s.MDCheck.Equilibrated {
 		fmt.Fprintln(w, "- the MD did not pass its equilibrium check (above): the generator learnt that run's ensemble; rerun with another --seed or a longer --ns.")
 	}
-}
-
-// checkRunMD reads the run's MD and checks it on alanine's phi/psi
-// (eval.CheckMD).
-func checkRunMD(sim *md.Summary) (*eval.MDCheck, error) {
-	p, err := molecule.ReadPDBFile(sim.Top)
-	if err != nil {
-		return nil, err
-	}
-	fr, err := molecule.ReadDCDFile(sim.Traj)
-	if err != nil {
-		return nil, err
-	}
-	frames := make([][]molecule.Vec3, len(fr))
-	for i, f := range fr {
-		frames[i] = f.Positions
-	}
-	return eval.CheckMD(p.Topology, frames, 1, 0, 0)
 }
 
 // writeDefaultTrainConfig writes the embedded default's training

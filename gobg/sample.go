@@ -75,35 +75,14 @@ type generated struct {
 // drawSamples draws n structures from a loaded model, in batches of batch,
 // and evaluates their energies when e is not nil.
 func drawSamples(ctx context.Context, env *cmdEnv, g *generator.Generator, n, batch int, seed uint64, e energy.Energy) (*generated, error) {
-	if n < 0 || batch < 1 {
-		// A batch of 0 would never finish.
-		return nil, fmt.Errorf("draw %d samples in batches of %d: want n >= 0 and a batch of at least 1", n, batch)
-	}
-	na := g.NumAtoms()
-	out := &generated{logQ: make([]float64, n), positions: make([][]molecule.Vec3, n)}
-	pos := make([]float64, batch*na*3)
 	start := time.Now()
-	for done := 0; done < n; {
-		if err := ctx.Err(); err != nil {
-			return nil, err
-		}
-		k := min(batch, n-done)
-		// Per-batch seeds derived from the run's seed keep the samples
-		// reproducible whatever the batch size of earlier calls.
-		if err := g.Sample(k, seed+uint64(done), pos[:k*na*3], out.logQ[done:done+k]); err != nil {
-			return nil, err
-		}
-		for i := range k {
-			x := make([]molecule.Vec3, na)
-			for a := range x {
-				o := (i*na + a) * 3
-				x[a] = molecule.Vec3{pos[o], pos[o+1], pos[o+2]}
-			}
-			out.positions[done+i] = x
-		}
-		done += k
+	xs, logQ, err := g.SampleStructures(ctx, n, batch, seed, func(done int) {
 		fmt.Fprintf(env.stderr, "\rsampling: %d/%d (%.0f/s)", done, n, float64(done)/time.Since(start).Seconds())
+	})
+	if err != nil {
+		return nil, err
 	}
+	out := &generated{positions: xs, logQ: logQ}
 	fmt.Fprintln(env.stderr)
 	if e != nil {
 		res, err := e.Evaluate(ctx, out.positions, false)

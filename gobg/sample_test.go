@@ -57,7 +57,7 @@ func TestSampleAndEval(t *testing.T) {
 		t.Fatal(err)
 	}
 	defer gen.Close()
-	nll, err := testNLL(gen, [][]molecule.Vec3{frames[0].Positions})
+	nll, err := gen.NLL([][]molecule.Vec3{frames[0].Positions})
 	if err != nil {
 		t.Fatal(err)
 	}

@@ -92,31 +92,16 @@ func inputFile(what, path string) error {
 }
 
 // inputDCD opens a trajectory, reads its header and refuses a file that
-// ends inside a frame (see openDCD); it is closed again.
+// ends inside a frame (molecule.OpenCompleteDCD); it is closed again.
 func inputDCD(what, path string) error {
 	if err := inputFile(what, path); err != nil {
 		return err
 	}
-	r, err := openDCD(path)
+	r, err := molecule.OpenCompleteDCD(path)
 	if err != nil {
 		return fmt.Errorf("%s: %w", what, err)
 	}
 	return r.Close()
-}
-
-// openDCD opens a trajectory for reading and refuses one that ends inside a
-// frame (an interrupted writer): the readers would count only the complete
-// frames and drop the torn one without a word.
-func openDCD(path string) (*molecule.DCDReader, error) {
-	r, err := molecule.OpenDCD(path)
-	if err != nil {
-		return nil, err
-	}
-	if err := r.CheckComplete(); err != nil {
-		r.Close()
-		return nil, err
-	}
-	return r, nil
 }
 
 // writableOut checks that the file path can be written by a command that

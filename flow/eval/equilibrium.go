@@ -101,3 +101,20 @@ func histogramTV(phiA, psiA, phiB, psiB []float64, bins int) float64 {
 	}
 	return tv / 2
 }
+
+// CheckMDFiles is CheckMD of a trajectory file and its topology PDB.
+func CheckMDFiles(topPath, trajPath string, res int, maxPositivePhi, maxHalvesTV float64) (*MDCheck, error) {
+	p, err := molecule.ReadPDBFile(topPath)
+	if err != nil {
+		return nil, err
+	}
+	fr, err := molecule.ReadDCDFile(trajPath)
+	if err != nil {
+		return nil, err
+	}
+	frames := make([][]molecule.Vec3, len(fr))
+	for i, f := range fr {
+		frames[i] = f.Positions
+	}
+	return CheckMD(p.Topology, frames, res, maxPositivePhi, maxHalvesTV)
+}

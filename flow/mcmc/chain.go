@@ -9,28 +9,34 @@ import (
 
 	"github.com/gobg/gobg/energy"
 	"github.com/gobg/gobg/energy/molecule"
-	"github.com/gobg/gobg/plugin"
 )
 
-// Dynamics is the molecular dynamics a Chain drives. *plugin.MD (an OpenMM
-// worker) satisfies it; so can any Go integrator that leaves exp(-U/kT)
-// invariant. Energies are in kJ/mol.
+// State is what a Chain reads of a state of the dynamics.
+type State struct {
+	Step        int64
+	Positions   []molecule.Vec3 // nm
+	PotentialKJ float64         // kJ/mol
+}
+
+// Dynamics is the molecular dynamics a Chain drives: an OpenMM worker
+// behind a small adapter (the CLI's, over *plugin.MD), or any Go integrator
+// that leaves exp(-U/kT) invariant. Energies are in kJ/mol.
 type Dynamics interface {
-	// Run integrates opt.Steps steps and calls fn after every
-	// opt.ReportInterval of them with the state's step, positions and
-	// potential energy.
-	Run(ctx context.Context, opt plugin.RunOptions, fn func(plugin.MDState) error) error
-	// State is the current state (positions, potential energy).
-	State(ctx context.Context, withVelocities bool) (plugin.MDState, error)
+	// Run integrates steps steps and calls fn after every interval of them
+	// with the state's step, positions and potential energy; steps is a
+	// multiple of interval.
+	Run(ctx context.Context, steps, interval int64, fn func(State) error) error
+	// State is the current state.
+	State(ctx context.Context) (State, error)
 	// Checkpoint captures the whole state (positions, velocities, step and
 	// the integrator's random state) as bytes Restore takes back.
-	Checkpoint(ctx context.Context) (plugin.MDState, error)
-	Restore(ctx context.Context, checkpoint []byte) (plugin.MDState, error)
+	Checkpoint(ctx context.Context) ([]byte, error)
+	Restore(ctx context.Context, checkpoint []byte) (State, error)
 	// SetPositions replaces the positions and returns the new state with
 	// its positions and potential energy.
-	SetPositions(ctx context.Context, positions []molecule.Vec3) (plugin.MDState, error)
+	SetPositions(ctx context.Context, positions []molecule.Vec3) (State, error)
 	// SetVelocities draws velocities at temperatureK with the given seed.
-	SetVelocities(ctx context.Context, temperatureK float64, seed int32) (plugin.MDState, error)
+	SetVelocities(ctx context.Context, temperatureK float64, seed int32) error
 }
 
 // Proposer draws independent proposals with their log-density and gives the
@@ -120,7 +126,7 @@ func (c *Chain) WarmUp(ctx context.Context) error {
 	if err := c.prop.Sample(1, c.props.seed^(1<<63), pos, lq); err != nil {
 		return fmt.Errorf("draw proposals: %w", err)
 	}
-	s, err := c.md.State(ctx, false)
+	s, err := c.md.State(ctx)
 	if err != nil {
 		return err
 	}
@@ -167,8 +173,8 @@ func (c *Chain) Run(ctx context.Context) error {
 		if K > 0 {
 			end = min(c.step+K, c.cfg.Steps)
 		}
-		var last plugin.MDState
-		err := c.md.Run(ctx, plugin.RunOptions{Steps: end - c.step, ReportInterval: interval}, func(st plugin.MDState) error {
+		var last State
+		err := c.md.Run(ctx, end-c.step, interval, func(st State) error {
 			if st.Step%spf == 0 && !isMove(st.Step) && c.cfg.OnFrame != nil {
 				if err := c.cfg.OnFrame(st.Step, st.Positions); err != nil {
 					return err
@@ -206,7 +212,7 @@ func (c *Chain) Run(ctx context.Context) error {
 // move makes the Metropolis-Hastings move at the current step from the
 // state cur (the last frame of the segment) and returns the positions after
 // it.
-func (c *Chain) move(ctx context.Context, cur plugin.MDState) ([]molecule.Vec3, error) {
+func (c *Chain) move(ctx context.Context, cur State) ([]molecule.Vec3, error) {
 	t0 := time.Now()
 	defer func() { c.movesS += time.Since(t0).Seconds() }()
 	k, step := c.sampler.Moves(), c.step
@@ -244,12 +250,12 @@ func (c *Chain) move(ctx context.Context, cur plugin.MDState) ([]molecule.Vec3, 
 		return nil, err
 	}
 	if m.Accepted {
-		if _, err := c.md.SetVelocities(ctx, c.cfg.Temperature, VelocitySeed(c.cfg.Seed, k)); err != nil {
+		if err := c.md.SetVelocities(ctx, c.cfg.Temperature, VelocitySeed(c.cfg.Seed, k)); err != nil {
 			return nil, fmt.Errorf("move %d: %w", k, err)
 		}
 		return ps.Positions, nil
 	}
-	rs, err := c.md.Restore(ctx, ck.Checkpoint)
+	rs, err := c.md.Restore(ctx, ck)
 	if err != nil {
 		return nil, fmt.Errorf("move %d: restore the state before the move: %w", k, err)
 	}

@@ -10,7 +10,6 @@ import (
 
 	"github.com/gobg/gobg/energy"
 	"github.com/gobg/gobg/energy/molecule"
-	"github.com/gobg/gobg/plugin"
 )
 
 // The test system: one particle on the x axis in the tilted double well
@@ -44,19 +43,19 @@ func newWellDynamics(x float64, seed uint64) *wellDynamics {
 	return &wellDynamics{x: x, pcg: p, rng: rand.New(p)}
 }
 
-func (d *wellDynamics) state() plugin.MDState {
-	return plugin.MDState{Step: d.step, Positions: []molecule.Vec3{{d.x, 0, 0}}, PotentialKJ: wellU(d.x)}
+func (d *wellDynamics) state() State {
+	return State{Step: d.step, Positions: []molecule.Vec3{{d.x, 0, 0}}, PotentialKJ: wellU(d.x)}
 }
 
-func (d *wellDynamics) Run(ctx context.Context, opt plugin.RunOptions, fn func(plugin.MDState) error) error {
+func (d *wellDynamics) Run(ctx context.Context, steps, interval int64, fn func(State) error) error {
 	kT := energy.KT(wellT)
-	for i := int64(1); i <= opt.Steps; i++ {
+	for i := int64(1); i <= steps; i++ {
 		y := d.x + wellStep*(2*d.rng.Float64()-1)
 		if math.Log(1-d.rng.Float64()) < -(wellU(y)-wellU(d.x))/kT {
 			d.x = y
 		}
 		d.step++
-		if i%opt.ReportInterval == 0 {
+		if i%interval == 0 {
 			if err := fn(d.state()); err != nil {
 				return err
 			}
@@ -65,41 +64,37 @@ func (d *wellDynamics) Run(ctx context.Context, opt plugin.RunOptions, fn func(p
 	return ctx.Err()
 }
 
-func (d *wellDynamics) State(context.Context, bool) (plugin.MDState, error) { return d.state(), nil }
+func (d *wellDynamics) State(context.Context) (State, error) { return d.state(), nil }
 
-func (d *wellDynamics) Checkpoint(context.Context) (plugin.MDState, error) {
+func (d *wellDynamics) Checkpoint(context.Context) ([]byte, error) {
 	r, err := d.pcg.MarshalBinary()
 	if err != nil {
-		return plugin.MDState{}, err
+		return nil, err
 	}
 	b := binary.LittleEndian.AppendUint64(nil, math.Float64bits(d.x))
 	b = binary.LittleEndian.AppendUint64(b, uint64(d.step))
-	s := d.state()
-	s.Positions, s.Checkpoint = nil, append(b, r...)
-	return s, nil
+	return append(b, r...), nil
 }
 
-func (d *wellDynamics) Restore(_ context.Context, b []byte) (plugin.MDState, error) {
+func (d *wellDynamics) Restore(_ context.Context, b []byte) (State, error) {
 	if len(b) < 16 {
-		return plugin.MDState{}, errors.New("short checkpoint")
+		return State{}, errors.New("short checkpoint")
 	}
 	d.x = math.Float64frombits(binary.LittleEndian.Uint64(b))
 	d.step = int64(binary.LittleEndian.Uint64(b[8:]))
 	if err := d.pcg.UnmarshalBinary(b[16:]); err != nil {
-		return plugin.MDState{}, err
+		return State{}, err
 	}
 	return d.state(), nil
 }
 
-func (d *wellDynamics) SetPositions(_ context.Context, x []molecule.Vec3) (plugin.MDState, error) {
+func (d *wellDynamics) SetPositions(_ context.Context, x []molecule.Vec3) (State, error) {
 	d.x = x[0][0]
 	return d.state(), nil
 }
 
 // SetVelocities has nothing to draw: the dynamics has no momenta.
-func (d *wellDynamics) SetVelocities(context.Context, float64, int32) (plugin.MDState, error) {
-	return d.state(), nil
-}
+func (d *wellDynamics) SetVelocities(context.Context, float64, int32) error { return nil }
 
 // wellProposer proposes x from a two-Gaussian mixture that puts most
 // weight on the shallower well (the wrong one), so that a chain that got

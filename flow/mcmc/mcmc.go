@@ -26,6 +26,8 @@ import (
 	"fmt"
 	"math"
 	"math/rand/v2"
+	"slices"
+	"strconv"
 )
 
 // LogAcceptance returns the logarithm of the Metropolis-Hastings ratio of an
@@ -135,4 +137,45 @@ func (s *Sampler) Rate() float64 {
 		return 0
 	}
 	return float64(s.accepted) / float64(s.moves)
+}
+
+// MovesCSVHeader is the header of a table of moves, one AppendCSV row per
+// move.
+const MovesCSVHeader = "move,step,accepted,u_current_kj_mol,u_proposal_kj_mol,logq_current,logq_proposal,log_acceptance"
+
+// AppendCSV appends move k's row (made at step) of a MovesCSVHeader table,
+// with every float in the shortest form that reads back exactly.
+func (m Move) AppendCSV(line []byte, k int, step int64) []byte {
+	acc := int64(0)
+	if m.Accepted {
+		acc = 1
+	}
+	line = strconv.AppendInt(line, int64(k), 10)
+	line = strconv.AppendInt(append(line, ','), step, 10)
+	line = strconv.AppendInt(append(line, ','), acc, 10)
+	for _, v := range []float64{m.UCurrent, m.UProposal, m.LogQCurrent, m.LogQProposal, m.LogAcceptance} {
+		line = strconv.AppendFloat(append(line, ','), v, 'g', 17, 64)
+	}
+	return append(line, '\n')
+}
+
+// StuckWarning explains a chain that accepted no move, given log q(x) -
+// log q(x') of its moves (Chain.LogQDrops): when the dynamics' states have
+// far less density under the proposer than its own samples (median below
+// -50 nats over at least 10 moves), the usual cause is a generator trained
+// on constrained MD, whose density of unconstrained MD's fluctuating bonds
+// to hydrogen is vanishingly small. "" when there is nothing to explain.
+func StuckWarning(dLogQ []float64, accepted int) string {
+	if len(dLogQ) < 10 || accepted > 0 {
+		return ""
+	}
+	d := slices.Clone(dLogQ)
+	slices.Sort(d)
+	med := d[len(d)/2]
+	if med >= -50 {
+		return ""
+	}
+	return fmt.Sprintf("no move accepted, and the median of log q(x) - log q(x') is %.4g: the generator gives the MD's "+
+		"states far less density than its own samples. Was it trained on constrained MD (bonds to hydrogen fixed)? "+
+		"Moves in unconstrained MD need a full-mode generator trained on unconstrained frames (gobg simulate --constraints None).", med)
 }

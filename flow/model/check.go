@@ -6,6 +6,7 @@ import (
 	"math/rand/v2"
 
 	"github.com/gobg/gobg/internal/graphops"
+	"github.com/gomlx/gomlx/pkg/core/dtypes"
 	"github.com/gomlx/gomlx/pkg/core/graph"
 	"github.com/gomlx/gomlx/pkg/ml/context"
 	"gonum.org/v1/gonum/mat"
@@ -251,4 +252,23 @@ func (f *Flow) checkPerLayer(z []float64, batch int) (float64, error) {
 		}
 	}
 	return worst, nil
+}
+
+// CheckDTypes checks f with opts (see Check) and, for the same weights
+// converted to float32, its inversion and paired log-determinants: how
+// exact the flow would be run in float32. The autodiff log-det check is
+// float64's only.
+func CheckDTypes(f *Flow, opts CheckOptions) (r64, r32 *CheckResult, err error) {
+	if r64, err = Check(f, opts); err != nil {
+		return nil, nil, err
+	}
+	f32, err := f.WithDType(dtypes.Float32)
+	if err != nil {
+		return nil, nil, err
+	}
+	opts.Method = JacobianNone
+	if r32, err = Check(f32, opts); err != nil {
+		return nil, nil, fmt.Errorf("float32: %w", err)
+	}
+	return r64, r32, nil
 }
