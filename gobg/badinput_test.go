@@ -158,6 +158,7 @@ func TestBadInput(t *testing.T) {
 
 		{"run ns 0", []string{"run", "--ns", "0", "--out", "OUT/run"}, 2, []string{"--ns must be positive"}, false},
 		{"run samples 0", []string{"run", "--samples", "0", "--out", "OUT/run"}, 2, []string{"--samples must be at least 1, not 0"}, false},
+		{"run symmetrize negative", []string{"run", "--symmetrize", "-1", "--out", "OUT/run"}, 2, []string{"--symmetrize must be 0 (off) or positive, not -1"}, false},
 		{"run out under a file", []string{"run", "--out", filepath.Join(blocker, "run")}, 1, []string{"a-file is a file, not a folder"}, false},
 	}
 	for _, c := range cases {
