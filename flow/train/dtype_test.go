@@ -173,4 +173,7 @@ func TestDTypeSetting(t *testing.T) {
 	if d := DefaultConfig(); d.DType != DTypeFloat32 {
 		t.Errorf("the default configuration's dtype is %q", d.DType)
 	}
+	if got := (&Config{}).FlowDType(); got != dtypes.Float32 {
+		t.Errorf("a configuration made in code without a dtype trains in %s", got)
+	}
 }

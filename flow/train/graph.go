@@ -127,8 +127,8 @@ func KLPathSurrogate(x, g, logQFrozen, ldT *Node) *Node {
 // FKLSurrogate is the importance-weighted forward-KL surrogate
 // -Σ_b stop(wbar_b) · logQ_b, where logQ is the flow's log-density of its
 // own (constant) samples and wbar (float64) their self-normalised
-// importance weights p/q. Its gradient is the self-normalised estimate of ∇ KL(p‖q) =
-// -E_p[∇ log q].
+// importance weights p/q. Its gradient is the self-normalised estimate of
+// ∇ KL(p‖q) = -E_p[∇ log q].
 func FKLSurrogate(logQ, wbar *Node) *Node {
 	return Neg(ReduceAllSum(Mul(StopGradient(wbar), f64(logQ))))
 }
@@ -136,9 +136,10 @@ func FKLSurrogate(logQ, wbar *Node) *Node {
 // LogVarSurrogate is the log-variance surrogate Σ_b stop(v_b)·s_b, where
 // s_b is sampleSurrogate (its gradient is that of f_b = f(u_b) + log
 // q(x_b) at fixed base sample) and v_b = 2(f_b - mean f)/B (float64) is
-// computed on the host. Its gradient is that of the batch variance of f, that is of
-// log w = -f. This is the total derivative: unlike the KL, the variance's
-// score term does not have mean zero, so there is no path-gradient form.
+// computed on the host. Its gradient is that of the batch variance of f,
+// that is of log w = -f. This is the total derivative: unlike the KL, the
+// variance's score term does not have mean zero, so there is no
+// path-gradient form.
 //
 // The ESS term uses the same surrogate with the factors of essWeights.
 func LogVarSurrogate(x, g, logDet, v *Node) *Node {
