@@ -5,6 +5,7 @@ import (
 	"encoding/json"
 	"fmt"
 	"path/filepath"
+	"strings"
 
 	"github.com/gobg/gobg/flow/train"
 	"github.com/gobg/gobg/plugin"
@@ -14,7 +15,8 @@ func init() {
 	register(&command{
 		name:    "train",
 		summary: "train a Boltzmann generator with the staged NLL → W2 → KL schedule",
-		usage: `Usage: gobg train --config FILE [--resume] [--stop-after N] [--output DIR] [--python PATH] [--json]
+		usage: `Usage: gobg train --config FILE [--dtype float32|float64] [--resume] [--stop-after N] [--output DIR]
+                  [--python PATH] [--json]
        gobg train --print-config
 
 Trains a normalizing flow on the internal coordinates of MD frames, stage by
@@ -25,7 +27,12 @@ per step to the log file in the output directory (created if missing; its
 default is the configuration's output), checkpoints to
 DIR/checkpoint.ckpt (atomically: every checkpoint_every steps and at each
 stage end), and the trained flow to DIR/model.gobg. --resume continues from
-the checkpoint exactly as if the run had not stopped.
+the checkpoint exactly as if the run had not stopped (in the checkpoint's
+dtype only).
+
+The flow trains in float32 unless the configuration's dtype or --dtype says
+float64; energies, importance weights and the logged losses are float64
+either way, and the model file records the dtype it was trained in.
 
 The configuration is JSON; lines may carry // comments, fields left out keep
 their defaults, and relative paths are relative to the configuration file.
@@ -34,7 +41,8 @@ description of every field on stderr.
 
 Example:
   gobg train --print-config > my.json 2> fields.txt
-  gobg train --config examples/ala2/long.json --json`,
+  gobg train --config examples/ala2/long.json --json
+  gobg train --config examples/ala2/long.json --dtype float64 --output out/ala2-f64`,
 		run: runTrain,
 	})
 }
@@ -51,6 +59,7 @@ func runTrain(ctx context.Context, env *cmdEnv, args []string) error {
 	resume := fs.Bool("resume", false, "continue from the checkpoint in the output directory")
 	output := fs.String("output", "", "output `dir`ectory (overrides the configuration's)")
 	python := addPythonFlag(fs)
+	dtype := fs.String("dtype", "", "training precision, float32 or float64 (overrides the configuration's dtype, whose default is float32)")
 	stopAfter := fs.Int("stop-after", 0, "stop after global step `N` with a checkpoint (continue later with --resume; 0: run to the end)")
 	bf := addBackendFlags(fs, true)
 	rf := addRemoteFlags(fs)
@@ -74,6 +83,9 @@ func runTrain(ctx context.Context, env *cmdEnv, args []string) error {
 	if *configPath == "" {
 		return fmt.Errorf("%w: --config is required", errUsage)
 	}
+	if _, err := train.ParseDType(*dtype); err != nil {
+		return fmt.Errorf("%w: --%w", errUsage, err)
+	}
 	if *stopAfter < 0 {
 		return fmt.Errorf("%w: --stop-after must not be negative", errUsage)
 	}
@@ -89,6 +101,9 @@ func runTrain(ctx context.Context, env *cmdEnv, args []string) error {
 	}
 	if err := applyRemoteFlags(&cfg.Energy, rf); err != nil {
 		return err
+	}
+	if *dtype != "" {
+		cfg.DType = *dtype
 	}
 	if bf.spec != "" {
 		cfg.Backend = bf.spec
@@ -112,8 +127,8 @@ func runTrain(ctx context.Context, env *cmdEnv, args []string) error {
 		return err
 	}
 	defer tr.Close()
-	fmt.Fprintf(env.stderr, "training %s (%s mode): D = %d (%d torsions on windows), %d parameters, %d training and %d validation frames\n",
-		cfg.Model.Arch, cfg.ICMode, tr.Flow().Dim(), tr.Data().Spec.Windowed(), tr.Flow().NumParams(), len(tr.Data().Train), len(tr.Data().Val))
+	fmt.Fprintf(env.stderr, "training %s (%s mode, %s): D = %d (%d torsions on windows), %d parameters, %d training and %d validation frames\n",
+		cfg.Model.Arch, cfg.ICMode, strings.ToLower(tr.Flow().DType().String()), tr.Flow().Dim(), tr.Data().Spec.Windowed(), tr.Flow().NumParams(), len(tr.Data().Train), len(tr.Data().Val))
 	sum, err := tr.Run(ctx)
 	if err != nil {
 		return err

@@ -94,7 +94,10 @@ func TestTrainPrintConfig(t *testing.T) {
 	if len(cfg.Stages) != 4 {
 		t.Errorf("default schedule has %d stages, want 4", len(cfg.Stages))
 	}
-	for _, key := range []string{"data.topology", "stages[].weights", "energy.cut", "checkpoint_every", "clip_norm"} {
+	if cfg.DType != train.DTypeFloat32 {
+		t.Errorf("printed config trains in %q, want float32", cfg.DType)
+	}
+	for _, key := range []string{"data.topology", "stages[].weights", "energy.cut", "checkpoint_every", "clip_norm", "dtype"} {
 		if !strings.Contains(stderr, key) {
 			t.Errorf("field description of %s missing", key)
 		}

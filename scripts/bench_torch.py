@@ -262,7 +262,8 @@ class TorchSide:
 
 
 def gobg_round(test_bin, root, reps, threads):
-    """One run of BenchmarkPeer; cpu-ms/op per case."""
+    """One run of BenchmarkPeer; cpu-ms/op per case, keyed by (side, case)
+    with side gobg-f32 or gobg-f64 (sub-benchmarks CASE/float32, CASE/float64)."""
     env = dict(os.environ)
     args = [test_bin, "-test.run", "^$", "-test.bench", "^BenchmarkPeer$", "-test.benchtime", "%dx" % reps,
             "-test.cpu", str(threads)]
@@ -271,9 +272,9 @@ def gobg_round(test_bin, root, reps, threads):
         raise SystemExit("gobg benchmark failed:\n" + out.stdout[-3000:] + out.stderr[-3000:])
     res = {}
     for line in out.stdout.splitlines():
-        m = re.match(r"BenchmarkPeer/(\S+?)(-\d+)?\s+\d+\s+.*?([\d.]+) cpu-ms/op", line)
+        m = re.match(r"BenchmarkPeer/(\S+?)/float(32|64)(-\d+)?\s+\d+\s+.*?([\d.]+) cpu-ms/op", line)
         if m:
-            res[m.group(1)] = float(m.group(3))
+            res[("gobg-f" + m.group(2), m.group(1))] = float(m.group(4))
     return res
 
 
@@ -290,11 +291,12 @@ def main():
     sides = {"torch-f32": TorchSide(a.root, torch.float32, 10000, 256, a.threads),
              "torch-f64": TorchSide(a.root, torch.float64, 10000, 256, a.threads)}
     cases = {"nll": "nll_step", "kl-openmm": "kl_step", "sample": "sample"}
-    res = {k: {c: [] for c in ["nll", "kl-openmm", "kl-native", "sample"]} for k in ["gobg"] + list(sides)}
+    gobg = ["gobg-f32", "gobg-f64"]
+    res = {k: {c: [] for c in ["nll", "kl-openmm", "kl-native", "sample"]} for k in gobg + list(sides)}
     for r in range(a.rounds):
         t0 = time.time()
-        for c, v in gobg_round(a.gobg_test, a.root, a.reps, a.threads).items():
-            res["gobg"][c].append(v)
+        for (side, c), v in gobg_round(a.gobg_test, a.root, a.reps, a.threads).items():
+            res[side][c].append(v)
         for name, s in sides.items():
             for c, m in cases.items():
                 res[name][c].append(measure(getattr(s, m), a.reps))
@@ -303,18 +305,19 @@ def main():
     med = {k: {c: (statistics.median(v) if v else None) for c, v in d.items()} for k, d in res.items()}
     print("\nCPU ms per operation (median of %d interleaved rounds, %d repetitions each; %d threads; load %.1f)\n"
           % (a.rounds, a.reps, a.threads, os.getloadavg()[0]))
-    print("| operation | gobg (float64) | PyTorch float32 | PyTorch float64 | gobg / PyTorch f32 | gobg / PyTorch f64 |")
-    print("|---|---|---|---|---|---|")
+    print("| operation | gobg float32 | gobg float64 | PyTorch float32 | PyTorch float64 | gobg / PyTorch f32 | gobg / PyTorch f64 |")
+    print("|---|---|---|---|---|---|---|")
     label = {"nll": "NLL step, batch 256", "kl-openmm": "KL step, batch 256, OpenMM CPU energy",
              "kl-native": "KL step, batch 256, gobg native energy", "sample": "1,000 structures with log q"}
     for c in ["nll", "kl-openmm", "kl-native", "sample"]:
-        g, t32, t64 = med["gobg"][c], med["torch-f32"][c], med["torch-f64"][c]
+        g32, g64, t32, t64 = med["gobg-f32"][c], med["gobg-f64"][c], med["torch-f32"][c], med["torch-f64"][c]
         fmt = lambda v: "%.1f" % v if v is not None else "–"
         ratio = lambda x, y: "%.2f" % (x / y) if x is not None and y else "–"
-        print("| %s | %s | %s | %s | %s | %s |" % (label[c], fmt(g), fmt(t32), fmt(t64), ratio(g, t32), ratio(g, t64)))
+        print("| %s | %s | %s | %s | %s | %s | %s |"
+              % (label[c], fmt(g32), fmt(g64), fmt(t32), fmt(t64), ratio(g32, t32), ratio(g64, t64)))
     sps = {k: (1e6 / med[k]["sample"] if med[k]["sample"] else None) for k in med}
-    print("\nstructures per CPU-second with log q: gobg %.0f, PyTorch f32 %.0f, f64 %.0f"
-          % (sps["gobg"], sps["torch-f32"], sps["torch-f64"]))
+    print("\nstructures per CPU-second with log q: gobg f32 %.0f, f64 %.0f, PyTorch f32 %.0f, f64 %.0f"
+          % (sps["gobg-f32"], sps["gobg-f64"], sps["torch-f32"], sps["torch-f64"]))
     print("PyTorch flow parameters: %d (torch %s, nflows, %d threads)"
           % (sides["torch-f32"].params, torch.__version__, torch.get_num_threads()))
     if a.json:

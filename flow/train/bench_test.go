@@ -9,15 +9,19 @@ import (
 	"github.com/gobg/gobg/internal/testenv"
 )
 
-// BenchmarkStep times one step of each stage type on alanine dipeptide at
-// batch 256 with the configuration of examples/ala2/long.json (nsf, 6
-// layers, hidden 128×128, full mode, native energy), and of the
-// energy-only terms of the refinement stages.
+// BenchmarkStep times one step of each stage type on alanine dipeptide
+// (the testdata MD) at batch 256 with the configuration of
+// examples/ala2/long.json (nsf, 6 layers, hidden 128×128, full mode,
+// native energy, the default float32), and of the energy-only terms of
+// the refinement stages.
 func BenchmarkStep(b *testing.B) {
 	cfg, err := ReadConfig(filepath.Join(testenv.Root(), "examples", "ala2", "long.json"))
 	if err != nil {
 		b.Fatal(err)
 	}
+	md := filepath.Join(testenv.SharedData(b), "md", "ala2")
+	cfg.Data.Topology = filepath.Join(md, "top.pdb")
+	cfg.Data.Trajectories = []string{filepath.Join(md, "traj.dcd")}
 	cfg.Data.MaxFrames = 2000
 	cfg.Output = b.TempDir()
 	base := cfg.Stages[0]

@@ -20,8 +20,9 @@ import (
 
 // Checkpoint file layout: the line "gobg-checkpoint 1\n", a JSON header
 // line (checkpointHeader), then the values of the variables the header
-// lists, in its order, as little-endian float64. The header records the
-// SHA-256 of those bytes.
+// lists, in its order, little-endian in each variable's dtype (the
+// training dtype for the weights and Adam's moments). The header records
+// the run state, with the training dtype, and the SHA-256 of those bytes.
 const checkpointMagic = "gobg-checkpoint 1\n"
 
 type checkpointHeader struct {
@@ -118,6 +119,16 @@ func (t *Trainer) loadCheckpoint(path string) error {
 	if sum := sha256.Sum256(data); hex.EncodeToString(sum[:]) != h.SHA256 {
 		return fmt.Errorf("resume: %s: data checksum mismatch (truncated or corrupt file)", path)
 	}
+	// A checkpoint resumes in its own dtype only: converting the weights and
+	// moments would not continue the run as it was.
+	ckptDT := h.State.DType
+	if ckptDT == "" {
+		ckptDT = DTypeFloat64 // written before checkpoints recorded it: float64 was the only one
+	}
+	if ckptDT != t.st.DType {
+		return fmt.Errorf("resume: %s was written by a %s run, and this configuration trains in %s: set dtype to %q to resume it",
+			path, ckptDT, t.st.DType, ckptDT)
+	}
 	if h.State.Config != t.st.Config {
 		return fmt.Errorf("resume: %s was written by a run with another configuration (data, ic_mode, model, stages, seed or clip_norm differ)", path)
 	}
@@ -155,6 +166,9 @@ func (t *Trainer) loadCheckpoint(path string) error {
 			if v == nil {
 				return fmt.Errorf("resume: variable %s not found", rec.Name)
 			}
+			if v.DType() != dt {
+				return fmt.Errorf("resume: %s: variable %s is %s in the checkpoint and %s in the flow", path, rec.Name, dt, v.DType())
+			}
 			if !slices.Equal(v.Shape().Dimensions, rec.Dims) {
 				return fmt.Errorf("resume: %s: variable %s has shape %v in the checkpoint and %v in the flow", path, rec.Name, rec.Dims, v.Shape().Dimensions)
 			}
@@ -172,7 +186,9 @@ func (t *Trainer) loadCheckpoint(path string) error {
 	if len(existing) > 0 {
 		return fmt.Errorf("resume: %s lacks %d of the flow's variables", path, len(existing))
 	}
+	cur := t.st.DType
 	t.st = h.State
+	t.st.DType = cur
 	return nil
 }
 

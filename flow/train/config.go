@@ -11,6 +11,7 @@ import (
 	"github.com/gobg/gobg/energy"
 	"github.com/gobg/gobg/flow/ic"
 	"github.com/gobg/gobg/flow/model"
+	"github.com/gomlx/gomlx/pkg/core/dtypes"
 )
 
 // Config is a training run. It is read from JSON (ReadConfig), where lines
@@ -25,6 +26,11 @@ type Config struct {
 	// whose internal coordinates come from its file.
 	TorsionWindow float64      `json:"torsion_window"`
 	Model         model.Config `json:"model"`
+	// DType is the precision of the flow's weights and of the training
+	// graphs: DTypeFloat32 (the default; empty means it) or DTypeFloat64.
+	// Energies, log-weights and the reported losses stay float64 on the
+	// host, and the step graph reduces its losses in float64.
+	DType string `json:"dtype"`
 	// InitModel, if set, is a model file whose weights and internal
 	// coordinates start the run instead of a fresh initialisation: the
 	// way to fine-tune a trained generator (for example with more KL).
@@ -126,6 +132,39 @@ const (
 	ScheduleWarmup   = "warmup"
 )
 
+// Training precisions (Config.DType).
+const (
+	DTypeFloat32 = "float32"
+	DTypeFloat64 = "float64"
+)
+
+// ParseDType returns the dtype a Config.DType names; empty is the default,
+// float32.
+func ParseDType(name string) (dtypes.DType, error) {
+	switch name {
+	case "", DTypeFloat32:
+		return dtypes.Float32, nil
+	case DTypeFloat64:
+		return dtypes.Float64, nil
+	}
+	return dtypes.InvalidDType, fmt.Errorf("dtype %q: want %q or %q", name, DTypeFloat32, DTypeFloat64)
+}
+
+// dtypeName is the Config.DType name of a float dtype.
+func dtypeName(dt dtypes.DType) string {
+	if dt == dtypes.Float32 {
+		return DTypeFloat32
+	}
+	return DTypeFloat64
+}
+
+// FlowDType is the dtype the configuration trains in (Validate has
+// checked it).
+func (c *Config) FlowDType() dtypes.DType {
+	dt, _ := ParseDType(c.DType)
+	return dt
+}
+
 // Energy providers.
 const (
 	ProviderNative = "native"
@@ -144,6 +183,7 @@ var FieldDocs = []struct{ Field, Doc string }{
 	{"ic_mode", "internal coordinates: \"full\" (every coordinate free; densities on Cartesian space) or \"reduced\" (bonds and side-chain angles fixed)"},
 	{"torsion_window", "radians; 0 (default): every torsion on the circle. Otherwise each torsion whose training frames stay near its circular mean (observed range widened by half on each side at most this wide; pi suits peptide bonds and impropers) is modelled on that interval, so the flow's spline is not spread over a circle the torsion never crosses"},
 	{"model", "flow configuration (flow/model.Config): arch (nsf, split-gau, split-mlp), bins, layers, backbone_layers, sidechain_layers, hidden, embed, expansion, qk_dim, gau_layers, relpos_clip, spline minimums, torsion_base, kappa, learn_base, act_norm, interval_scale, seed"},
+	{"dtype", "precision of the flow's weights, Adam's moments and the training graphs: \"float32\" (default; faster) or \"float64\"; energies, importance weights and the logged losses stay float64, and a checkpoint resumes only in its own dtype (gobg train --dtype overrides it)"},
 	{"init_model", "model file (from an earlier run) whose weights and internal coordinates start this run instead of a fresh initialisation, to fine-tune it; its model settings must equal model's, except that model may have more coupling layers (layers, backbone_layers, sidechain_layers), which are added after the old ones as the identity (empty: start fresh)"},
 	{"energy.provider", "\"native\" (the OpenMM plugin serialises the System once, then gobg's Go energy evaluates it) or \"openmm\" (a pool of OpenMM workers)"},
 	{"energy.temperature", "temperature in K (u = U/kT): the ensemble the model is trained for, which should be the MD data's; the model file records it, and gobg sample, eval and mcmc default to it"},
@@ -183,6 +223,7 @@ func DefaultConfig() Config {
 		},
 		ICMode: "full",
 		Model:  m,
+		DType:  DTypeFloat32,
 		Energy: EnergyConfig{Provider: ProviderNative, Temperature: energy.DefaultTemperature, Cut: energy.DefaultLinLogCut.Cut, Max: energy.DefaultLinLogCut.Max, Workers: 0, Platform: "CPU"},
 		Stages: []Stage{
 			{Name: "nll", Steps: 2000, BatchSize: 256, LR: 1e-3, Schedule: ScheduleCosine, WarmupSteps: 50, MinLR: 1e-4, Weights: Weights{NLL: 1}},
@@ -311,6 +352,9 @@ func (c *Config) Validate() error {
 	}
 	if err := c.Model.Validate(); err != nil {
 		return fmt.Errorf("model: %w", err)
+	}
+	if _, err := ParseDType(c.DType); err != nil {
+		return err
 	}
 	if len(c.Stages) == 0 {
 		return fmt.Errorf("no stages")

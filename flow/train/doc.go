@@ -96,6 +96,17 @@
 // still decay its moments on a zeroed gradient). The tests check it
 // against optimizers.Adam step by step.
 //
+// # Precision
+//
+// The flow trains in Config.DType, float32 by default (as PyTorch peers
+// do; faster on XLA) or float64: the weights, Adam's moments and the
+// flow's graphs are in that dtype. What must stay exact stays float64:
+// the step graph converts per-sample log-densities and surrogates to
+// float64 before it reduces them over the batch, the gradient norm is
+// summed and Adam's bias corrections computed in float64, and the host
+// keeps energies, forces (sent to the graph in the flow's dtype),
+// log-weights and the logged losses in float64.
+//
 // # Determinism and checkpoints
 //
 // All randomness of step s (the base samples) comes from a PCG generator
@@ -104,7 +115,8 @@
 // the step, the cursor and the variables. Checkpoints (see checkpoint.go)
 // hold every variable of the flow's context (weights and Adam moments and
 // step), the stage index and step within it, the global step, the data
-// cursor, the skip counts and the stage summaries so far. They are written
+// cursor, the skip counts, the stage summaries so far and the dtype; a
+// checkpoint resumes only in its own dtype. They are written
 // to a temporary file, synced and renamed over the previous one, so a
 // crash leaves the last complete checkpoint. Resuming rebuilds the flow
 // from the same data and configuration and loads the variables; the run

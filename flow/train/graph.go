@@ -73,25 +73,37 @@ func DistancesGraph(x *Node, backbone []int) *Node {
 	return Sqrt(ReduceSum(Square(diff), -1))
 }
 
+// f64 converts x to float64: the losses are reduced in float64 whatever
+// the flow's dtype (a no-op for a float64 flow), which costs one
+// conversion of a per-sample or per-element array.
+func f64(x *Node) *Node { return ConvertDType(x, dtypes.Float64) }
+
+// nllGraph is the mean negative log-likelihood of the batch x, the batch
+// mean taken in float64.
+func nllGraph(ctx *context.Context, f *model.Flow, x *Node) *Node {
+	return Neg(ReduceAllMean(f64(f.LogProb(ctx, x))))
+}
+
 // W2Graph is the W2 term: d [B, P] are the flow's distances, order [P·B]
 // (int32) holds, for each pair p, the flat indices p·B + k of its samples
 // in increasing order of distance (host argsort), and ref [P, B] the MD
-// distances sorted per pair. The result is mean_p mean_k (d_(k) - ref_k)².
+// distances sorted per pair (float64). The result, in float64, is mean_p
+// mean_k (d_(k) - ref_k)².
 func W2Graph(d, order, ref *Node) *Node {
 	b, p := d.Shape().Dimensions[0], d.Shape().Dimensions[1]
 	flat := Reshape(Transpose(d, 0, 1), p*b)
 	sorted := Reshape(Gather(flat, Reshape(order, p*b, 1)), p, b)
-	return ReduceAllMean(Square(Sub(sorted, ref)))
+	return ReduceAllMean(Square(Sub(f64(sorted), ref)))
 }
 
 // sampleSurrogate is the per-sample surrogate Σ stop(g_b)·x_b - logDet_b
 // [B] of positions x [B, N, 3]: its gradient is that of f(u_b) - logDet_b,
 // with g = -F/kT · f'(u) the gradient of the regularised reduced energy
-// with respect to x (computed on the host). The KL and log-variance
-// surrogates weigh it.
+// with respect to x (computed on the host, in x's dtype). The KL and
+// log-variance surrogates weigh it. It is summed in float64.
 func sampleSurrogate(x, g, logDet *Node) *Node {
 	b := x.Shape().Dimensions[0]
-	return Sub(ReduceSum(Reshape(Mul(StopGradient(g), x), b, -1), -1), logDet)
+	return Sub(ReduceSum(Reshape(f64(Mul(StopGradient(g), x)), b, -1), -1), f64(logDet))
 }
 
 // KLSurrogate is the reverse-KL surrogate: the batch mean of
@@ -109,24 +121,25 @@ func KLSurrogate(x, g, logDet *Node) *Node {
 // of the map to Cartesian positions. Its gradient is E[∇_x(f(u) + log
 // q(x)) · ∂x/∂θ], the reverse KL's gradient without the score term.
 func KLPathSurrogate(x, g, logQFrozen, ldT *Node) *Node {
-	return ReduceAllMean(sampleSurrogate(x, g, Sub(ldT, logQFrozen)))
+	return ReduceAllMean(sampleSurrogate(x, g, Sub(f64(ldT), f64(logQFrozen))))
 }
 
 // FKLSurrogate is the importance-weighted forward-KL surrogate
 // -Σ_b stop(wbar_b) · logQ_b, where logQ is the flow's log-density of its
-// own (constant) samples and wbar their self-normalised importance weights
-// p/q. Its gradient is the self-normalised estimate of ∇ KL(p‖q) =
-// -E_p[∇ log q].
+// own (constant) samples and wbar (float64) their self-normalised
+// importance weights p/q. Its gradient is the self-normalised estimate of
+// ∇ KL(p‖q) = -E_p[∇ log q].
 func FKLSurrogate(logQ, wbar *Node) *Node {
-	return Neg(ReduceAllSum(Mul(StopGradient(wbar), logQ)))
+	return Neg(ReduceAllSum(Mul(StopGradient(wbar), f64(logQ))))
 }
 
 // LogVarSurrogate is the log-variance surrogate Σ_b stop(v_b)·s_b, where
 // s_b is sampleSurrogate (its gradient is that of f_b = f(u_b) + log
-// q(x_b) at fixed base sample) and v_b = 2(f_b - mean f)/B is computed on
-// the host. Its gradient is that of the batch variance of f, that is of
-// log w = -f. This is the total derivative: unlike the KL, the variance's
-// score term does not have mean zero, so there is no path-gradient form.
+// q(x_b) at fixed base sample) and v_b = 2(f_b - mean f)/B (float64) is
+// computed on the host. Its gradient is that of the batch variance of f,
+// that is of log w = -f. This is the total derivative: unlike the KL, the
+// variance's score term does not have mean zero, so there is no
+// path-gradient form.
 //
 // The ESS term uses the same surrogate with the factors of essWeights.
 func LogVarSurrogate(x, g, logDet, v *Node) *Node {
@@ -134,21 +147,23 @@ func LogVarSurrogate(x, g, logDet, v *Node) *Node {
 }
 
 // sampleGraph maps base samples to Cartesian positions and their log q(x)
-// (the density of positions on the map's image), and returns the internal
-// coordinates too (for the forward-KL term).
+// (the density of positions on the map's image, float64), and returns the
+// internal coordinates too (for the forward-KL term).
 func sampleGraph(f *model.Flow, tr *ic.Transform) func(ctx *context.Context, z *Node) []*Node {
 	return func(ctx *context.Context, z *Node) []*Node {
 		x, logQ := f.SampleGraph(ctx, z)
 		pos, ldT := tr.ToCartesian(x)
-		return []*Node{pos, Sub(logQ, ldT), x}
+		return []*Node{pos, Sub(f64(logQ), f64(ldT)), x}
 	}
 }
 
 // stepGraph builds one training step for the given terms. Inputs: lr,
-// w_nll, w_w2, w_kl, w_fkl, clip (scalars), then zData [B, D] (nll), zBase
-// [B, D] (w2, kl or lv), order [P·B] and ref [P, B] (w2), g [B, N, 3] (kl
-// or lv), v [B] (lv: the log-variance and ESS factors, their weights
-// folded in on the host), xSamples [B, D] and wbar [B] (fkl).
+// w_nll, w_w2, w_kl, w_fkl, clip (float64 scalars), then zData [B, D]
+// (nll), zBase [B, D] (w2, kl or lv), order [P·B] (int32) and ref [P, B]
+// (w2), g [B, N, 3] (kl or lv), v [B] (lv: the log-variance and ESS
+// factors, their weights folded in on the host), xSamples [B, D] and wbar
+// [B] (fkl). zData, zBase, g and xSamples are in the flow's dtype, the
+// others float64; the losses and the outputs are float64.
 func stepGraph(f *model.Flow, tr *ic.Transform, backbone []int, t terms) func(ctx *context.Context, in []*Node) []*Node {
 	return func(ctx *context.Context, in []*Node) []*Node {
 		g := in[0].Graph()
@@ -157,7 +172,7 @@ func stepGraph(f *model.Flow, tr *ic.Transform, backbone []int, t terms) func(ct
 		zero := ScalarZero(g, dtypes.Float64)
 		total, nll, w2, sur, fsur, vsur := zero, zero, zero, zero, zero, zero
 		if t.nll {
-			nll = f.NLL(ctx, in[0])
+			nll = nllGraph(ctx, f, in[0])
 			total = Add(total, Mul(wN, nll))
 			in = in[1:]
 		}
@@ -177,12 +192,12 @@ func stepGraph(f *model.Flow, tr *ic.Transform, backbone []int, t terms) func(ct
 					if t.path {
 						sur = KLPathSurrogate(pos, grad, f.Frozen().LogProb(ctx, x), ldT)
 					} else {
-						sur = KLSurrogate(pos, grad, Add(ldF, ldT))
+						sur = KLSurrogate(pos, grad, Add(f64(ldF), f64(ldT)))
 					}
 					total = Add(total, Mul(wK, sur))
 				}
 				if t.lv {
-					vsur = LogVarSurrogate(pos, grad, Add(ldF, ldT), in[0])
+					vsur = LogVarSurrogate(pos, grad, Add(f64(ldF), f64(ldT)), in[0])
 					total = Add(total, vsur)
 					in = in[1:]
 				}
@@ -199,7 +214,10 @@ func stepGraph(f *model.Flow, tr *ic.Transform, backbone []int, t terms) func(ct
 
 // adamUpdate adds the guarded Adam update of every trainable variable the
 // loss uses: gradients clipped to global norm clip (when clip > 0), and
-// nothing changed unless the loss and the gradient norm are finite.
+// nothing changed unless the loss and the gradient norm are finite. The
+// loss, lr and clip are float64; the gradient norm and the bias
+// corrections are computed in float64, and each variable's moments and
+// update in its own dtype, as GoMLX's and PyTorch's Adam keep them.
 func adamUpdate(ctx *context.Context, loss, lr, clip *Node) (gnorm, ok *Node) {
 	g := loss.Graph()
 	var vars []*context.Variable
@@ -214,7 +232,7 @@ func adamUpdate(ctx *context.Context, loss, lr, clip *Node) (gnorm, ok *Node) {
 	}
 	sq := ScalarZero(g, dtypes.Float64)
 	for _, gr := range grads {
-		sq = Add(sq, ReduceAllSum(Square(gr)))
+		sq = Add(sq, ReduceAllSum(Square(f64(gr))))
 	}
 	gnorm = Sqrt(sq)
 	ok = LogicalAnd(IsFinite(loss), IsFinite(gnorm))
@@ -230,15 +248,25 @@ func adamUpdate(ctx *context.Context, loss, lr, clip *Node) (gnorm, ok *Node) {
 	b2 := Scalar(g, dtypes.Float64, adamBeta2)
 	debias1 := Reciprocal(OneMinus(Pow(b1, newStep)))
 	debias2 := Reciprocal(OneMinus(Pow(b2, newStep)))
+	// The float64 scalars in each variable's dtype (the same nodes for a
+	// float64 variable).
+	type scalars struct{ scale, lr, b1, b2, debias1, debias2 *Node }
+	byDType := map[dtypes.DType]scalars{}
 	for i, v := range vars {
-		gr := Mul(grads[i], scale)
+		dt := v.DType()
+		c, have := byDType[dt]
+		if !have {
+			c = scalars{ConvertDType(scale, dt), ConvertDType(lr, dt), ConvertDType(b1, dt), ConvertDType(b2, dt), ConvertDType(debias1, dt), ConvertDType(debias2, dt)}
+			byDType[dt] = c
+		}
+		gr := Mul(grads[i], c.scale)
 		mVar := actx.InAbsPath(AdamScope+"/m"+v.Scope()).Checked(false).VariableWithValue(v.Name(), zerosLike(v)).SetTrainable(false)
 		vVar := actx.InAbsPath(AdamScope+"/v"+v.Scope()).Checked(false).VariableWithValue(v.Name(), zerosLike(v)).SetTrainable(false)
 		m, s := mVar.ValueGraph(g), vVar.ValueGraph(g)
-		m2 := Add(Mul(b1, m), Mul(OneMinus(b1), gr))
-		s2 := Add(Mul(b2, s), Mul(OneMinus(b2), Square(gr)))
+		m2 := Add(Mul(c.b1, m), Mul(OneMinus(c.b1), gr))
+		s2 := Add(Mul(c.b2, s), Mul(OneMinus(c.b2), Square(gr)))
 		w := v.ValueGraph(g)
-		upd := Div(Mul(lr, Mul(m2, debias1)), AddScalar(Sqrt(Mul(s2, debias2)), adamEps))
+		upd := Div(Mul(c.lr, Mul(m2, c.debias1)), AddScalar(Sqrt(Mul(s2, c.debias2)), adamEps))
 		w2 := Sub(w, upd)
 		mVar.SetValueGraph(Where(ok, m2, m))
 		vVar.SetValueGraph(Where(ok, s2, s))
@@ -254,5 +282,5 @@ func adamUpdate(ctx *context.Context, loss, lr, clip *Node) (gnorm, ok *Node) {
 }
 
 func zerosLike(v *context.Variable) any {
-	return tensorsZeros(v.Shape().Dimensions)
+	return tensorsZeros(v.DType(), v.Shape().Dimensions)
 }

@@ -13,8 +13,8 @@ import (
 	gctx "github.com/gomlx/gomlx/pkg/ml/context"
 )
 
-// tinyConfig is alanine dipeptide with a small nsf flow: a few NLL steps,
-// then NLL+KL with the native energy.
+// tinyConfig is alanine dipeptide with a small float64 nsf flow: a few
+// NLL steps, then NLL+KL with the native energy.
 func tinyConfig(t testing.TB, nllSteps, klSteps int) Config {
 	t.Helper()
 	dir := filepath.Join(testenv.SharedData(t), "md", "ala2")
@@ -36,6 +36,10 @@ func tinyConfig(t testing.TB, nllSteps, klSteps int) Config {
 	cfg.CheckpointEvery = 0
 	cfg.LogEvery = 0
 	cfg.Energy.Workers = 1
+	// The tests built on it check float64 figures (gradients against
+	// finite differences, Adam against GoMLX's to 1e-12, exact resume);
+	// the float32 default has its own tests (dtype_test.go).
+	cfg.DType = DTypeFloat64
 	return cfg
 }
 

@@ -16,11 +16,12 @@ import (
 // BenchmarkPeer is gobg's half of the side-by-side comparison with a PyTorch
 // spline flow (scripts/bench-torch.sh, docs/flow-bench.md): alanine
 // dipeptide from testdata in full internal coordinates, examples/ala2/long.json's
-// flow (nsf, 6 couplings, hidden 128×128, 8 bins), batch 256. It reports CPU
-// milliseconds per operation (cpu-ms/op) counted over this process and its
-// child processes (the OpenMM worker of the kl-openmm case), so that the
-// energy's cost is counted as it is in the PyTorch process, which calls
-// OpenMM in-process.
+// flow (nsf, 6 couplings, hidden 128×128, 8 bins), batch 256, each case in
+// float32 and in float64 (sub-benchmarks CASE/float32 and CASE/float64). It
+// reports CPU milliseconds per operation (cpu-ms/op) counted over this
+// process and its child processes (the OpenMM worker of the kl-openmm
+// case), so that the energy's cost is counted as it is in the PyTorch
+// process, which calls OpenMM in-process.
 //
 //   - nll: one maximum-likelihood step on MD frames;
 //   - kl-openmm, kl-native: one reverse-KL step (samples, energies and
@@ -48,46 +49,49 @@ func BenchmarkPeer(b *testing.B) {
 		{"kl-native", Weights{KL: 1}, ProviderNative},
 		{"sample", Weights{NLL: 1}, ProviderNative},
 	} {
-		b.Run(tc.name, func(b *testing.B) {
-			s := base
-			s.Weights = tc.w
-			c := cfg
-			c.Stages = []Stage{s}
-			c.Energy.Provider = tc.provider
-			c.Energy.Workers = 1
-			tr, err := New(context.Background(), c, Options{Energy: configEnergy(b, c)})
-			if err != nil {
-				b.Fatal(err)
-			}
-			defer tr.Close()
-			op := func(k int) error {
-				_, err := tr.step(context.Background(), s, k)
-				return err
-			}
-			if tc.name == "sample" {
-				smp, err := model.NewStructureSampler(tr.Flow(), tr.Data().Spec, 1000)
+		for _, dt := range []string{DTypeFloat32, DTypeFloat64} {
+			b.Run(tc.name+"/"+dt, func(b *testing.B) {
+				s := base
+				s.Weights = tc.w
+				c := cfg
+				c.DType = dt
+				c.Stages = []Stage{s}
+				c.Energy.Provider = tc.provider
+				c.Energy.Workers = 1
+				tr, err := New(context.Background(), c, Options{Energy: configEnergy(b, c)})
 				if err != nil {
 					b.Fatal(err)
 				}
-				defer smp.Close()
-				op = func(k int) error {
-					_, err := smp.Sample(1000, uint64(k))
+				defer tr.Close()
+				op := func(k int) error {
+					_, err := tr.step(context.Background(), s, k)
 					return err
 				}
-			}
-			if err := op(0); err != nil { // compile
-				b.Fatal(err)
-			}
-			cpu0 := treeCPU()
-			b.ResetTimer()
-			for k := 1; k <= b.N; k++ {
-				if err := op(k); err != nil {
+				if tc.name == "sample" {
+					smp, err := model.NewStructureSampler(tr.Flow(), tr.Data().Spec, 1000)
+					if err != nil {
+						b.Fatal(err)
+					}
+					defer smp.Close()
+					op = func(k int) error {
+						_, err := smp.Sample(1000, uint64(k))
+						return err
+					}
+				}
+				if err := op(0); err != nil { // compile
 					b.Fatal(err)
 				}
-			}
-			b.StopTimer()
-			b.ReportMetric((treeCPU()-cpu0)*1e3/float64(b.N), "cpu-ms/op")
-		})
+				cpu0 := treeCPU()
+				b.ResetTimer()
+				for k := 1; k <= b.N; k++ {
+					if err := op(k); err != nil {
+						b.Fatal(err)
+					}
+				}
+				b.StopTimer()
+				b.ReportMetric((treeCPU()-cpu0)*1e3/float64(b.N), "cpu-ms/op")
+			})
+		}
 	}
 }
 

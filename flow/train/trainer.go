@@ -20,7 +20,6 @@ import (
 	"github.com/gobg/gobg/flow/model"
 	"github.com/gobg/gobg/flow/nn"
 	"github.com/gomlx/gomlx/backends"
-	"github.com/gomlx/gomlx/pkg/core/dtypes"
 	"github.com/gomlx/gomlx/pkg/core/tensors"
 	gctx "github.com/gomlx/gomlx/pkg/ml/context"
 )
@@ -121,6 +120,7 @@ type StageSummary struct {
 // Summary is the result of Run.
 type Summary struct {
 	Backend   string         `json:"backend"` // GoMLX backend spec (nn.SpecOf)
+	DType     string         `json:"dtype"`   // the flow's and the training graphs' dtype
 	Stages    []StageSummary `json:"stages"`
 	Steps     int            `json:"steps"`
 	Skipped   int            `json:"skipped"`
@@ -147,6 +147,9 @@ type state struct {
 	Current   stageAcc       `json:"current"`
 	Wall      float64        `json:"wall_s"`
 	Config    string         `json:"config_fingerprint"`
+	// DType is the training dtype (Config.DType, "float32" or "float64");
+	// checkpoints written before it was recorded are float64.
+	DType string `json:"dtype,omitempty"`
 }
 
 // stageAcc accumulates the current stage's summary.
@@ -202,20 +205,21 @@ func New(ctx context.Context, cfg Config, opts Options) (*Trainer, error) {
 		if err != nil {
 			return nil, err
 		}
-		if f, err = model.New(backend, cfg.Model, layout, dtypes.Float64); err != nil {
+		if f, err = model.New(backend, cfg.Model, layout, cfg.FlowDType()); err != nil {
 			return nil, err
 		}
 		if err := f.InitFromData(data.TrainZ, len(data.Train)); err != nil {
 			return nil, err
 		}
 	}
-	tr, err := ic.NewTransform(data.Spec, dtypes.Float64)
+	tr, err := ic.NewTransform(data.Spec, f.DType())
 	if err != nil {
 		return nil, err
 	}
 	t := &Trainer{cfg: cfg, opts: opts, data: data, flow: f, tr: tr, execs: map[string]*gctx.Exec{},
 		cut: energy.LinLogCut{Cut: cfg.Energy.Cut, Max: cfg.Energy.Max}, kt: energy.KT(cfg.Energy.Temperature)}
 	t.st.Config = fingerprint(cfg)
+	t.st.DType = dtypeName(f.DType())
 	if err := os.MkdirAll(cfg.Output, 0o755); err != nil {
 		return nil, fmt.Errorf("output: %w", err)
 	}
@@ -255,8 +259,9 @@ func New(ctx context.Context, cfg Config, opts Options) (*Trainer, error) {
 	return t, nil
 }
 
-// initModel loads cfg.InitModel for fine-tuning: its flow (in float64, the
-// training precision) and its internal-coordinate spec. Its model settings
+// initModel loads cfg.InitModel for fine-tuning: its flow (converted to
+// the configuration's dtype if it was saved in the other) and its
+// internal-coordinate spec. Its model settings
 // must be the configuration's, so that the file written at the end says
 // what was trained, except that the configuration may add coupling layers:
 // then the flow is grown (model.Flow.Grow), its new layers starting as the
@@ -279,8 +284,8 @@ func initModel(cfg Config, backend backends.Backend) (*model.Flow, *ic.Spec, err
 		}
 		f = g
 	}
-	if f.DType() != dtypes.Float64 {
-		if f, err = f.WithDType(dtypes.Float64); err != nil {
+	if dt := cfg.FlowDType(); f.DType() != dt {
+		if f, err = f.WithDType(dt); err != nil {
 			return nil, nil, fmt.Errorf("init_model %s: %w", cfg.InitModel, err)
 		}
 	}
@@ -379,7 +384,7 @@ func (t *Trainer) step(ctx context.Context, s Stage, k int) (Record, error) {
 			z = append(z, t.data.TrainZ[i*d:(i+1)*d]...)
 			ldMean += t.data.TrainL[i] / float64(b)
 		}
-		args = append(args, tensorF64(z, b, d))
+		args = append(args, t.tensor(z, b, d))
 	}
 	var klValue, fklValue, lvValue, essValue float64
 	hostBad := ""
@@ -390,7 +395,7 @@ func (t *Trainer) step(ctx context.Context, s Stage, k int) (Record, error) {
 			return rec, err
 		}
 		if tm.w2 || tm.forces() {
-			args = append(args, tensorF64(zb, b, d))
+			args = append(args, t.tensor(zb, b, d))
 		}
 		pos, logQ, xs, err := t.sampleCartesian(zb, b)
 		if err != nil {
@@ -441,7 +446,7 @@ func (t *Trainer) step(ctx context.Context, s Stage, k int) (Record, error) {
 				klValue = (sumF + sumLQ) / float64(b)
 			}
 			if tm.forces() {
-				args = append(args, tensorF64(g, b, n, 3))
+				args = append(args, t.tensor(g, b, n, 3))
 			}
 			if tm.lv {
 				// The log-variance and ESS terms share one surrogate: the
@@ -466,7 +471,7 @@ func (t *Trainer) step(ctx context.Context, s Stage, k int) (Record, error) {
 			if tm.fkl {
 				var wbar []float64
 				wbar, fklValue = SelfNormalizedWeights(logW)
-				args = append(args, tensorF64(xs, b, d), tensorF64(wbar, b))
+				args = append(args, t.tensor(xs, b, d), tensorF64(wbar, b))
 			}
 		}
 	}
@@ -517,6 +522,11 @@ func (t *Trainer) stepExec(tm terms) (*gctx.Exec, error) {
 	return e, nil
 }
 
+// tensor makes a tensor of the flow's dtype from float64 values.
+func (t *Trainer) tensor(vals []float64, dims ...int) *tensors.Tensor {
+	return tensorOf(t.flow.DType(), vals, dims...)
+}
+
 // sampleCartesian maps base samples to positions, log q(x) and the
 // samples' internal coordinates [b·D].
 func (t *Trainer) sampleCartesian(zb []float64, b int) ([][]molecule.Vec3, []float64, []float64, error) {
@@ -527,7 +537,7 @@ func (t *Trainer) sampleCartesian(zb []float64, b int) ([][]molecule.Vec3, []flo
 		}
 		t.sample = e
 	}
-	out, err := t.sample.Exec(tensorF64(zb, b, t.flow.Dim()))
+	out, err := t.sample.Exec(t.tensor(zb, b, t.flow.Dim()))
 	if err != nil {
 		return nil, nil, nil, fmt.Errorf("train: sample: %w", err)
 	}
@@ -628,7 +638,7 @@ func (t *Trainer) valNLL() (float64, error) {
 // Run trains through the remaining stages, writing checkpoints, the log,
 // and at the end the model file.
 func (t *Trainer) Run(ctx context.Context) (*Summary, error) {
-	sum := &Summary{Backend: nn.SpecOf(t.flow.Backend()), Params: t.flow.NumParams(), Dim: t.flow.Dim(), Train: len(t.data.Train), Val: len(t.data.Val), StepFirst: t.st.Step}
+	sum := &Summary{Backend: nn.SpecOf(t.flow.Backend()), DType: dtypeName(t.flow.DType()), Params: t.flow.NumParams(), Dim: t.flow.Dim(), Train: len(t.data.Train), Val: len(t.data.Val), StepFirst: t.st.Step}
 	if t.opts.Resume {
 		sum.Resumed = t.st.Step
 		t.writeLog(map[string]any{"event": "resume", "step": t.st.Step})

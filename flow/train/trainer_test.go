@@ -13,6 +13,7 @@ import (
 	"github.com/gobg/gobg/energy/molecule"
 	"github.com/gobg/gobg/flow/ic"
 	"github.com/gobg/gobg/flow/model"
+	"github.com/gobg/gobg/internal/graphops"
 	"github.com/gobg/gobg/internal/testenv"
 	"github.com/gobg/gobg/plugin"
 	"github.com/gomlx/gomlx/pkg/core/dtypes"
@@ -34,19 +35,20 @@ func newTrainer(t *testing.T, cfg Config, opts Options) *Trainer {
 	return tr
 }
 
-// snapshot copies every variable of a context, by scope and name.
+// snapshot copies every float64 or float32 variable of a context (as
+// float64), by scope and name.
 func snapshot(t *testing.T, ctx *gctx.Context) map[string][]float64 {
 	t.Helper()
 	out := map[string][]float64{}
 	for v := range ctx.IterVariables() {
-		if v.DType() != dtypes.Float64 {
+		if v.DType() != dtypes.Float64 && v.DType() != dtypes.Float32 {
 			continue
 		}
 		tv, err := v.Value()
 		if err != nil {
 			t.Fatal(err)
 		}
-		tv.MustConstFlatData(func(flat any) { out[v.ScopeAndName()] = append([]float64(nil), flat.([]float64)...) })
+		out[v.ScopeAndName()] = graphops.Float64s(tv)
 	}
 	return out
 }
@@ -206,25 +208,29 @@ func TestNonFiniteStepsAreSkipped(t *testing.T) {
 // stopping after step 4 and resuming from the checkpoint in a new
 // trainer; the losses and the final weights must be identical, with
 // either KL gradient estimator, with the forward-KL term, with the
-// log-variance term and with the ESS term.
+// log-variance term and with the ESS term, in float64 and in float32.
 func TestResumeIsExact(t *testing.T) {
 	for _, tc := range []struct {
 		name             string
 		est              string
 		fkl, logvar, ess float64
+		dtype            string
 	}{
-		{"total", KLGradientTotal, 0, 0, 0},
-		{"path", KLGradientPath, 0, 0, 0},
-		{"path+fkl", KLGradientPath, 0.5, 0, 0},
-		{"path+logvar", KLGradientPath, 0, 0.5, 0},
-		{"path+logvar+ess", KLGradientPath, 0, 0.5, 0.5},
+		{"total", KLGradientTotal, 0, 0, 0, DTypeFloat64},
+		{"path", KLGradientPath, 0, 0, 0, DTypeFloat64},
+		{"path+fkl", KLGradientPath, 0.5, 0, 0, DTypeFloat64},
+		{"path+logvar", KLGradientPath, 0, 0.5, 0, DTypeFloat64},
+		{"path+logvar+ess", KLGradientPath, 0, 0.5, 0.5, DTypeFloat64},
+		{"float32/total", KLGradientTotal, 0, 0, 0, DTypeFloat32},
+		{"float32/path+fkl+logvar+ess", KLGradientPath, 0.5, 0.5, 0.5, DTypeFloat32},
 	} {
-		t.Run(tc.name, func(t *testing.T) { testResumeIsExact(t, tc.est, tc.fkl, tc.logvar, tc.ess) })
+		t.Run(tc.name, func(t *testing.T) { testResumeIsExact(t, tc.est, tc.fkl, tc.logvar, tc.ess, tc.dtype) })
 	}
 }
 
-func testResumeIsExact(t *testing.T, est string, fkl, logvar, ess float64) {
+func testResumeIsExact(t *testing.T, est string, fkl, logvar, ess float64, dtype string) {
 	cfg := tinyConfig(t, 3, 5)
+	cfg.DType = dtype
 	cfg.Stages[1].KLGradient = est
 	cfg.Stages[1].Weights.FKL = fkl
 	cfg.Stages[1].Weights.LogVar = logvar
@@ -265,6 +271,9 @@ func testResumeIsExact(t *testing.T, est string, fkl, logvar, ess float64) {
 	diff, n := maxDiff(snapshot(t, a.flow.Context()), snapshot(t, b2.flow.Context()), "/")
 	if n == 0 || diff != 0 {
 		t.Errorf("final variables differ by %.3g (%d variables)", diff, n)
+	}
+	if got, want := b2.flow.DType(), cfg.FlowDType(); got != want || b2.st.DType != dtype {
+		t.Errorf("resumed flow is %s (state %q), the configuration says %s", got, b2.st.DType, dtype)
 	}
 	t.Logf("losses %v; identical with resume at step 4; final variables identical (%d)", sa.Losses, n)
 	if _, _, err := model.Load(filepath.Join(cfg.Output, ModelFile), a.flow.Backend()); err != nil {

@@ -25,14 +25,16 @@ def _context(system, temperature=300):
 
 @pytest.fixture(scope="module")
 def trained(gobg, shared_data, tmp_path_factory):
-    """Trains a tiny nsf on alanine dipeptide MD frames: 6 NLL steps, then 3
-    NLL + KL steps whose energies come from a Python OpenMM Context."""
+    """Trains a tiny float64 nsf on alanine dipeptide MD frames: 6 NLL steps,
+    then 3 NLL + KL steps whose energies come from a Python OpenMM Context.
+    float64, not the default float32: the tests below check log q to 5e-11."""
     md = shared_data / "md" / "ala2"
     out = tmp_path_factory.mktemp("train")
     cfg = {
         "data": {"topology": str(md / "top.pdb"), "trajectories": [str(md / "traj.dcd")],
                  "stride": 20, "val_fraction": 0.1, "val_blocks": 2},
         "ic_mode": "full",
+        "dtype": "float64",
         "model": {"arch": "nsf", "layers": 2, "hidden": [16], "bins": 4, "seed": 3},
         "energy": {"provider": "native", "temperature": 300},
         "stages": [
