@@ -3,8 +3,8 @@ package main
 import (
 	"context"
 	"fmt"
-	"math"
 
+	"github.com/gobg/gobg/energy"
 	"github.com/gobg/gobg/energy/molecule"
 	"github.com/gobg/gobg/flow/ic"
 	"github.com/gobg/gobg/flow/nn"
@@ -123,18 +123,8 @@ func runIC(ctx context.Context, env *cmdEnv, args []string) error {
 			return fmt.Errorf("start OpenMM plugin: %w", err)
 		}
 		defer pool.Close()
-		orig, err := pool.Evaluate(ctx, frames, false)
-		if err != nil {
+		if s.EnergyShiftMean, s.EnergyShiftMax, err = energy.Shift(ctx, pool, frames, rep.Reconstructed); err != nil {
 			return err
-		}
-		recon, err := pool.Evaluate(ctx, rep.Reconstructed, false)
-		if err != nil {
-			return err
-		}
-		for i := range frames {
-			d := recon.Energies[i] - orig.Energies[i]
-			s.EnergyShiftMean += d / float64(len(frames))
-			s.EnergyShiftMax = math.Max(s.EnergyShiftMax, math.Abs(d))
 		}
 	}
 
