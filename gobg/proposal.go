@@ -103,17 +103,10 @@ func (d *proposalFlags) applyDefensive(g *generator.Generator) (*defensiveSummar
 	if err != nil {
 		return nil, fmt.Errorf("%w: --widen-dims: %v", errUsage, err)
 	}
-	if err := g.SetDefensive(model.Defensive{Frac: *d.frac, Widen: *d.widen, Dims: dims}); err != nil {
+	def := model.Defensive{Frac: *d.frac, Widen: *d.widen, Dims: dims}
+	if err := g.SetDefensive(def); err != nil {
 		return nil, fmt.Errorf("%w: --defensive %g --widen %g: %v", errUsage, *d.frac, *d.widen, err)
 	}
-	s := &defensiveSummary{Fraction: *d.frac, Widen: *d.widen, Dims: *d.dims, Widened: len(l.Circular)}
-	if dims != nil {
-		s.Widened = 0
-		for _, on := range dims {
-			if on {
-				s.Widened++
-			}
-		}
-	}
+	s := &defensiveSummary{Fraction: *d.frac, Widen: *d.widen, Dims: *d.dims, Widened: def.NumWidened(len(l.Circular))}
 	return s, nil
 }
