@@ -87,7 +87,7 @@ func runRun(ctx context.Context, env *cmdEnv, args []string) error {
 	if *symmetrize < 0 {
 		return fmt.Errorf("%w: --symmetrize must be 0 (off) or positive, not %d", errUsage, *symmetrize)
 	}
-	frames, ok := wholeRatio(*ns*1000, 0.25)
+	frames, ok := md.WholeRatio(*ns*1000, 0.25)
 	switch {
 	case !ok:
 		return fmt.Errorf("%w: --ns %g is not a whole number of 0.25 ps frames", errUsage, *ns)
