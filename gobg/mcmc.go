@@ -390,17 +390,10 @@ func mcmcCheckModel(env *cmdEnv, g *generator.Generator, pdb *molecule.PDB, pdbP
 			"manifold of fixed lengths that the unconstrained MD of gobg mcmc leaves at once, so moves between the two "+
 			"would break detailed balance; train a full-mode model (ic mode \"full\") for gobg mcmc", g.Path())
 	}
-	match, err := g.MatchAtoms(molecule.AtomSource{File: pdbPath, Top: pdb.Topology, Positions: pdb.Models[0]})
-	if err != nil {
+	match, err := pairWithModel(env.stderr, g, pdbPath, pdb, "; structures are reordered between the two")
+	if err != nil || match.IsIdentity() {
 		return nil, err
 	}
-	for _, r := range match.Reoriented {
-		fmt.Fprintf(env.stderr, "hydrogens of %s paired with the model's by their geometry, not their names: %s\n", pdbPath, r)
-	}
-	if match.IsIdentity() {
-		return nil, nil
-	}
-	fmt.Fprintf(env.stderr, "atoms of %s paired with the model's by name; structures are reordered between the two\n", pdbPath)
 	return match, nil
 }
 
