@@ -162,13 +162,7 @@ func runEval(ctx context.Context, env *cmdEnv, args []string) error {
 	if err != nil {
 		return fmt.Errorf("MD frames: %w", err)
 	}
-	var e energy.Energy
-	var stop func()
-	if rf.set() {
-		e, stop, err = startRemoteEnergy(ctx, rf, top, md[0])
-	} else {
-		e, stop, err = startEnergy(ctx, *energyName, top, md[0], *python)
-	}
+	e, stop, err := startEnergy(ctx, *energyName, top, md[0], *python, rf)
 	if err != nil {
 		return err
 	}

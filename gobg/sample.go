@@ -152,11 +152,7 @@ func runSample(ctx context.Context, env *cmdEnv, args []string) error {
 			return err
 		}
 		var stop func()
-		if rf.set() {
-			e, stop, err = startRemoteEnergy(ctx, rf, top, ref)
-		} else {
-			e, stop, err = startEnergy(ctx, *energyName, top, ref, *python)
-		}
+		e, stop, err = startEnergy(ctx, *energyName, top, ref, *python, rf)
 		if err != nil {
 			return err
 		}
