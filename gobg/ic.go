@@ -41,15 +41,11 @@ type icSummary struct {
 }
 
 func runIC(ctx context.Context, env *cmdEnv, args []string) error {
-	c := commands["ic"]
-	if len(args) == 0 || args[0] != "check" {
-		if len(args) > 0 && (args[0] == "--help" || args[0] == "-h") {
-			newFlags(c, env).Usage()
-			return flagErrHelp
-		}
-		return fmt.Errorf("%w: the subcommand is `gobg ic check`", errUsage)
-	}
-	fs := newFlags(c, env)
+	return runSubcommand(ctx, env, commands["ic"], map[string]func(context.Context, *cmdEnv, []string) error{"check": runICCheck}, args)
+}
+
+func runICCheck(ctx context.Context, env *cmdEnv, args []string) error {
+	fs := newFlags(commands["ic"], env)
 	pdbPath := fs.String("pdb", "", "structure `file` (PDB)")
 	var trajs stringList
 	fs.Var(&trajs, "traj", "DCD trajectory `file` (repeatable)")
@@ -60,7 +56,7 @@ func runIC(ctx context.Context, env *cmdEnv, args []string) error {
 	bf := addBackendFlags(fs, true)
 	ldFrames := fs.Int("logdet-frames", 2, "frames on which to check the log-determinant by finite differences")
 	asJSON := addJSONFlag(fs)
-	if err := parseFlags(fs, args[1:]); err != nil {
+	if err := parseFlags(fs, args); err != nil {
 		return err
 	}
 	if *pdbPath == "" {
