@@ -193,22 +193,17 @@ func runMCMC(ctx context.Context, env *cmdEnv, args []string) error {
 	var g *generator.Generator
 	var match *molecule.AtomMatch
 	if *modelPath != "" {
-		if err := bf.apply(); err != nil {
-			return err
-		}
-		if g, err = generator.Load(*modelPath, bf.spec, *batch); err != nil {
+		// Proposals and the current state's density both come from g, so
+		// a defensive mixture enters both sides of the acceptance ratio.
+		g, s.Defensive, s.Symmetrized, err = propFlags.load(env, bf, *modelPath, *batch, set, &mdf.temperature,
+			func(g *generator.Generator) (err error) {
+				match, err = mcmcCheckModel(env, g, pdb, mdf.pdb)
+				return err
+			})
+		if err != nil {
 			return err
 		}
 		defer g.Close()
-		if match, err = mcmcCheckModel(env, g, pdb, mdf.pdb); err != nil {
-			return err
-		}
-		mdf.temperature = modelTemperature(env, g, set, mdf.temperature)
-		// Proposals and the current state's density both come from g, so
-		// a defensive mixture enters both sides of the acceptance ratio.
-		if s.Defensive, s.Symmetrized, err = propFlags.apply(g); err != nil {
-			return err
-		}
 		s.Backend = g.Backend()
 	}
 	s.TemperatureK = mdf.temperature
