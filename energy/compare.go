@@ -88,3 +88,28 @@ func Compare(ctx context.Context, frames [][]molecule.Vec3, ref Named, paths []N
 	}
 	return out, nil
 }
+
+// Shift is the energy change from each structure of from to its counterpart
+// in to (the same molecule, the same atom order), over the structures: the
+// mean of U(to) − U(from) and the largest |U(to) − U(from)|, in kJ/mol. It
+// measures what an approximation of the structures (a reconstruction, a
+// reduction) costs in energy.
+func Shift(ctx context.Context, e Energy, from, to [][]molecule.Vec3) (mean, maxAbs float64, err error) {
+	if len(from) != len(to) {
+		return 0, 0, fmt.Errorf("energy shift: %d structures against %d", len(from), len(to))
+	}
+	a, err := e.Evaluate(ctx, from, false)
+	if err != nil {
+		return 0, 0, err
+	}
+	b, err := e.Evaluate(ctx, to, false)
+	if err != nil {
+		return 0, 0, err
+	}
+	for i := range from {
+		d := b.Energies[i] - a.Energies[i]
+		mean += d / float64(len(from))
+		maxAbs = math.Max(maxAbs, math.Abs(d))
+	}
+	return mean, maxAbs, nil
+}

@@ -77,3 +77,21 @@ func TestCompare(t *testing.T) {
 		t.Errorf("a reference without an energy for a frame: %v, want an error wrapping ErrNonFinite", err)
 	}
 }
+
+func TestShift(t *testing.T) {
+	const k = 2.5
+	e := springs{k: k, c: 7, scale: 1}
+	from := [][]molecule.Vec3{{{1, 0, 0}, {0, 0, 0}}, {{0, 1, 0}, {0, 0, 0}}}
+	to := [][]molecule.Vec3{{{2, 0, 0}, {0, 0, 0}}, {{0, 0, 0}, {0, 0, 0}}}
+	// ΔU = k(|to|² − |from|²): 3k for the first pair, −k for the second.
+	mean, maxAbs, err := Shift(context.Background(), e, from, to)
+	if err != nil {
+		t.Fatal(err)
+	}
+	if math.Abs(mean-k) > 1e-12 || math.Abs(maxAbs-3*k) > 1e-12 {
+		t.Errorf("shift: mean %g, max %g; want %g, %g", mean, maxAbs, k, 3*k)
+	}
+	if _, _, err := Shift(context.Background(), e, from, to[:1]); err == nil {
+		t.Error("structures of unequal count: no error")
+	}
+}

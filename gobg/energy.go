@@ -60,20 +60,7 @@ var energySubcommands = map[string]func(ctx context.Context, env *cmdEnv, args [
 }
 
 func runEnergy(ctx context.Context, env *cmdEnv, args []string) error {
-	c := commands["energy"]
-	if len(args) > 0 && (args[0] == "--help" || args[0] == "-h") {
-		newFlags(c, env).Usage()
-		return flagErrHelp
-	}
-	names := strings.Join(sortedKeys(energySubcommands), ", ")
-	if len(args) == 0 {
-		return fmt.Errorf("%w: gobg energy needs a subcommand: %s", errUsage, names)
-	}
-	run, ok := energySubcommands[args[0]]
-	if !ok {
-		return fmt.Errorf("%w: unknown subcommand %q: the subcommands are %s", errUsage, args[0], names)
-	}
-	return run(ctx, env, args[1:])
+	return runSubcommand(ctx, env, commands["energy"], energySubcommands, args)
 }
 
 type energySystemSummary struct {

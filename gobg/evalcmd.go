@@ -129,19 +129,11 @@ func runEval(ctx context.Context, env *cmdEnv, args []string) error {
 	if err != nil {
 		return err
 	}
-	if err := bf.apply(); err != nil {
-		return err
-	}
-	gm, err := generator.Load(*modelPath, bf.spec, *batch)
+	gm, def, sym, err := propFlags.load(env, bf, *modelPath, *batch, set, temperature, nil)
 	if err != nil {
 		return err
 	}
 	defer gm.Close()
-	*temperature = modelTemperature(env, gm, set, *temperature)
-	def, sym, err := propFlags.apply(gm)
-	if err != nil {
-		return err
-	}
 	spec := gm.Spec()
 	top := gm.Topology()
 	src := make([]molecule.SpreadSource, len(data))
@@ -162,13 +154,7 @@ func runEval(ctx context.Context, env *cmdEnv, args []string) error {
 	if err != nil {
 		return fmt.Errorf("MD frames: %w", err)
 	}
-	var e energy.Energy
-	var stop func()
-	if rf.set() {
-		e, stop, err = startRemoteEnergy(ctx, rf, top, md[0])
-	} else {
-		e, stop, err = startEnergy(ctx, *energyName, top, md[0], *python)
-	}
+	e, stop, err := startEnergy(ctx, *energyName, top, md[0], *python, rf)
 	if err != nil {
 		return err
 	}

@@ -4,7 +4,6 @@ import (
 	"context"
 	"fmt"
 	"math"
-	"sort"
 	"strings"
 	"time"
 
@@ -51,24 +50,7 @@ Example:
 }
 
 func runFlow(ctx context.Context, env *cmdEnv, args []string) error {
-	c := commands["flow"]
-	if len(args) > 0 && (args[0] == "--help" || args[0] == "-h") {
-		newFlags(c, env).Usage()
-		return flagErrHelp
-	}
-	names := make([]string, 0, len(flowSubcommands))
-	for n := range flowSubcommands {
-		names = append(names, n)
-	}
-	sort.Strings(names)
-	if len(args) == 0 {
-		return fmt.Errorf("%w: missing subcommand (one of: %s)", errUsage, strings.Join(names, ", "))
-	}
-	run, ok := flowSubcommands[args[0]]
-	if !ok {
-		return fmt.Errorf("%w: unknown subcommand %q (one of: %s)", errUsage, args[0], strings.Join(names, ", "))
-	}
-	return run(ctx, env, args[1:])
+	return runSubcommand(ctx, env, commands["flow"], flowSubcommands, args)
 }
 
 type flowCheckSummary struct {

@@ -3,8 +3,8 @@ package main
 import (
 	"context"
 	"fmt"
-	"math"
 
+	"github.com/gobg/gobg/energy"
 	"github.com/gobg/gobg/energy/molecule"
 	"github.com/gobg/gobg/flow/ic"
 	"github.com/gobg/gobg/flow/nn"
@@ -41,15 +41,11 @@ type icSummary struct {
 }
 
 func runIC(ctx context.Context, env *cmdEnv, args []string) error {
-	c := commands["ic"]
-	if len(args) == 0 || args[0] != "check" {
-		if len(args) > 0 && (args[0] == "--help" || args[0] == "-h") {
-			newFlags(c, env).Usage()
-			return flagErrHelp
-		}
-		return fmt.Errorf("%w: the subcommand is `gobg ic check`", errUsage)
-	}
-	fs := newFlags(c, env)
+	return runSubcommand(ctx, env, commands["ic"], map[string]func(context.Context, *cmdEnv, []string) error{"check": runICCheck}, args)
+}
+
+func runICCheck(ctx context.Context, env *cmdEnv, args []string) error {
+	fs := newFlags(commands["ic"], env)
 	pdbPath := fs.String("pdb", "", "structure `file` (PDB)")
 	var trajs stringList
 	fs.Var(&trajs, "traj", "DCD trajectory `file` (repeatable)")
@@ -60,7 +56,7 @@ func runIC(ctx context.Context, env *cmdEnv, args []string) error {
 	bf := addBackendFlags(fs, true)
 	ldFrames := fs.Int("logdet-frames", 2, "frames on which to check the log-determinant by finite differences")
 	asJSON := addJSONFlag(fs)
-	if err := parseFlags(fs, args[1:]); err != nil {
+	if err := parseFlags(fs, args); err != nil {
 		return err
 	}
 	if *pdbPath == "" {
@@ -123,18 +119,8 @@ func runIC(ctx context.Context, env *cmdEnv, args []string) error {
 			return fmt.Errorf("start OpenMM plugin: %w", err)
 		}
 		defer pool.Close()
-		orig, err := pool.Evaluate(ctx, frames, false)
-		if err != nil {
+		if s.EnergyShiftMean, s.EnergyShiftMax, err = energy.Shift(ctx, pool, frames, rep.Reconstructed); err != nil {
 			return err
-		}
-		recon, err := pool.Evaluate(ctx, rep.Reconstructed, false)
-		if err != nil {
-			return err
-		}
-		for i := range frames {
-			d := recon.Energies[i] - orig.Energies[i]
-			s.EnergyShiftMean += d / float64(len(frames))
-			s.EnergyShiftMax = math.Max(s.EnergyShiftMax, math.Abs(d))
 		}
 	}
 

@@ -2,9 +2,7 @@ package main
 
 import (
 	"context"
-	"errors"
 	"fmt"
-	"io"
 	"strings"
 
 	"github.com/gobg/gobg/energy/molecule"
@@ -118,9 +116,9 @@ func runInfo(ctx context.Context, env *cmdEnv, args []string) error {
 	return maybeJSON(env, *asJSON, s)
 }
 
-// scanTrajectory reads every frame of a DCD so that a truncated file, NaN
-// coordinates or a mismatch with the topology are found now, with the frame
-// named, rather than deep inside a training run.
+// scanTrajectory reads every frame of a DCD (DCDReader.Scan), so that a
+// truncated file, NaN coordinates or a mismatch with the topology are found
+// now rather than deep inside a training run.
 func scanTrajectory(ctx context.Context, path, pdbPath string, atoms int) (trajInfo, error) {
 	r, err := molecule.OpenDCD(path)
 	if err != nil {
@@ -131,18 +129,6 @@ func scanTrajectory(ctx context.Context, path, pdbPath string, atoms int) (trajI
 		return trajInfo{}, fmt.Errorf("%s has %d atoms per frame, but %s has %d atoms", path, r.NumAtoms(), pdbPath, atoms)
 	}
 	ti := trajInfo{Path: path, Atoms: r.NumAtoms(), UnitCell: r.HasUnitCell()}
-	buf := make([]molecule.Vec3, atoms)
-	for {
-		if err := ctx.Err(); err != nil {
-			return ti, err
-		}
-		if _, err := r.NextInto(buf); err != nil {
-			if errors.Is(err, io.EOF) {
-				break
-			}
-			return ti, err
-		}
-		ti.Frames++
-	}
-	return ti, nil
+	ti.Frames, err = r.Scan(ctx)
+	return ti, err
 }

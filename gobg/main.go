@@ -204,6 +204,24 @@ func (s *stringList) Set(v string) error {
 // flagErrHelp is returned after a command printed its help on request.
 var flagErrHelp = flag.ErrHelp
 
+// runSubcommand runs the subcommand of c that args name first, with the
+// rest of args, or prints c's help for --help.
+func runSubcommand(ctx context.Context, env *cmdEnv, c *command, subs map[string]func(context.Context, *cmdEnv, []string) error, args []string) error {
+	if len(args) > 0 && (args[0] == "--help" || args[0] == "-h") {
+		newFlags(c, env).Usage()
+		return flagErrHelp
+	}
+	names := strings.Join(sortedKeys(subs), ", ")
+	if len(args) == 0 {
+		return fmt.Errorf("%w: gobg %s needs a subcommand: %s", errUsage, c.name, names)
+	}
+	run, ok := subs[args[0]]
+	if !ok {
+		return fmt.Errorf("%w: unknown subcommand %q: the subcommands are %s", errUsage, args[0], names)
+	}
+	return run(ctx, env, args[1:])
+}
+
 func sortedKeys[V any](m map[string]V) []string {
 	keys := make([]string, 0, len(m))
 	for k := range m {

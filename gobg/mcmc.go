@@ -14,7 +14,6 @@ import (
 	"github.com/gobg/gobg/flow/generator"
 	"github.com/gobg/gobg/flow/ic"
 	"github.com/gobg/gobg/flow/mcmc"
-	"github.com/gobg/gobg/internal/atomicfile"
 	"github.com/gobg/gobg/plugin"
 )
 
@@ -95,14 +94,6 @@ Example:
 		run: runMCMC,
 	})
 }
-
-// Files of an mcmc directory.
-const (
-	mcmcTraj    = "traj.dcd"
-	mcmcTop     = "top.pdb"
-	mcmcMoves   = "moves.csv"
-	mcmcSummary = "summary.json"
-)
 
 type mcmcSummaryT struct {
 	Out                string            `json:"out"`
@@ -202,32 +193,27 @@ func runMCMC(ctx context.Context, env *cmdEnv, args []string) error {
 	var g *generator.Generator
 	var match *molecule.AtomMatch
 	if *modelPath != "" {
-		if err := bf.apply(); err != nil {
-			return err
-		}
-		if g, err = generator.Load(*modelPath, bf.spec, *batch); err != nil {
+		// Proposals and the current state's density both come from g, so
+		// a defensive mixture enters both sides of the acceptance ratio.
+		g, s.Defensive, s.Symmetrized, err = propFlags.load(env, bf, *modelPath, *batch, set, &mdf.temperature,
+			func(g *generator.Generator) (err error) {
+				match, err = mcmcCheckModel(env, g, pdb, mdf.pdb)
+				return err
+			})
+		if err != nil {
 			return err
 		}
 		defer g.Close()
-		if match, err = mcmcCheckModel(env, g, pdb, mdf.pdb); err != nil {
-			return err
-		}
-		mdf.temperature = modelTemperature(env, g, set, mdf.temperature)
-		// Proposals and the current state's density both come from g, so
-		// a defensive mixture enters both sides of the acceptance ratio.
-		if s.Defensive, s.Symmetrized, err = propFlags.apply(g); err != nil {
-			return err
-		}
 		s.Backend = g.Backend()
 	}
 	s.TemperatureK = mdf.temperature
 
-	paths := mcmcPaths(mdf.out)
-	s.Traj, s.Top, s.MovesCSV, s.Summary = paths.traj, paths.top, paths.moves, paths.summary
+	paths := mcmc.DirPaths(mdf.out)
+	s.Traj, s.Top, s.MovesCSV, s.Summary = paths.Traj, paths.Top, paths.Moves, paths.Summary
 	if err := os.MkdirAll(mdf.out, 0o755); err != nil {
 		return fmt.Errorf("create output directory: %w", err)
 	}
-	for _, p := range []string{paths.traj, paths.moves, paths.summary} {
+	for _, p := range []string{paths.Traj, paths.Moves, paths.Summary} {
 		if _, err := os.Stat(p); err == nil {
 			return fmt.Errorf("%s exists: %s holds an earlier run (gobg mcmc does not resume or overwrite); use another --out", p, mdf.out)
 		}
@@ -244,7 +230,7 @@ func runMCMC(ctx context.Context, env *cmdEnv, args []string) error {
 		return fmt.Errorf("OpenMM's system has %d constraints; moves need unconstrained MD", n)
 	}
 	s.Platform, s.OpenMM = sim.Info().Platform, sim.Info().OpenmmVersion
-	if err := molecule.WritePDBFile(paths.top, top, pdb.Models[:1], pdb.Box); err != nil {
+	if err := molecule.WritePDBFile(paths.Top, top, pdb.Models[:1], pdb.Box); err != nil {
 		return err
 	}
 	if err := mdf.minimizeIfAsked(ctx, sim, env.stderr); err != nil {
@@ -254,75 +240,41 @@ func runMCMC(ctx context.Context, env *cmdEnv, args []string) error {
 		return err
 	}
 
-	// Both files stay hidden temporaries until the run ends (see the help).
-	csv, err := atomicfile.NewStream(paths.moves)
-	if err != nil {
-		return err
-	}
-	csv.WriteString(mcmc.MovesCSVHeader + "\n") // into the buffer: errors surface at commit
-	dcd, err := molecule.CreateDCD(paths.traj, natoms, molecule.DCDOptions{
-		FirstStep: spf, Interval: spf, Timestep: timestepPS, Title: dcdTitle("gobg mcmc " + filepath.Base(mdf.pdb))})
-	if err != nil {
-		csv.Abort()
-		return err
-	}
 	totalSteps := int64(planned) * int64(spf)
-	angles := mcmc.NewBackboneAngles(top)
-	line := make([]byte, 0, 160)
 	var prog *progress
 	var ch *mcmc.Chain
-	cfg := mcmc.ChainConfig{Steps: totalSteps, Every: *every, FrameEvery: int64(spf), Temperature: mdf.temperature,
-		Seed: runSeed, Batch: *batch, Match: match,
-		OnFrame: func(_ int64, x []molecule.Vec3) error {
-			s.Frames++
-			angles.Add(x)
-			return dcd.Write(x, nil)
-		},
-		OnMove: func(k int, step int64, m mcmc.Move) error {
-			line = m.AppendCSV(line[:0], k, step)
-			if _, err := csv.Write(line); err != nil {
-				return fmt.Errorf("write %s: %w", paths.moves, err)
-			}
-			return nil
-		},
-		OnReport: func() { prog.report(false, ch) },
-	}
 	var prop mcmc.Proposer
 	if g != nil {
 		prop = g
 	}
-	if ch, err = mcmc.NewChain(mcmcDynamics{sim}, prop, natoms, cfg); err != nil {
-		csv.Abort()
-		dcd.Close()
+	rec, err := mcmc.RunDir(ctx, mcmcDynamics{sim}, prop, mcmc.DirConfig{Dir: mdf.out, Top: top, TimestepPS: timestepPS,
+		SavePS: mdf.savePS, Title: dcdTitle("gobg mcmc " + filepath.Base(mdf.pdb)),
+		Chain: mcmc.ChainConfig{Steps: totalSteps, Every: *every, FrameEvery: int64(spf), Temperature: mdf.temperature,
+			Seed: runSeed, Batch: *batch, Match: match, OnReport: func() { prog.report(false, ch) }},
+		Started: func(c *mcmc.Chain) {
+			ch = c
+			s.SetupS = time.Since(start).Seconds()
+			prog = &progress{w: env.stderr, start: time.Now(), timestepPS: timestepPS, total: totalSteps}
+			prog.last = prog.start
+		}})
+	if rec == nil {
 		return err
 	}
-	if err := ch.WarmUp(ctx); err != nil {
-		csv.Abort()
-		dcd.Close()
-		return err
-	}
-	s.SetupS = time.Since(start).Seconds()
-	prog = &progress{w: env.stderr, start: time.Now(), timestepPS: timestepPS, total: totalSteps}
-	prog.last = prog.start
-	runErr := ch.Run(ctx)
-	s.WallS = time.Since(prog.start).Seconds()
 	prog.report(true, ch)
 
 	// Whatever happened, the files hold a consistent prefix of the run.
-	sm := ch.Sampler()
-	s.Complete, s.Steps = runErr == nil, ch.Step()
+	s.Complete, s.Steps, s.Frames = rec.Complete, rec.Steps, rec.Frames
 	s.NS = float64(s.Steps) * timestepPS / 1000
-	s.Moves, s.Accepted, s.AcceptanceRate = sm.Moves(), sm.Accepted(), sm.Rate()
-	s.MeanAcceptanceProb, s.MovesS = ch.MeanAcceptanceProbability(), ch.MovesSeconds()
+	s.Moves, s.Accepted, s.AcceptanceRate = rec.Moves, rec.Accepted, rec.AcceptanceRate
+	s.MeanAcceptanceProb, s.MovesS, s.WallS = rec.MeanAcceptanceProb, rec.MovesS, rec.WallS
 	if s.WallS > 0 {
 		s.NsPerDay = s.NS / s.WallS * 86400
 	}
-	s.Torsions = angles.Autocorrelation(mdf.savePS, s.WallS)
-	if w := mcmc.StuckWarning(ch.LogQDrops(), s.Accepted); w != "" {
-		fmt.Fprintf(env.stderr, "warning: %s\n", w)
+	s.Torsions = rec.Torsions
+	if rec.Warning != "" {
+		fmt.Fprintf(env.stderr, "warning: %s\n", rec.Warning)
 	}
-	err = errors.Join(runErr, dcd.Close(), csv.Commit(), writeJSONFile(paths.summary, s))
-	if err != nil {
+	if err = errors.Join(err, writeJSONFile(paths.Summary, s)); err != nil {
 		if ctx.Err() != nil {
 			fmt.Fprintf(env.stderr, "interrupted at step %d of %d; %s holds the run so far (not resumable)\n", s.Steps, totalSteps, mdf.out)
 		}
@@ -374,13 +326,6 @@ func (p *progress) report(final bool, ch *mcmc.Chain) {
 		done, float64(p.total)*p.timestepPS/1000, ch.Sampler().Moves(), 100*ch.Sampler().Rate(), rate, eta)
 }
 
-type mcmcDirPaths struct{ traj, top, moves, summary string }
-
-func mcmcPaths(dir string) mcmcDirPaths {
-	return mcmcDirPaths{traj: filepath.Join(dir, mcmcTraj), top: filepath.Join(dir, mcmcTop),
-		moves: filepath.Join(dir, mcmcMoves), summary: filepath.Join(dir, mcmcSummary)}
-}
-
 // mcmcCheckModel refuses generators whose proposals cannot enter
 // unconstrained MD of the PDB's molecule and pairs the PDB's atoms with the
 // model's (generator.MatchAtoms); nil for the identity.
@@ -390,17 +335,10 @@ func mcmcCheckModel(env *cmdEnv, g *generator.Generator, pdb *molecule.PDB, pdbP
 			"manifold of fixed lengths that the unconstrained MD of gobg mcmc leaves at once, so moves between the two "+
 			"would break detailed balance; train a full-mode model (ic mode \"full\") for gobg mcmc", g.Path())
 	}
-	match, err := g.MatchAtoms(molecule.AtomSource{File: pdbPath, Top: pdb.Topology, Positions: pdb.Models[0]})
-	if err != nil {
+	match, err := pairWithModel(env.stderr, g, pdbPath, pdb, "; structures are reordered between the two")
+	if err != nil || match.IsIdentity() {
 		return nil, err
 	}
-	for _, r := range match.Reoriented {
-		fmt.Fprintf(env.stderr, "hydrogens of %s paired with the model's by their geometry, not their names: %s\n", pdbPath, r)
-	}
-	if match.IsIdentity() {
-		return nil, nil
-	}
-	fmt.Fprintf(env.stderr, "atoms of %s paired with the model's by name; structures are reordered between the two\n", pdbPath)
 	return match, nil
 }
 

@@ -154,10 +154,10 @@ func TestMCMC(t *testing.T) {
 			!(s.NsPerDay > 0) || s.Constraints != "None" || s.Seed != 11 {
 			t.Fatalf("summary: %+v", s)
 		}
-		if rows := mcmcReadMoves(t, filepath.Join(dir, mcmcMoves)); len(rows) != 0 {
+		if rows := mcmcReadMoves(t, filepath.Join(dir, mcmc.MovesFile)); len(rows) != 0 {
 			t.Fatalf("moves.csv has %d rows after plain MD", len(rows))
 		}
-		fr, err := molecule.ReadDCDFile(filepath.Join(dir, mcmcTraj))
+		fr, err := molecule.ReadDCDFile(filepath.Join(dir, mcmc.TrajFile))
 		if err != nil {
 			t.Fatal(err)
 		}
@@ -185,7 +185,7 @@ func TestMCMC(t *testing.T) {
 			}
 		}
 		var onDisk mcmcSummaryT
-		b, err := os.ReadFile(filepath.Join(dir, mcmcSummary))
+		b, err := os.ReadFile(filepath.Join(dir, mcmc.SummaryFile))
 		if err == nil {
 			err = json.Unmarshal(b, &onDisk)
 		}
@@ -215,7 +215,7 @@ func TestMCMC(t *testing.T) {
 		s := mcmcOK(t, mcmcArgs(t, dir, "0.02", strconv.Itoa(every), "--model", modelPath, "--save-ps", "0.02", "--batch", "128"))
 		t.Logf("mcmc: %d moves, %d accepted (%.1f%%), mean acceptance probability %.3f, %.1f s (moves %.1f s), %.0f ns/day",
 			s.Moves, s.Accepted, 100*s.AcceptanceRate, s.MeanAcceptanceProb, s.WallS, s.MovesS, s.NsPerDay)
-		for _, p := range []string{mcmcTraj, mcmcTop, mcmcMoves, mcmcSummary} {
+		for _, p := range []string{mcmc.TrajFile, mcmc.TopFile, mcmc.MovesFile, mcmc.SummaryFile} {
 			if _, err := os.Stat(filepath.Join(dir, p)); err != nil {
 				t.Error(err)
 			}
@@ -225,7 +225,7 @@ func TestMCMC(t *testing.T) {
 			math.Abs(s.AcceptanceRate-float64(s.Accepted)/float64(s.Moves)) > 1e-12 {
 			t.Fatalf("summary: %+v", s)
 		}
-		rows := mcmcReadMoves(t, filepath.Join(dir, mcmcMoves))
+		rows := mcmcReadMoves(t, filepath.Join(dir, mcmc.MovesFile))
 		if len(rows) != s.Moves {
 			t.Fatalf("moves.csv has %d rows, the summary %d moves", len(rows), s.Moves)
 		}
@@ -256,7 +256,7 @@ func TestMCMC(t *testing.T) {
 		// Frame k, saved right after move k, is the proposal where the
 		// move was accepted and the state before it where it was not: its
 		// log q (recomputed from the DCD's float32 coordinates) says which.
-		fr, err := molecule.ReadDCDFile(filepath.Join(dir, mcmcTraj))
+		fr, err := molecule.ReadDCDFile(filepath.Join(dir, mcmc.TrajFile))
 		if err != nil {
 			t.Fatal(err)
 		}
@@ -294,8 +294,8 @@ func TestMCMC(t *testing.T) {
 		if s.Defensive == nil || s.Defensive.Fraction != 0.3 || s.Symmetrized == nil || s.Symmetrized.Images != 27 || s.Moves != 199 || s.Accepted < 1 {
 			t.Fatalf("summary: %+v, defensive %+v, symmetrized %+v", s, s.Defensive, s.Symmetrized)
 		}
-		rows := mcmcReadMoves(t, filepath.Join(dir, mcmcMoves))
-		fr, err := molecule.ReadDCDFile(filepath.Join(dir, mcmcTraj))
+		rows := mcmcReadMoves(t, filepath.Join(dir, mcmc.MovesFile))
+		fr, err := molecule.ReadDCDFile(filepath.Join(dir, mcmc.TrajFile))
 		if err != nil {
 			t.Fatal(err)
 		}
@@ -356,12 +356,12 @@ func TestMCMC(t *testing.T) {
 		if s.Moves != 199 || s.Accepted < 1 {
 			t.Fatalf("summary: %+v", s)
 		}
-		rows := mcmcReadMoves(t, filepath.Join(dir, mcmcMoves))
-		fr, err := molecule.ReadDCDFile(filepath.Join(dir, mcmcTraj))
+		rows := mcmcReadMoves(t, filepath.Join(dir, mcmc.MovesFile))
+		fr, err := molecule.ReadDCDFile(filepath.Join(dir, mcmc.TrajFile))
 		if err != nil {
 			t.Fatal(err)
 		}
-		top, err := molecule.ReadPDBFile(filepath.Join(dir, mcmcTop))
+		top, err := molecule.ReadPDBFile(filepath.Join(dir, mcmc.TopFile))
 		if err != nil {
 			t.Fatal(err)
 		}
@@ -370,12 +370,12 @@ func TestMCMC(t *testing.T) {
 			t.Fatal(err)
 		}
 		defer g.Close()
-		m, err := g.MatchAtoms(molecule.AtomSource{File: mcmcTop, Top: top.Topology, Positions: top.Models[0]})
+		m, err := g.MatchAtoms(molecule.AtomSource{File: mcmc.TopFile, Top: top.Topology, Positions: top.Models[0]})
 		if err != nil {
 			t.Fatal(err)
 		}
 		if m.IsIdentity() {
-			t.Fatalf("%s is in the model's order", mcmcTop)
+			t.Fatalf("%s is in the model's order", mcmc.TopFile)
 		}
 		x := make([]molecule.Vec3, len(perm))
 		for k, r := range rows {
@@ -406,7 +406,7 @@ func TestMCMC(t *testing.T) {
 		if s.Moves != 99 || s.Accepted != 0 || s.Frames != 100 {
 			t.Fatalf("summary: %+v (this test needs every move rejected)", s)
 		}
-		fr, err := molecule.ReadDCDFile(filepath.Join(dir, mcmcTraj))
+		fr, err := molecule.ReadDCDFile(filepath.Join(dir, mcmc.TrajFile))
 		if err != nil {
 			t.Fatal(err)
 		}
@@ -438,18 +438,18 @@ func TestMCMC(t *testing.T) {
 		}
 		mcmcNoPartials(t, dir)
 		var s mcmcSummaryT
-		b, err := os.ReadFile(filepath.Join(dir, mcmcSummary))
+		b, err := os.ReadFile(filepath.Join(dir, mcmc.SummaryFile))
 		if err != nil {
 			t.Fatal(err)
 		}
 		if err := json.Unmarshal(b, &s); err != nil {
 			t.Fatal(err)
 		}
-		fr, err := molecule.ReadDCDFile(filepath.Join(dir, mcmcTraj))
+		fr, err := molecule.ReadDCDFile(filepath.Join(dir, mcmc.TrajFile))
 		if err != nil {
 			t.Fatal(err)
 		}
-		rows := mcmcReadMoves(t, filepath.Join(dir, mcmcMoves))
+		rows := mcmcReadMoves(t, filepath.Join(dir, mcmc.MovesFile))
 		t.Logf("interrupted at step %d: %d frames, %d moves", s.Steps, len(fr), len(rows))
 		// It stopped in a segment of MD or in a move, after or before the
 		// move's frame.

@@ -80,11 +80,11 @@ func (m *mdFlags) validate(set map[string]bool, own func() error) (timestepPS fl
 		return 0, 0, 0, fmt.Errorf("%w: --threads must not be negative", errUsage)
 	}
 	timestepPS = m.timestepFS / 1000
-	stepsPerFrame, ok := wholeRatio(m.savePS, timestepPS)
+	stepsPerFrame, ok := md.WholeRatio(m.savePS, timestepPS)
 	if !ok {
 		return 0, 0, 0, fmt.Errorf("%w: --save-ps %g is not a whole number of %g fs time steps", errUsage, m.savePS, m.timestepFS)
 	}
-	frames, ok = wholeRatio(m.ns*1000, m.savePS)
+	frames, ok = md.WholeRatio(m.ns*1000, m.savePS)
 	if !ok {
 		return 0, 0, 0, fmt.Errorf("%w: --ns %g is not a whole number of %g ps frames", errUsage, m.ns, m.savePS)
 	}
@@ -120,17 +120,6 @@ func (m *mdFlags) start(ctx context.Context, constraints string, timestepPS floa
 // minimizeIfAsked minimises sim's energy if --minimize was given.
 func (m *mdFlags) minimizeIfAsked(ctx context.Context, sim *plugin.MD, w io.Writer) error {
 	return md.Minimize(ctx, sim, m.minimize, w)
-}
-
-// wholeRatio returns a/b if it is a positive whole number (to a relative
-// 1e-9, so that 0.1 ps / 0.002 ps counts as 50).
-func wholeRatio(a, b float64) (int, bool) {
-	r := a / b
-	n := math.Round(r)
-	if n < 1 || n > math.MaxInt32 || math.Abs(r-n) > 1e-9*n {
-		return 0, false
-	}
-	return int(n), true
 }
 
 // flagsSet is the set of flags given on fs's command line.

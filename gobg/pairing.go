@@ -50,22 +50,30 @@ func dataTopologies(trajs, tops []string) ([]string, error) {
 }
 
 // matchToModel reads a topology PDB and pairs its atoms with the model's
-// (generator.MatchAtoms), saying on w when it had to reorder them or to pair
-// a hydrogen group against its names.
+// (pairWithModel).
 func matchToModel(w io.Writer, g *generator.Generator, pdbPath string) (*molecule.AtomMatch, *molecule.PDB, error) {
 	p, err := molecule.ReadPDBFile(pdbPath)
 	if err != nil {
 		return nil, nil, fmt.Errorf("read %s: %w", pdbPath, err)
 	}
+	m, err := pairWithModel(w, g, pdbPath, p, " and reordered into its order")
+	return m, p, err
+}
+
+// pairWithModel pairs the atoms of p, read from pdbPath, with the model's
+// (generator.MatchAtoms), saying on w when it had to reorder them (with
+// reordered, what becomes of the structures) or to pair a hydrogen group
+// by its geometry rather than its names.
+func pairWithModel(w io.Writer, g *generator.Generator, pdbPath string, p *molecule.PDB, reordered string) (*molecule.AtomMatch, error) {
 	m, err := g.MatchAtoms(molecule.AtomSource{File: pdbPath, Top: p.Topology, Positions: p.Models[0]})
 	if err != nil {
-		return nil, nil, err
+		return nil, err
 	}
 	if !m.IsIdentity() {
-		fmt.Fprintf(w, "atoms of %s paired with the model's by name and reordered into its order\n", pdbPath)
+		fmt.Fprintf(w, "atoms of %s paired with the model's by name%s\n", pdbPath, reordered)
 	}
 	for _, r := range m.Reoriented {
-		fmt.Fprintf(w, "hydrogens of %s paired by their geometry, not their names: %s\n", pdbPath, r)
+		fmt.Fprintf(w, "hydrogens of %s paired with the model's by their geometry, not their names: %s\n", pdbPath, r)
 	}
-	return m, p, nil
+	return m, nil
 }

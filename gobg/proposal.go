@@ -70,6 +70,35 @@ type defensiveSummary struct {
 	Widened  int     `json:"widened_dims"`
 }
 
+// load loads the generator at path (batch: its sampling batch) on the
+// backend of bf, runs check on it if not nil, settles the temperature the
+// command works at (modelTemperature: *temperature, given or not as set
+// says) and sets the proposal of d on it (apply). The caller closes the
+// generator.
+func (d *proposalFlags) load(env *cmdEnv, bf *backendFlags, path string, batch int, set map[string]bool, temperature *float64,
+	check func(*generator.Generator) error) (*generator.Generator, *defensiveSummary, *generator.Symmetrization, error) {
+	if err := bf.apply(); err != nil {
+		return nil, nil, nil, err
+	}
+	g, err := generator.Load(path, bf.spec, batch)
+	if err != nil {
+		return nil, nil, nil, err
+	}
+	if check != nil {
+		if err := check(g); err != nil {
+			g.Close()
+			return nil, nil, nil, err
+		}
+	}
+	*temperature = modelTemperature(env, g, set, *temperature)
+	def, sym, err := d.apply(g)
+	if err != nil {
+		g.Close()
+		return nil, nil, nil, err
+	}
+	return g, def, sym, nil
+}
+
 // apply sets the proposal on g and returns its summaries (nil when off).
 func (d *proposalFlags) apply(g *generator.Generator) (*defensiveSummary, *generator.Symmetrization, error) {
 	sym, err := d.applySymmetry(g)
@@ -103,17 +132,10 @@ func (d *proposalFlags) applyDefensive(g *generator.Generator) (*defensiveSummar
 	if err != nil {
 		return nil, fmt.Errorf("%w: --widen-dims: %v", errUsage, err)
 	}
-	if err := g.SetDefensive(model.Defensive{Frac: *d.frac, Widen: *d.widen, Dims: dims}); err != nil {
+	def := model.Defensive{Frac: *d.frac, Widen: *d.widen, Dims: dims}
+	if err := g.SetDefensive(def); err != nil {
 		return nil, fmt.Errorf("%w: --defensive %g --widen %g: %v", errUsage, *d.frac, *d.widen, err)
 	}
-	s := &defensiveSummary{Fraction: *d.frac, Widen: *d.widen, Dims: *d.dims, Widened: len(l.Circular)}
-	if dims != nil {
-		s.Widened = 0
-		for _, on := range dims {
-			if on {
-				s.Widened++
-			}
-		}
-	}
+	s := &defensiveSummary{Fraction: *d.frac, Widen: *d.widen, Dims: *d.dims, Widened: def.NumWidened(len(l.Circular))}
 	return s, nil
 }

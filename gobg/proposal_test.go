@@ -173,7 +173,7 @@ func TestSymmetricGroupsKeepEnergy(t *testing.T) {
 				t.Fatal(err)
 			}
 			top := pdb.Topology
-			e, stop, err := startEnergy(context.Background(), "native", top, frames[0].Positions, py)
+			e, stop, err := startEnergy(context.Background(), "native", top, frames[0].Positions, py, nil)
 			if err != nil {
 				t.Fatal(err)
 			}

@@ -1,17 +1,11 @@
 package main
 
 import (
-	"context"
 	"errors"
 	"flag"
 	"fmt"
-	"log/slog"
-	"os"
-	"path/filepath"
 	"strings"
 
-	"github.com/gobg/gobg/energy"
-	"github.com/gobg/gobg/energy/molecule"
 	"github.com/gobg/gobg/plugin"
 )
 
@@ -85,26 +79,4 @@ func checkRemote(addrs []string, files plugin.TLSFiles) error {
 		}
 	}
 	return nil
-}
-
-// startRemoteEnergy connects to the energy servers, which must serve the
-// System of top with the force field local workers use: the pool compares
-// the topology it reads back from a PDB of top, the force field and the
-// constraints with each server's.
-func startRemoteEnergy(ctx context.Context, r *remoteFlags, top *molecule.Topology, pos []molecule.Vec3) (energy.Energy, func(), error) {
-	dir, err := os.MkdirTemp("", "gobg-energy-")
-	if err != nil {
-		return nil, nil, err
-	}
-	defer os.RemoveAll(dir)
-	pdbPath := filepath.Join(dir, "topology.pdb")
-	if err := molecule.WritePDBFile(pdbPath, top, [][]molecule.Vec3{pos}, nil); err != nil {
-		return nil, nil, err
-	}
-	pool, err := plugin.Start(ctx, plugin.Config{PDB: pdbPath, Remote: r.addrs, TLS: r.tls.files()})
-	if err != nil {
-		return nil, nil, fmt.Errorf("energy servers: %w", err)
-	}
-	slog.Info("energy provider", "provider", "openmm", "remote", r.addrs.String())
-	return pool, func() { pool.Close() }, nil
 }

@@ -17,9 +17,7 @@ import (
 	"github.com/gobg/gobg/energy/molecule"
 	"github.com/gobg/gobg/flow/eval"
 	"github.com/gobg/gobg/flow/ic"
-	"github.com/gobg/gobg/flow/model"
 	"github.com/gobg/gobg/flow/train"
-	"github.com/gobg/gobg/internal/atomicfile"
 )
 
 func init() {
@@ -89,7 +87,7 @@ func runRun(ctx context.Context, env *cmdEnv, args []string) error {
 	if *symmetrize < 0 {
 		return fmt.Errorf("%w: --symmetrize must be 0 (off) or positive, not %d", errUsage, *symmetrize)
 	}
-	frames, ok := wholeRatio(*ns*1000, 0.25)
+	frames, ok := md.WholeRatio(*ns*1000, 0.25)
 	switch {
 	case !ok:
 		return fmt.Errorf("%w: --ns %g is not a whole number of 0.25 ps frames", errUsage, *ns)
@@ -222,30 +220,17 @@ func explainRun(w io.Writer, s *runSummary) {
 	}
 }
 
-// writeDefaultTrainConfig writes the embedded default's training
-// configuration beside the run, so that it can be read, changed and rerun
+// writeDefaultTrainConfig writes the training configuration of the run
+// beside it, with absolute paths, so that it can be read, changed and rerun
 // with `gobg train --config`.
 func writeDefaultTrainConfig(out string, sim *md.Summary, nllSteps, klSteps int, python string) (string, error) {
-	cfg := train.DefaultConfig()
-	cfg.Data.Topology, _ = filepath.Abs(sim.Top)
+	top, _ := filepath.Abs(sim.Top)
 	traj, _ := filepath.Abs(sim.Traj)
-	cfg.Data.Trajectories = []string{traj}
-	cfg.ICMode = "full"
-	cfg.Model = model.DefaultConfig(model.ArchNSF)
-	cfg.Model.Layers, cfg.Model.Hidden, cfg.Model.Bins = 6, []int{128, 128}, 8
+	trainOut, _ := filepath.Abs(filepath.Join(out, "train"))
+	cfg := train.AlanineRunConfig(top, traj, trainOut, nllSteps, klSteps)
 	cfg.Energy.Python = python
-	cfg.Stages = []train.Stage{
-		{Name: "nll", Steps: nllSteps, BatchSize: 256, LR: 2e-3, Schedule: train.ScheduleCosine, WarmupSteps: 20, MinLR: 2e-4, Weights: train.Weights{NLL: 1}},
-		{Name: "nll+kl", Steps: klSteps, BatchSize: 256, LR: 2e-4, Schedule: train.ScheduleConstant, Weights: train.Weights{NLL: 1, KL: 1}},
-	}
-	cfg.Output, _ = filepath.Abs(filepath.Join(out, "train"))
-	cfg.CheckpointEvery = 100
-	b, err := json.MarshalIndent(cfg, "", "  ")
-	if err != nil {
-		return "", err
-	}
 	path := filepath.Join(out, "train.json")
-	return path, atomicfile.WriteFile(path, append(b, '\n'))
+	return path, train.WriteConfig(path, cfg)
 }
 
 // callJSON runs another gobg command in-process with --json: its progress

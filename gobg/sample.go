@@ -131,19 +131,11 @@ func runSample(ctx context.Context, env *cmdEnv, args []string) error {
 	if err := firstErr(inputFile("--model", *modelPath), writableOut("--out", *out)); err != nil {
 		return err
 	}
-	if err := bf.apply(); err != nil {
-		return err
-	}
-	g, err := generator.Load(*modelPath, bf.spec, *batch)
+	g, def, sym, err := propFlags.load(env, bf, *modelPath, *batch, set, temperature, nil)
 	if err != nil {
 		return err
 	}
 	defer g.Close()
-	*temperature = modelTemperature(env, g, set, *temperature)
-	def, sym, err := propFlags.apply(g)
-	if err != nil {
-		return err
-	}
 	top := g.Topology()
 	var e energy.Energy
 	if strings.ToLower(*energyName) != "none" {
@@ -152,11 +144,7 @@ func runSample(ctx context.Context, env *cmdEnv, args []string) error {
 			return err
 		}
 		var stop func()
-		if rf.set() {
-			e, stop, err = startRemoteEnergy(ctx, rf, top, ref)
-		} else {
-			e, stop, err = startEnergy(ctx, *energyName, top, ref, *python)
-		}
+		e, stop, err = startEnergy(ctx, *energyName, top, ref, *python, rf)
 		if err != nil {
 			return err
 		}

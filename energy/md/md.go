@@ -124,6 +124,20 @@ type Options struct {
 	BeforeCheckpoint func(frame int) error
 }
 
+// WholeRatio returns a/b if it is a positive whole number that fits an
+// int32, to a relative 1e-9, so that 0.1 ps / 0.002 ps counts as 50: the
+// integrator steps per saved frame (SavePS / TimestepPS) and the frames of
+// a run (its length / SavePS) must be whole, and float64 quotients of
+// decimal times rarely are exactly.
+func WholeRatio(a, b float64) (int, bool) {
+	r := a / b
+	n := math.Round(r)
+	if !(n >= 1 && n <= math.MaxInt32) || math.Abs(r-n) > 1e-9*n { // NaN fails the first test
+		return 0, false
+	}
+	return int(n), true
+}
+
 // Paths are the files of a simulation directory.
 type Paths struct{ Traj, Energies, Top, Meta, Checkpoint string }
 

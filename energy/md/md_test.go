@@ -3,6 +3,7 @@ package md
 import (
 	"context"
 	"errors"
+	"math"
 	"path/filepath"
 	"testing"
 
@@ -78,5 +79,27 @@ func TestRunResumesExactly(t *testing.T) {
 	o.Frames = 12
 	if _, err := Run(ctx, o); err == nil {
 		t.Fatal("a run with another temperature continued the directory")
+	}
+}
+
+func TestWholeRatio(t *testing.T) {
+	for _, tc := range []struct {
+		a, b float64
+		n    int
+		ok   bool
+	}{
+		{0.1, 0.002, 50, true}, // 0.1/0.002 is 50.000000000000007 in float64
+		{1000 * 0.3, 0.25, 1200, true},
+		{1, 0.004, 250, true},
+		{0.1, 0.003, 0, false},   // 33.3
+		{0.001, 0.002, 0, false}, // a half: not a positive whole number
+		{0, 1, 0, false},
+		{math.MaxInt32 + 1, 1, 0, false},
+		{math.NaN(), 1, 0, false},
+	} {
+		n, ok := WholeRatio(tc.a, tc.b)
+		if n != tc.n || ok != tc.ok {
+			t.Errorf("WholeRatio(%g, %g) = %d, %v; want %d, %v", tc.a, tc.b, n, ok, tc.n, tc.ok)
+		}
 	}
 }

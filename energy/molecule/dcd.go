@@ -25,6 +25,7 @@ package molecule
 // size and any frame can be reached with one seek.
 
 import (
+	"context"
 	"encoding/binary"
 	"errors"
 	"fmt"
@@ -404,6 +405,25 @@ func (d *DCDReader) NextInto(dst []Vec3) (box *[3]Vec3, err error) {
 		return nil, nil
 	}
 	return &d.box, nil
+}
+
+// Scan reads every remaining frame, so that a torn last frame or a
+// coordinate that is not finite is found now, with its frame named, rather
+// than deep inside a long job; it returns the frames it read and stops when
+// ctx is cancelled.
+func (d *DCDReader) Scan(ctx context.Context) (int, error) {
+	buf := make([]Vec3, d.NumAtoms())
+	for n := 0; ; n++ {
+		if err := ctx.Err(); err != nil {
+			return n, err
+		}
+		if _, err := d.NextInto(buf); err != nil {
+			if errors.Is(err, io.EOF) {
+				return n, nil
+			}
+			return n, err
+		}
+	}
 }
 
 // Close closes the file opened by OpenDCD (and nothing for NewDCDReader).

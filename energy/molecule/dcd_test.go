@@ -2,6 +2,7 @@ package molecule
 
 import (
 	"bytes"
+	"context"
 	"encoding/binary"
 	"encoding/json"
 	"errors"
@@ -652,6 +653,9 @@ func TestDCDTornFrame(t *testing.T) {
 	if err := whole.CheckComplete(); err != nil {
 		t.Errorf("CheckComplete of a file of whole frames: %v", err)
 	}
+	if n, err := whole.Scan(context.Background()); n != 3 || err != nil {
+		t.Errorf("Scan of a file of 3 whole frames: %d, %v", n, err)
+	}
 	whole.Close()
 	full, err := os.ReadFile(path)
 	if err != nil {
@@ -675,6 +679,9 @@ func TestDCDTornFrame(t *testing.T) {
 	want := fmt.Sprintf("torn.dcd: frame 3: truncated: want %d bytes, got 37", 3*(8+4*6))
 	if err := r.CheckComplete(); err == nil || !errors.Is(err, ErrTruncated) || !strings.Contains(err.Error(), want) {
 		t.Errorf("CheckComplete: %v, want an error containing %q", err, want)
+	}
+	if n, err := r.Scan(context.Background()); n != 3 || !errors.Is(err, ErrTruncated) {
+		t.Errorf("Scan of a file of 3 whole frames and a torn one: %d, %v; want 3 and ErrTruncated", n, err)
 	}
 	r.Close()
 	frames, err := ReadDCDFile(path)

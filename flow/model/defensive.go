@@ -40,6 +40,21 @@ func (d Defensive) Validate() error {
 
 func (d Defensive) widens(i int) bool { return d.Dims == nil || d.Dims[i] }
 
+// NumWidened is the number of dimensions d widens in a flow of dimension
+// dim.
+func (d Defensive) NumWidened(dim int) int {
+	if d.Dims == nil {
+		return dim
+	}
+	n := 0
+	for _, on := range d.Dims {
+		if on {
+			n++
+		}
+	}
+	return n
+}
+
 // SampleBaseDefensive draws n base samples from the defensive mixture d and
 // returns them with, per sample, log m(z) - log p(z): the log ratio of the
 // mixture's base density to the flow's own, to be added to the flow's

@@ -157,13 +157,14 @@ func TestWidenDims(t *testing.T) {
 		l     *Layout
 		which string
 		want  []bool
+		n     int // dimensions widened
 		err   string
 	}{
-		{l, WidenAll, nil, ""},
-		{l, WidenTorsions, []bool{true, false, true, false}, ""},
-		{l, WidenBackboneTorsions, []bool{true, false, false, false}, ""},
-		{l, "sidechains", nil, "sidechains"},
-		{flat, WidenTorsions, nil, "no torsions"},
+		{l, WidenAll, nil, 4, ""},
+		{l, WidenTorsions, []bool{true, false, true, false}, 2, ""},
+		{l, WidenBackboneTorsions, []bool{true, false, false, false}, 1, ""},
+		{l, "sidechains", nil, 0, "sidechains"},
+		{flat, WidenTorsions, nil, 0, "no torsions"},
 	} {
 		got, err := WidenDims(tc.l, tc.which)
 		if tc.err != "" {
@@ -180,6 +181,9 @@ func TestWidenDims(t *testing.T) {
 				t.Errorf("%s: %v, want %v", tc.which, got, tc.want)
 				break
 			}
+		}
+		if n := (Defensive{Dims: got}).NumWidened(len(tc.l.Circular)); n != tc.n {
+			t.Errorf("%s: %d dimensions widened, want %d", tc.which, n, tc.n)
 		}
 	}
 }

@@ -11,6 +11,7 @@ import (
 	"github.com/gobg/gobg/energy"
 	"github.com/gobg/gobg/flow/ic"
 	"github.com/gobg/gobg/flow/model"
+	"github.com/gobg/gobg/internal/atomicfile"
 	"github.com/gomlx/gomlx/pkg/core/dtypes"
 )
 
@@ -233,6 +234,36 @@ func DefaultConfig() Config {
 		},
 		Seed: 1, Output: "train-out", CheckpointEvery: 200, LogEvery: 10, ClipNorm: 100, ValMaxFrames: 2048,
 	}
+}
+
+// AlanineRunConfig is the configuration gobg run trains with: the full-mode
+// nsf flow of 6 layers on the frames of top and traj, nllSteps of maximum
+// likelihood and then klSteps with the reverse KL added at a tenth of the
+// learning rate, written to out. The paths are taken as given; callers that
+// write the configuration into a file make them absolute, so that it can be
+// rerun from anywhere.
+func AlanineRunConfig(top, traj, out string, nllSteps, klSteps int) Config {
+	cfg := DefaultConfig()
+	cfg.Data.Topology, cfg.Data.Trajectories = top, []string{traj}
+	cfg.ICMode = "full"
+	cfg.Model = model.DefaultConfig(model.ArchNSF)
+	cfg.Model.Layers, cfg.Model.Hidden, cfg.Model.Bins = 6, []int{128, 128}, 8
+	cfg.Stages = []Stage{
+		{Name: "nll", Steps: nllSteps, BatchSize: 256, LR: 2e-3, Schedule: ScheduleCosine, WarmupSteps: 20, MinLR: 2e-4, Weights: Weights{NLL: 1}},
+		{Name: "nll+kl", Steps: klSteps, BatchSize: 256, LR: 2e-4, Schedule: ScheduleConstant, Weights: Weights{NLL: 1, KL: 1}},
+	}
+	cfg.Output = out
+	cfg.CheckpointEvery = 100
+	return cfg
+}
+
+// WriteConfig writes cfg as indented JSON that ReadConfig reads back.
+func WriteConfig(path string, cfg Config) error {
+	b, err := json.MarshalIndent(cfg, "", "  ")
+	if err != nil {
+		return fmt.Errorf("write %s: %w", path, err)
+	}
+	return atomicfile.WriteFile(path, append(b, '\n'))
 }
 
 // stripComments removes "//" comments outside JSON strings.

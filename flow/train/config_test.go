@@ -4,6 +4,7 @@ import (
 	"math"
 	"os"
 	"path/filepath"
+	"reflect"
 	"regexp"
 	"strings"
 	"testing"
@@ -147,5 +148,30 @@ func TestExampleConfigs(t *testing.T) {
 		if !read[m[1]] {
 			t.Errorf("docs/results.md trains with %s, which is not a valid training configuration under examples/", m[1])
 		}
+	}
+}
+
+// The configuration gobg run writes must come back from its file as it was
+// written: a field that WriteConfig drops or ReadConfig reads otherwise
+// would make `gobg train --config` train another model than gobg run did.
+func TestAlanineRunConfigRoundTrip(t *testing.T) {
+	dir := t.TempDir()
+	cfg := AlanineRunConfig(filepath.Join(dir, "top.pdb"), filepath.Join(dir, "traj.dcd"), filepath.Join(dir, "train"), 7, 3)
+	if err := cfg.Validate(); err != nil {
+		t.Fatal(err)
+	}
+	path := filepath.Join(dir, "train.json")
+	if err := WriteConfig(path, cfg); err != nil {
+		t.Fatal(err)
+	}
+	got, err := ReadConfig(path)
+	if err != nil {
+		t.Fatal(err)
+	}
+	if !reflect.DeepEqual(got, cfg) {
+		t.Errorf("read back:\n%+v\nwritten:\n%+v", got, cfg)
+	}
+	if len(got.Stages) != 2 || got.Stages[0].Steps != 7 || got.Stages[1].Steps != 3 || got.Stages[1].Weights.KL == 0 {
+		t.Errorf("stages %+v: want 7 NLL steps, then 3 with KL", got.Stages)
 	}
 }
