@@ -170,6 +170,7 @@ type Trainer struct {
 	kt     float64
 	execs  map[string]*gctx.Exec
 	sample *gctx.Exec
+	dp     *dataParallel // nil on one device
 	st     state
 	log    *os.File
 }
@@ -182,7 +183,7 @@ func New(ctx context.Context, cfg Config, opts Options) (*Trainer, error) {
 		return nil, err
 	}
 	mode, _ := ic.ParseMode(cfg.ICMode)
-	backend, err := nn.NewBackend(cfg.Backend)
+	backend, err := nn.NewBackendDevices(cfg.Backend, cfg.numDevices())
 	if err != nil {
 		return nil, err
 	}
@@ -216,6 +217,11 @@ func New(ctx context.Context, cfg Config, opts Options) (*Trainer, error) {
 	t := &Trainer{cfg: cfg, opts: opts, data: data, flow: f, tr: tr, execs: map[string]*gctx.Exec{},
 		cut: energy.LinLogCut{Cut: cfg.Energy.Cut, Max: cfg.Energy.Max}, kt: energy.KT(cfg.Energy.Temperature)}
 	t.st.Config = fingerprint(cfg)
+	if n := cfg.numDevices(); n > 1 {
+		if t.dp, err = newDataParallel(n); err != nil {
+			return nil, err
+		}
+	}
 	if err := os.MkdirAll(cfg.Output, 0o755); err != nil {
 		return nil, fmt.Errorf("output: %w", err)
 	}
@@ -484,7 +490,12 @@ func (t *Trainer) step(ctx context.Context, s Stage, k int) (Record, error) {
 	if err != nil {
 		return rec, err
 	}
-	out, err := exec.Exec(args...)
+	var out []*tensors.Tensor
+	if t.dp != nil {
+		out, err = t.dp.exec(exec, tm, args)
+	} else {
+		out, err = exec.Exec(args...)
+	}
 	if err != nil {
 		return rec, fmt.Errorf("step %d: %w", rec.Step, err)
 	}
@@ -512,6 +523,9 @@ func (t *Trainer) stepExec(tm terms) (*gctx.Exec, error) {
 	e, err := gctx.NewExecAny(t.flow.Backend(), t.flow.Context(), stepGraph(t.flow, t.tr, t.data.Backbone, tm))
 	if err != nil {
 		return nil, fmt.Errorf("train: step graph: %w", err)
+	}
+	if t.dp != nil {
+		t.dp.configure(e, tm)
 	}
 	t.execs[tm.key()] = e
 	return e, nil
