@@ -153,6 +153,8 @@ func TestBadInput(t *testing.T) {
 		{"train missing config", []string{"train", "--config", filepath.Join(in, "none.json")}, 1, []string{"--config", "none.json", "no such file"}, false},
 		{"train negative stop-after", []string{"train", "--config", tornData, "--stop-after", "-1"}, 2, []string{"--stop-after"}, false},
 		{"train unknown dtype", []string{"train", "--config", tornData, "--dtype", "float16"}, 2, []string{`--dtype "float16": want "float32" or "float64"`}, false},
+		{"train negative devices", []string{"train", "--config", tornData, "--devices", "-2"}, 2, []string{"--devices must not be negative"}, false},
+		{"train batch not divided by devices", []string{"train", "--config", tornData, "--devices", "3"}, 2, []string{"--devices 3", "batch_size 256 does not divide by devices 3"}, false},
 		{"train output under a file", []string{"train", "--config", blockedOutput}, 1, []string{"output of the configuration", "a-file is a file, not a folder"}, false},
 		{"train --output under a file", []string{"train", "--config", tornData, "--output", filepath.Join(blocker, "t")}, 1, []string{"--output", "a-file is a file"}, false},
 		{"train truncated DCD", []string{"train", "--config", tornData, "--output", "OUT/train"}, 1, []string{"torn.dcd: frame 346: truncated"}, false},

@@ -15,8 +15,8 @@ func init() {
 	register(&command{
 		name:    "train",
 		summary: "train a Boltzmann generator with the staged NLL → W2 → KL schedule",
-		usage: `Usage: gobg train --config FILE [--dtype float32|float64] [--resume] [--stop-after N] [--output DIR]
-                  [--python PATH] [--json]
+		usage: `Usage: gobg train --config FILE [--dtype float32|float64] [--devices N] [--resume] [--stop-after N]
+                  [--output DIR] [--python PATH] [--json]
        gobg train --print-config
 
 Trains a normalizing flow on the internal coordinates of MD frames, stage by
@@ -34,6 +34,13 @@ The flow trains in float32 unless the configuration's dtype or --dtype says
 float64; energies, importance weights and the logged losses are float64
 either way, and the model file records the dtype it was trained in.
 
+--devices N (or devices in the configuration) runs every step data-parallel
+on N devices of the backend: each stage's batch is split evenly among them
+(it must divide by N) and each holds the whole model; the results equal one
+device's to rounding, and a checkpoint resumes on any number of devices. The
+PJRT CPU plugin makes 1 to 8 devices, a CUDA plugin has the machine's GPUs
+(docs/backends.md, "Several devices").
+
 The configuration is JSON; lines may carry // comments, fields left out keep
 their defaults, and relative paths are relative to the configuration file.
 --print-config prints the complete default configuration on stdout and the
@@ -42,13 +49,15 @@ description of every field on stderr.
 Example:
   gobg train --print-config > my.json 2> fields.txt
   gobg train --config examples/ala2/long.json --json
-  gobg train --config examples/ala2/long.json --dtype float64 --output out/ala2-f64`,
+  gobg train --config examples/ala2/long.json --dtype float64 --output out/ala2-f64
+  gobg train --config examples/ala2/long.json --devices 2 --output long-2dev`,
 		run: runTrain,
 	})
 }
 
 type trainSummary struct {
-	Config string `json:"config"`
+	Config  string `json:"config"`
+	Devices int    `json:"devices"`
 	*train.Summary
 }
 
@@ -62,6 +71,7 @@ func runTrain(ctx context.Context, env *cmdEnv, args []string) error {
 	dtype := fs.String("dtype", "", "training precision, float32 or float64 (overrides the configuration's dtype, whose default is float32)")
 	stopAfter := fs.Int("stop-after", 0, "stop after global step `N` with a checkpoint (continue later with --resume; 0: run to the end)")
 	bf := addBackendFlags(fs, true)
+	devices := fs.Int("devices", 0, "`N` devices each step runs on, data-parallel (0: the configuration's devices, default 1)")
 	rf := addRemoteFlags(fs)
 	printConfig := fs.Bool("print-config", false, "print the default configuration (stdout) and its field descriptions (stderr)")
 	asJSON := addJSONFlag(fs)
@@ -89,6 +99,9 @@ func runTrain(ctx context.Context, env *cmdEnv, args []string) error {
 	if *stopAfter < 0 {
 		return fmt.Errorf("%w: --stop-after must not be negative", errUsage)
 	}
+	if *devices < 0 {
+		return fmt.Errorf("%w: --devices must not be negative", errUsage)
+	}
 	if err := inputFile("--config", *configPath); err != nil {
 		return err
 	}
@@ -107,6 +120,12 @@ func runTrain(ctx context.Context, env *cmdEnv, args []string) error {
 	}
 	if bf.spec != "" {
 		cfg.Backend = bf.spec
+	}
+	if *devices > 0 {
+		cfg.Devices = *devices
+		if err := cfg.Validate(); err != nil {
+			return fmt.Errorf("%w: --devices %d: %v", errUsage, *devices, err)
+		}
 	}
 	if err := bf.apply(); err != nil {
 		return err
@@ -143,7 +162,7 @@ func runTrain(ctx context.Context, env *cmdEnv, args []string) error {
 	} else {
 		fmt.Fprintf(w, "%d steps, %d skipped, %.1f s; model %s\n", sum.Steps, sum.Skipped, sum.Wall, filepath.Clean(sum.Model))
 	}
-	return maybeJSON(env, *asJSON, trainSummary{Config: *configPath, Summary: sum})
+	return maybeJSON(env, *asJSON, trainSummary{Config: *configPath, Devices: max(cfg.Devices, 1), Summary: sum})
 }
 
 // applyRemoteFlags lets --energy-workers and the TLS flags replace the

@@ -8,6 +8,7 @@ import (
 	"testing"
 
 	"github.com/gobg/gobg/flow/model"
+	"github.com/gobg/gobg/flow/nn"
 	"github.com/gobg/gobg/flow/train"
 	"github.com/gobg/gobg/internal/testenv"
 )
@@ -97,9 +98,43 @@ func TestTrainPrintConfig(t *testing.T) {
 	if cfg.DType != train.DTypeFloat32 {
 		t.Errorf("printed config trains in %q, want float32", cfg.DType)
 	}
-	for _, key := range []string{"data.topology", "stages[].weights", "energy.cut", "checkpoint_every", "clip_norm", "dtype"} {
+	for _, key := range []string{"data.topology", "stages[].weights", "energy.cut", "checkpoint_every", "clip_norm", "dtype", "devices"} {
 		if !strings.Contains(stderr, key) {
 			t.Errorf("field description of %s missing", key)
 		}
+	}
+}
+
+// TestTrainCLIDevices trains two NLL steps on 2 devices of the PJRT CPU
+// plugin through `gobg train --devices 2` and checks that the summary says
+// so.
+func TestTrainCLIDevices(t *testing.T) {
+	plugin := nn.CPUPlugin()
+	if plugin == "" {
+		t.Fatal("no PJRT CPU plugin found (run scripts/setup.sh)")
+	}
+	dir := filepath.Join(testenv.SharedData(t), "md", "ala2")
+	out := t.TempDir()
+	conf := `{
+  "data": {"topology": "` + filepath.Join(dir, "top.pdb") + `", "trajectories": ["` + filepath.Join(dir, "traj.dcd") + `"], "max_frames": 200},
+  "model": {"arch": "nsf", "layers": 2, "hidden": [16], "bins": 4},
+  "stages": [{"name": "nll", "steps": 2, "batch_size": 32, "lr": 1e-3, "weights": {"nll": 1}}],
+  "output": "` + out + `"
+}`
+	path := filepath.Join(t.TempDir(), "tiny.json")
+	if err := os.WriteFile(path, []byte(conf), 0o644); err != nil {
+		t.Fatal(err)
+	}
+	code, stdout, stderr := runCLI(t, "train", "--config", path, "--backend", "xla:"+plugin, "--devices", "2", "--json")
+	if code != 0 {
+		t.Fatalf("exit %d\n%s", code, stderr)
+	}
+	var sum struct {
+		Devices int `json:"devices"`
+		Steps   int `json:"steps"`
+	}
+	lastJSON(t, stdout, &sum)
+	if sum.Devices != 2 || sum.Steps != 2 {
+		t.Errorf("summary: %d devices, %d steps; want 2 and 2", sum.Devices, sum.Steps)
 	}
 }

@@ -281,21 +281,34 @@ func IsXLA(b backends.Backend) bool {
 	return ok
 }
 
-// NewBackend returns a GoMLX backend for spec ("<name>:<config>", e.g.
+// MaxCPUDevices is the most devices the PJRT CPU plugin creates.
+const MaxCPUDevices = 8
+
+// NewBackend returns a one-device GoMLX backend for spec; see
+// NewBackendDevices.
+func NewBackend(spec string) (backends.Backend, error) { return NewBackendDevices(spec, 1) }
+
+// NewBackendDevices returns a GoMLX backend for spec ("<name>:<config>", e.g.
 // "go:ops_sequential" or "xla:/path/to/pjrt_plugin.so"); an empty spec picks
 // one as Select says. When no plugin is found it uses the pure-Go backend and
 // says so once per process in the log, with the way to fix it.
 //
 // GoMLX's XLA backend downloads a plugin from the internet when the plugin is
 // not an absolute path, unless GOMLX_NO_AUTO_INSTALL is set; NewBackend
-// refuses such a spec while the variable is unset. A PJRT CPU plugin is
-// created with one device (the plugin's default is 4, of which gobg would use
-// one) and SetThreads' thread count.
+// refuses such a spec while the variable is unset.
 //
-// NewBackend also makes sure graphops' gradient replacements are installed
-// (graphops.FixGradients; that package's init already does it).
-func NewBackend(spec string) (b backends.Backend, err error) {
+// devices is the number of devices data-parallel graphs may use (n ≤ 0 means
+// 1). A PJRT CPU plugin is created with exactly that many devices (1 to
+// MaxCPUDevices; the plugin's own default is 4, of which one-device graphs
+// would use one) and SetThreads' thread count, which they share. Other
+// plugins (CUDA) expose the devices the machine has; asking for more is an
+// error. The pure-Go backend has one device.
+//
+// NewBackendDevices also makes sure graphops' gradient replacements are
+// installed (graphops.FixGradients; that package's init already does it).
+func NewBackendDevices(spec string, devices int) (b backends.Backend, err error) {
 	graphops.FixGradients()
+	devices = max(devices, 1)
 	c, err := Select(spec)
 	if err != nil {
 		return nil, err
@@ -335,13 +348,26 @@ func NewBackend(spec string) (b backends.Backend, err error) {
 			b, err = nil, fmt.Errorf("create backend %q (from %s): %v", spec, source, r)
 		}
 	}()
-	if isXLA && isCPUPlugin(plugin) {
-		b, err = newCPUPlugin(config)
+	cpu := isXLA && isCPUPlugin(plugin)
+	if !isXLA && devices > 1 {
+		return nil, fmt.Errorf("backend %q (from %s) has one device, %d were asked for: several devices need an XLA backend (a PJRT plugin, docs/backends.md)",
+			spec, source, devices)
+	}
+	if cpu && devices > MaxCPUDevices {
+		return nil, fmt.Errorf("backend %q (from %s): the PJRT CPU plugin makes 1 to %d devices, %d were asked for",
+			spec, source, MaxCPUDevices, devices)
+	}
+	if cpu {
+		b, err = newCPUPlugin(config, devices)
 	} else {
 		b, err = backends.NewWithConfig(spec)
 	}
 	if err != nil {
 		return nil, fmt.Errorf("create backend %q (from %s): %w", spec, source, err)
+	}
+	if n := b.NumDevices(); n < devices {
+		b.Finalize()
+		return nil, fmt.Errorf("backend %q (from %s) has %d devices, %d were asked for", spec, source, n, devices)
 	}
 	specMu.Lock()
 	specs[b] = spec
@@ -366,7 +392,7 @@ var userNproc, userNprocSet = os.LookupEnv(pjrtNprocEnv)
 
 var cpuClientMu sync.Mutex
 
-func newCPUPlugin(config string) (backends.Backend, error) {
+func newCPUPlugin(config string, devices int) (backends.Backend, error) {
 	cpuClientMu.Lock()
 	defer cpuClientMu.Unlock()
 	var err error
@@ -381,5 +407,5 @@ func newCPUPlugin(config string) (backends.Backend, error) {
 	if err != nil {
 		return nil, fmt.Errorf("set %s: %w", pjrtNprocEnv, err)
 	}
-	return xla.NewWithOptions(config, pjrt.NamedValuesMap{"cpu_device_count": int64(1)})
+	return xla.NewWithOptions(config, pjrt.NamedValuesMap{"cpu_device_count": int64(devices)})
 }

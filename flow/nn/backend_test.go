@@ -297,3 +297,47 @@ func TestSetThreads(t *testing.T) {
 		t.Errorf("a client with 24 threads added %d threads, one with 1 thread %d: want at least 20 more", added[24], added[1])
 	}
 }
+
+// TestNewBackendDevices asks for several devices: the PJRT CPU plugin makes
+// exactly as many as asked, up to its limit, and the pure-Go backend, which
+// has one, refuses more by name.
+func TestNewBackendDevices(t *testing.T) {
+	plugin := CPUPlugin()
+	if plugin == "" {
+		t.Fatal("no PJRT CPU plugin found (run scripts/setup.sh)")
+	}
+	t.Setenv(NoAutoInstallEnv, "1")
+	for _, tc := range []struct {
+		spec    string
+		devices int
+		want    int    // devices of the backend
+		wantErr string // substring; "" means success
+	}{
+		{spec: "xla:" + plugin, devices: 0, want: 1},
+		{spec: "xla:" + plugin, devices: 1, want: 1},
+		{spec: "xla:" + plugin, devices: 2, want: 2},
+		{spec: "xla:" + plugin, devices: 4, want: 4},
+		{spec: "xla:" + plugin, devices: MaxCPUDevices + 1, wantErr: "1 to 8 devices"},
+		{spec: PureGoSpec, devices: 1, want: 1},
+		{spec: PureGoSpec, devices: 2, wantErr: `backend "go:ops_sequential" (from argument) has one device, 2 were asked for`},
+	} {
+		name, _, _ := strings.Cut(tc.spec, ":")
+		t.Run(name+"/"+strconv.Itoa(tc.devices), func(t *testing.T) {
+			b, err := NewBackendDevices(tc.spec, tc.devices)
+			if tc.wantErr != "" {
+				if err == nil || !strings.Contains(err.Error(), tc.wantErr) {
+					t.Fatalf("error %v, want one containing %q", err, tc.wantErr)
+				}
+				return
+			}
+			if err != nil {
+				t.Fatal(err)
+			}
+			defer b.Finalize()
+			if n := b.NumDevices(); n != tc.want {
+				t.Errorf("%d devices, want %d", n, tc.want)
+			}
+			runsMatMul(t, b)
+		})
+	}
+}

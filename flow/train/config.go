@@ -47,6 +47,10 @@ type Config struct {
 	ClipNorm        float64 `json:"clip_norm"`
 	ValMaxFrames    int     `json:"val_max_frames"`
 	Backend         string  `json:"backend"`
+	// Devices is the number of devices each training step is split over,
+	// data-parallel: every stage's batch is divided evenly among them, and
+	// each holds the whole model (0 means 1).
+	Devices int `json:"devices"`
 }
 
 // DataConfig says which MD frames to train on.
@@ -212,6 +216,7 @@ var FieldDocs = []struct{ Field, Doc string }{
 	{"clip_norm", "global gradient-norm clip (0: none)"},
 	{"val_max_frames", "validation frames evaluated at each stage end (0: all)"},
 	{"backend", "GoMLX backend spec (empty: $GOMLX_BACKEND, else a PJRT plugin found as docs/backends.md says, else go:ops_sequential)"},
+	{"devices", "devices each training step runs on, data-parallel: every stage's batch_size is split evenly among them (it must divide by devices), the model is copied to each; results equal one device's to rounding. The PJRT CPU plugin makes 1 to 8 devices, a CUDA plugin has the machine's GPUs, the pure-Go backend 1 (docs/backends.md, \"Several devices\")"},
 }
 
 // DefaultConfig is the alanine-dipeptide schedule with the nsf flow.
@@ -232,7 +237,7 @@ func DefaultConfig() Config {
 			{Name: "nll+kl+w2", Steps: 500, BatchSize: 256, LR: 1e-4, Schedule: ScheduleConstant, Weights: Weights{NLL: 1, W2: 10, KL: 0.1}},
 			{Name: "nll+kl", Steps: 1000, BatchSize: 256, LR: 1e-4, Schedule: ScheduleCosine, MinLR: 1e-5, Weights: Weights{NLL: 1, KL: 0.1}},
 		},
-		Seed: 1, Output: "train-out", CheckpointEvery: 200, LogEvery: 10, ClipNorm: 100, ValMaxFrames: 2048,
+		Seed: 1, Output: "train-out", CheckpointEvery: 200, LogEvery: 10, ClipNorm: 100, ValMaxFrames: 2048, Devices: 1,
 	}
 }
 
@@ -390,10 +395,17 @@ func (c *Config) Validate() error {
 	if len(c.Stages) == 0 {
 		return fmt.Errorf("no stages")
 	}
+	if c.Devices < 0 {
+		return fmt.Errorf("devices %d is negative", c.Devices)
+	}
 	needEnergy := false
 	for i, s := range c.Stages {
 		if err := s.validate(); err != nil {
 			return fmt.Errorf("stages[%d] (%s): %w", i, s.Name, err)
+		}
+		if n := c.numDevices(); s.BatchSize%n != 0 {
+			return fmt.Errorf("stages[%d] (%s): batch_size %d does not divide by devices %d: each device takes an equal share of the batch",
+				i, s.Name, s.BatchSize, n)
 		}
 		needEnergy = needEnergy || s.Weights.energyBased()
 	}

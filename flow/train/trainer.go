@@ -173,6 +173,7 @@ type Trainer struct {
 	kt     float64
 	execs  map[string]*gctx.Exec
 	sample *gctx.Exec
+	dp     *dataParallel // nil on one device
 	st     state
 	log    *os.File
 }
@@ -185,7 +186,7 @@ func New(ctx context.Context, cfg Config, opts Options) (*Trainer, error) {
 		return nil, err
 	}
 	mode, _ := ic.ParseMode(cfg.ICMode)
-	backend, err := nn.NewBackend(cfg.Backend)
+	backend, err := nn.NewBackendDevices(cfg.Backend, cfg.numDevices())
 	if err != nil {
 		return nil, err
 	}
@@ -220,6 +221,11 @@ func New(ctx context.Context, cfg Config, opts Options) (*Trainer, error) {
 		cut: energy.LinLogCut{Cut: cfg.Energy.Cut, Max: cfg.Energy.Max}, kt: energy.KT(cfg.Energy.Temperature)}
 	t.st.Config = fingerprint(cfg)
 	t.st.DType = dtypeName(f.DType())
+	if n := cfg.numDevices(); n > 1 {
+		if t.dp, err = newDataParallel(n); err != nil {
+			return nil, err
+		}
+	}
 	if err := os.MkdirAll(cfg.Output, 0o755); err != nil {
 		return nil, fmt.Errorf("output: %w", err)
 	}
@@ -489,7 +495,12 @@ func (t *Trainer) step(ctx context.Context, s Stage, k int) (Record, error) {
 	if err != nil {
 		return rec, err
 	}
-	out, err := exec.Exec(args...)
+	var out []*tensors.Tensor
+	if t.dp != nil {
+		out, err = t.dp.exec(exec, tm, args)
+	} else {
+		out, err = exec.Exec(args...)
+	}
 	if err != nil {
 		return rec, fmt.Errorf("step %d: %w", rec.Step, err)
 	}
@@ -517,6 +528,9 @@ func (t *Trainer) stepExec(tm terms) (*gctx.Exec, error) {
 	e, err := gctx.NewExecAny(t.flow.Backend(), t.flow.Context(), stepGraph(t.flow, t.tr, t.data.Backbone, tm))
 	if err != nil {
 		return nil, fmt.Errorf("train: step graph: %w", err)
+	}
+	if t.dp != nil {
+		t.dp.configure(e, tm)
 	}
 	t.execs[tm.key()] = e
 	return e, nil
