@@ -173,7 +173,7 @@ func (p *Pool) admit(addr string, info *energypb.InfoResponse) error {
 }
 
 func dialRemote(addr string, files TLSFiles, timeout time.Duration) (*remote, error) {
-	creds, err := clientCreds(addr, files)
+	creds, err := transportCreds(addr, files, false)
 	if err != nil {
 		return nil, err
 	}

@@ -50,7 +50,7 @@ const drainTimeout = 10 * time.Second
 // refused unless addr is loopback; with TLS files the server requires a
 // client certificate signed by the CA. Serve does not close the pool.
 func Serve(ctx context.Context, addr string, pool *Pool, opts ServeOptions) error {
-	creds, err := serverCreds(addr, opts.TLS)
+	creds, err := transportCreds(addr, opts.TLS, true)
 	if err != nil {
 		return fmt.Errorf("plugin: serve: %w", err)
 	}

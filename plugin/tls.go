@@ -64,15 +64,22 @@ func isLoopback(addr string) (bool, error) {
 	return ip != nil && ip.IsLoopback(), nil
 }
 
-// serverCreds are the transport credentials of a server listening on addr.
-func serverCreds(addr string, files TLSFiles) (credentials.TransportCredentials, error) {
+// transportCreds are the transport credentials of a server listening on
+// addr (listen) or of a client dialling it: plaintext on loopback only,
+// else mutual TLS, where the server requires and verifies the client's
+// certificate and the client verifies the server's against the same CA file.
+func transportCreds(addr string, files TLSFiles, listen bool) (credentials.TransportCredentials, error) {
 	lo, err := isLoopback(addr)
 	if err != nil {
 		return nil, err
 	}
 	if !files.Enabled() {
 		if !lo {
-			return nil, fmt.Errorf("listen on %s: %w", addr, ErrPlaintext)
+			verb := "dial"
+			if listen {
+				verb = "listen on"
+			}
+			return nil, fmt.Errorf("%s %s: %w", verb, addr, ErrPlaintext)
 		}
 		return insecure.NewCredentials(), nil
 	}
@@ -80,46 +87,19 @@ func serverCreds(addr string, files TLSFiles) (credentials.TransportCredentials,
 	if err != nil {
 		return nil, err
 	}
-	return credentials.NewTLS(&tls.Config{
-		Certificates: []tls.Certificate{cert},
-		ClientCAs:    ca,
-		ClientAuth:   tls.RequireAndVerifyClientCert,
-		MinVersion:   tls.VersionTLS13,
-	}), nil
-}
-
-// clientCreds are the transport credentials of a client dialling addr.
-func clientCreds(addr string, files TLSFiles) (credentials.TransportCredentials, error) {
-	lo, err := isLoopback(addr)
-	if err != nil {
-		return nil, err
+	cfg := &tls.Config{Certificates: []tls.Certificate{cert}, MinVersion: tls.VersionTLS13}
+	if listen {
+		cfg.ClientCAs, cfg.ClientAuth = ca, tls.RequireAndVerifyClientCert
+	} else {
+		cfg.RootCAs = ca
 	}
-	if !files.Enabled() {
-		if !lo {
-			return nil, fmt.Errorf("dial %s: %w", addr, ErrPlaintext)
-		}
-		return insecure.NewCredentials(), nil
-	}
-	cert, ca, err := files.load()
-	if err != nil {
-		return nil, err
-	}
-	return credentials.NewTLS(&tls.Config{
-		Certificates: []tls.Certificate{cert},
-		RootCAs:      ca,
-		MinVersion:   tls.VersionTLS13,
-	}), nil
+	return credentials.NewTLS(cfg), nil
 }
 
 // CheckTransport checks, before anything is started, what Serve (listen) or
 // Start (a Config.Remote address) will check: the address's form, that
 // plaintext is used on loopback only, and that the TLS files load.
 func CheckTransport(addr string, files TLSFiles, listen bool) error {
-	var err error
-	if listen {
-		_, err = serverCreds(addr, files)
-	} else {
-		_, err = clientCreds(addr, files)
-	}
+	_, err := transportCreds(addr, files, listen)
 	return err
 }
