@@ -212,34 +212,9 @@ func TestRemoteServerKilledMidBatch(t *testing.T) {
 	if err != nil {
 		t.Fatal(err)
 	}
-	type answer struct {
-		res energy.Result
-		err error
-	}
-	done := make(chan answer, 1)
-	start := time.Now()
-	go func() {
-		r, err := pool.Evaluate(ctx, frames, true)
-		done <- answer{r, err}
-	}()
 	victim := pool.remotes[1]
-	for victim.inflight.Load() == 0 {
-		if time.Since(start) > 30*time.Second {
-			t.Fatal("server 1 never received its chunk")
-		}
-		time.Sleep(time.Millisecond)
-	}
-	// 32 HP35 samples with forces take about half a second on Reference.
-	time.Sleep(50 * time.Millisecond)
-	if err := b.cmd.Process.Kill(); err != nil {
-		t.Fatal(err)
-	}
-	got := <-done
-	t.Logf("batch with server %s (pid %d) killed in flight: %v", b.addr, b.cmd.Process.Pid, time.Since(start))
-	if got.err != nil {
-		t.Fatal(got.err)
-	}
-	sameResult(t, got.res, want)
+	got := evaluateKilling(t, pool, frames, &victim.inflight, "server "+b.addr, b.cmd.Process.Kill)
+	sameResult(t, got, want)
 	if victim.up.Load() {
 		t.Errorf("%s is still up after it was killed", victim.name())
 	}
@@ -280,8 +255,8 @@ func TestRemotePlaintextRefused(t *testing.T) {
 			if err != nil || lo != tc.loopback {
 				t.Fatalf("isLoopback = %v, %v; want %v", lo, err, tc.loopback)
 			}
-			_, cerr := clientCreds(tc.addr, TLSFiles{})
-			_, serr := serverCreds(tc.addr, TLSFiles{})
+			_, cerr := transportCreds(tc.addr, TLSFiles{}, false)
+			_, serr := transportCreds(tc.addr, TLSFiles{}, true)
 			for side, err := range map[string]error{"client": cerr, "server": serr} {
 				if tc.loopback && err != nil {
 					t.Errorf("%s: plaintext on loopback refused: %v", side, err)
