@@ -94,19 +94,8 @@ func GatherSlice(x *graph.Node, axis, start, end int) *graph.Node {
 		panic(fmt.Errorf("GatherSlice: range [%d, %d) invalid for axis %d of size %d (shape %s)",
 			start, end, axis, dim, x.Shape()))
 	}
-	r := x.Rank()
 	// Gather indexes the leading axis: move axis to the front and back.
-	front := make([]int, 0, r)
-	front = append(front, a)
-	for k := range r {
-		if k != a {
-			front = append(front, k)
-		}
-	}
-	back := make([]int, r)
-	for k, src := range front {
-		back[src] = k
-	}
+	front, back := toFront(x.Rank(), a)
 	g := x.Graph()
 	idx := graph.Iota(g, shapes.Make(dtypes.Int32, end-start, 1), 0)
 	if start != 0 {
@@ -114,6 +103,23 @@ func GatherSlice(x *graph.Node, axis, start, end int) *graph.Node {
 	}
 	out := graph.Gather(transposeIfNeeded(x, front), idx, true)
 	return transposeIfNeeded(out, back)
+}
+
+// toFront is the axis permutation of a rank-r tensor that moves axis a to
+// the front, keeping the others in order, and its inverse.
+func toFront(r, a int) (front, back []int) {
+	front = make([]int, 0, r)
+	front = append(front, a)
+	for k := range r {
+		if k != a {
+			front = append(front, k)
+		}
+	}
+	back = make([]int, r)
+	for k, src := range front {
+		back[src] = k
+	}
+	return front, back
 }
 
 // Unstack splits x along axis into x.Shape().Dimensions[axis] tensors with
@@ -155,18 +161,7 @@ func GatherAxis(x *graph.Node, axis int, idx []int) *graph.Node {
 		}
 		return graph.SliceAxis(x, a, graph.AxisRange(idx[0], idx[0]+len(idx)))
 	}
-	r := x.Rank()
-	front := make([]int, 0, r)
-	front = append(front, a)
-	for k := range r {
-		if k != a {
-			front = append(front, k)
-		}
-	}
-	back := make([]int, r)
-	for k, src := range front {
-		back[src] = k
-	}
+	front, back := toFront(x.Rank(), a)
 	ind := make([][]int32, len(idx))
 	for i, v := range idx {
 		ind[i] = []int32{int32(v)}
