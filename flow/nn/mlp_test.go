@@ -19,7 +19,7 @@ func TestMLPHeads(t *testing.T) {
 	r := rand.New(rand.NewPCG(13, 14))
 	const batch, in = 4, 3
 	hidden, heads := []int{5, 6}, []int{2, 1, 3}
-	x0 := randData(r, batch, in)
+	x0 := testenv.RandTensor(r, batch, in)
 	ctx := context.New()
 	fn := func(ctx *context.Context, x *graph.Node) []*graph.Node {
 		return nn.MLPHeads(ctx.In("mlp"), x, hidden, heads, true)
@@ -32,7 +32,7 @@ func TestMLPHeads(t *testing.T) {
 		if got := o.Shape().Dimensions; got[0] != batch || got[1] != heads[j] {
 			t.Fatalf("head %d shape %v, want [%d %d]", j, got, batch, heads[j])
 		}
-		for _, v := range flat(t, o) {
+		for _, v := range testenv.Float64s(t, o) {
 			if v != 0 {
 				t.Fatalf("zero-initialised head %d output %v", j, v)
 			}
@@ -81,7 +81,7 @@ func TestMLPHeads(t *testing.T) {
 		}
 		return o
 	}
-	xs := flat(t, x0)
+	xs := testenv.Float64s(t, x0)
 	h := make([][]float64, batch)
 	for n := range h {
 		h[n] = xs[n*in : (n+1)*in]
@@ -96,7 +96,7 @@ func TestMLPHeads(t *testing.T) {
 	}
 	for j, width := range heads {
 		want := dense(h, "/mlp/head_"+string(rune('0'+j)), width)
-		got := flat(t, out[j])
+		got := testenv.Float64s(t, out[j])
 		for n := range batch {
 			for k := range width {
 				if d := math.Abs(got[n*width+k] - want[n][k]); d > 1e-12 {

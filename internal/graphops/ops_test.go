@@ -11,27 +11,6 @@ import (
 	"github.com/gomlx/gomlx/pkg/core/tensors"
 )
 
-func randData(r *rand.Rand, dims ...int) *tensors.Tensor {
-	n := 1
-	for _, d := range dims {
-		n *= d
-	}
-	data := make([]float64, n)
-	for i := range data {
-		data[i] = r.NormFloat64()
-	}
-	return tensors.FromFlatDataAndDimensions(data, dims...)
-}
-
-func flat(tb testing.TB, t *tensors.Tensor) []float64 {
-	tb.Helper()
-	v, err := tensors.CopyFlatData[float64](t)
-	if err != nil {
-		tb.Fatalf("copy tensor: %v", err)
-	}
-	return v
-}
-
 // contraction is one Dot/DotGeneral configuration to differentiate.
 type contraction struct {
 	name       string
@@ -69,13 +48,13 @@ func TestMatmulGradients(t *testing.T) {
 	r := rand.New(rand.NewPCG(1, 2))
 	for _, c := range contractions {
 		t.Run(c.name, func(t *testing.T) {
-			a0, b0 := randData(r, c.lhs...), randData(r, c.rhs...)
+			a0, b0 := testenv.RandTensor(r, c.lhs...), testenv.RandTensor(r, c.rhs...)
 			// Weights for the scalar loss sum(w ⊙ f(a, b)).
 			out, err := graph.ExecOnce(b, c.fn, a0, b0)
 			if err != nil {
 				t.Fatalf("forward: %v", err)
 			}
-			w0 := randData(r, out.Shape().Dimensions...)
+			w0 := testenv.RandTensor(r, out.Shape().Dimensions...)
 			loss := func(a, bb, w *graph.Node) *graph.Node { return graph.ReduceAllSum(graph.Mul(w, c.fn(a, bb))) }
 			gradFn := func(a, bb, w *graph.Node) []*graph.Node { return graph.Gradient(loss(a, bb, w), a, bb) }
 
@@ -101,8 +80,8 @@ func TestMatmulGradients(t *testing.T) {
 			}
 			const h = 1e-3
 			for which, in := range []*tensors.Tensor{a0, b0} {
-				base := flat(t, in)
-				got, gomlx := flat(t, grads[which]), flat(t, ref[which])
+				base := testenv.Float64s(t, in)
+				got, gomlx := testenv.Float64s(t, grads[which]), testenv.Float64s(t, ref[which])
 				var maxErr, maxRef float64
 				for i := range base {
 					fd := func(delta float64) float64 {
@@ -131,8 +110,8 @@ func TestCumSum(t *testing.T) {
 	b := testenv.PureGo(t)
 	r := rand.New(rand.NewPCG(3, 4))
 	dims := []int{3, 5, 4}
-	x0, w0 := randData(r, dims...), randData(r, dims...)
-	xs, ws := flat(t, x0), flat(t, w0)
+	x0, w0 := testenv.RandTensor(r, dims...), testenv.RandTensor(r, dims...)
+	xs, ws := testenv.Float64s(t, x0), testenv.Float64s(t, w0)
 	at := func(i, j, k int) int { return (i*dims[1]+j)*dims[2] + k }
 	for _, exclusive := range []bool{false, true} {
 		for axis := range dims {
@@ -173,7 +152,7 @@ func TestCumSum(t *testing.T) {
 			if err != nil {
 				t.Fatalf("exclusive=%v axis=%d: %v", exclusive, axis, err)
 			}
-			got, gotGrad := flat(t, out[0]), flat(t, out[1])
+			got, gotGrad := testenv.Float64s(t, out[0]), testenv.Float64s(t, out[1])
 			for i := range want {
 				if math.Abs(got[i]-want[i]) > 1e-12 || math.Abs(gotGrad[i]-wantGrad[i]) > 1e-12 {
 					t.Fatalf("exclusive=%v axis=%d element %d: value %v want %v, grad %v want %v",
@@ -188,8 +167,8 @@ func TestGatherSlice(t *testing.T) {
 	b := testenv.PureGo(t)
 	r := rand.New(rand.NewPCG(5, 6))
 	dims := []int{4, 6, 3}
-	x0 := randData(r, dims...)
-	xs := flat(t, x0)
+	x0 := testenv.RandTensor(r, dims...)
+	xs := testenv.Float64s(t, x0)
 	tests := []struct{ axis, start, end int }{
 		{0, 1, 3}, {1, 0, 6}, {1, 2, 5}, {2, 2, 3}, {-1, 0, 2},
 	}
@@ -200,8 +179,8 @@ func TestGatherSlice(t *testing.T) {
 		}
 		outDims := append([]int(nil), dims...)
 		outDims[axis] = tc.end - tc.start
-		w0 := randData(r, outDims...)
-		ws := flat(t, w0)
+		w0 := testenv.RandTensor(r, outDims...)
+		ws := testenv.Float64s(t, w0)
 		fn := func(x, w *graph.Node) (*graph.Node, *graph.Node) {
 			s := graphops.GatherSlice(x, tc.axis, tc.start, tc.end)
 			return s, graph.Gradient(graph.ReduceAllSum(graph.Mul(w, s)), x)[0]
@@ -210,7 +189,7 @@ func TestGatherSlice(t *testing.T) {
 		if err != nil {
 			t.Fatalf("%+v: %v", tc, err)
 		}
-		got, gotGrad := flat(t, out[0]), flat(t, out[1])
+		got, gotGrad := testenv.Float64s(t, out[0]), testenv.Float64s(t, out[1])
 		wantGrad := make([]float64, len(xs))
 		n := 0
 		for i := range dims[0] {
@@ -247,8 +226,8 @@ func TestSliceGradientAndUnstack(t *testing.T) {
 	b := testenv.PureGo(t)
 	r := rand.New(rand.NewPCG(9, 10))
 	dims := []int{3, 4, 5}
-	x0 := randData(r, dims...)
-	xs := flat(t, x0)
+	x0 := testenv.RandTensor(r, dims...)
+	xs := testenv.Float64s(t, x0)
 	for axis := range dims {
 		n := dims[axis]
 		// loss = Σ_i (i+1) · Σ(unstacked_i²): d/dx = 2 (i+1) x where i is
@@ -267,7 +246,7 @@ func TestSliceGradientAndUnstack(t *testing.T) {
 		if len(out) != n+1 {
 			t.Fatalf("axis %d: %d parts, want %d", axis, len(out)-1, n)
 		}
-		grad := flat(t, out[0])
+		grad := testenv.Float64s(t, out[0])
 		for i := range dims[0] {
 			for j := range dims[1] {
 				for k := range dims[2] {
@@ -277,7 +256,7 @@ func TestSliceGradientAndUnstack(t *testing.T) {
 						t.Fatalf("axis %d: grad at %v = %v, want %v", axis, idx, grad[src], want)
 					}
 					// Element idx of x is element (idx without axis) of part idx[axis].
-					part := flat(t, out[1+idx[axis]])
+					part := testenv.Float64s(t, out[1+idx[axis]])
 					rest := make([]int, 0, 2)
 					restDims := make([]int, 0, 2)
 					for a := range 3 {
@@ -298,8 +277,8 @@ func TestSliceGradientAndUnstack(t *testing.T) {
 func TestGatherAxis(t *testing.T) {
 	b := testenv.PureGo(t)
 	r := rand.New(rand.NewPCG(11, 12))
-	x0 := randData(r, 3, 5)
-	xs := flat(t, x0)
+	x0 := testenv.RandTensor(r, 3, 5)
+	xs := testenv.Float64s(t, x0)
 	tests := []struct {
 		axis int
 		idx  []int
@@ -311,8 +290,8 @@ func TestGatherAxis(t *testing.T) {
 		}
 		outDims := []int{3, 5}
 		outDims[a] = len(tc.idx)
-		w0 := randData(r, outDims...)
-		ws := flat(t, w0)
+		w0 := testenv.RandTensor(r, outDims...)
+		ws := testenv.Float64s(t, w0)
 		out, err := graph.MustNewExec(b, func(x, w *graph.Node) []*graph.Node {
 			gx := graphops.GatherAxis(x, tc.axis, tc.idx)
 			return []*graph.Node{gx, graph.Gradient(graph.ReduceAllSum(graph.Mul(gx, w)), x)[0]}
@@ -320,7 +299,7 @@ func TestGatherAxis(t *testing.T) {
 		if err != nil {
 			t.Fatalf("%+v: %v", tc, err)
 		}
-		got, grad := flat(t, out[0]), flat(t, out[1])
+		got, grad := testenv.Float64s(t, out[0]), testenv.Float64s(t, out[1])
 		wantGrad := make([]float64, len(xs))
 		for i := range outDims[0] {
 			for j := range outDims[1] {

@@ -1,4 +1,4 @@
-package nn_test
+package testenv
 
 import (
 	"math/rand/v2"
@@ -7,7 +7,9 @@ import (
 	"github.com/gomlx/gomlx/pkg/core/tensors"
 )
 
-func randData(r *rand.Rand, dims ...int) *tensors.Tensor {
+// RandTensor is a float64 tensor of the given dimensions with standard
+// normal entries drawn from r.
+func RandTensor(r *rand.Rand, dims ...int) *tensors.Tensor {
 	n := 1
 	for _, d := range dims {
 		n *= d
@@ -19,7 +21,8 @@ func randData(r *rand.Rand, dims ...int) *tensors.Tensor {
 	return tensors.FromFlatDataAndDimensions(data, dims...)
 }
 
-func flat(tb testing.TB, t *tensors.Tensor) []float64 {
+// Float64s copies a float64 tensor's values; any other dtype fails the test.
+func Float64s(tb testing.TB, t *tensors.Tensor) []float64 {
 	tb.Helper()
 	v, err := tensors.CopyFlatData[float64](t)
 	if err != nil {
