@@ -15,17 +15,7 @@ import (
 // native energy, the default float32), and of the energy-only terms of
 // the refinement stages.
 func BenchmarkStep(b *testing.B) {
-	cfg, err := ReadConfig(filepath.Join(testenv.Root(), "examples", "ala2", "long.json"))
-	if err != nil {
-		b.Fatal(err)
-	}
-	md := filepath.Join(testenv.SharedData(b), "md", "ala2")
-	cfg.Data.Topology = filepath.Join(md, "top.pdb")
-	cfg.Data.Trajectories = []string{filepath.Join(md, "traj.dcd")}
-	cfg.Data.MaxFrames = 2000
-	cfg.Output = b.TempDir()
-	base := cfg.Stages[0]
-	base.WarmupSteps, base.Schedule, base.Steps = 0, ScheduleConstant, 1000000
+	cfg, base := longBenchConfig(b, 2000)
 	for _, tc := range []struct {
 		name string
 		w    Weights
@@ -62,4 +52,23 @@ func BenchmarkStep(b *testing.B) {
 			b.ReportMetric(float64(runtime.NumCPU()), "cpus")
 		})
 	}
+}
+
+// longBenchConfig is examples/ala2/long.json on the first maxFrames frames
+// of the testdata alanine dipeptide MD, writing into a temporary folder, and
+// its first stage at a constant learning rate with no end in sight.
+func longBenchConfig(b *testing.B, maxFrames int) (Config, Stage) {
+	b.Helper()
+	cfg, err := ReadConfig(filepath.Join(testenv.Root(), "examples", "ala2", "long.json"))
+	if err != nil {
+		b.Fatal(err)
+	}
+	md := filepath.Join(testenv.SharedData(b), "md", "ala2")
+	cfg.Data.Topology = filepath.Join(md, "top.pdb")
+	cfg.Data.Trajectories = []string{filepath.Join(md, "traj.dcd")}
+	cfg.Data.MaxFrames = maxFrames
+	cfg.Output = b.TempDir()
+	base := cfg.Stages[0]
+	base.WarmupSteps, base.Schedule, base.Steps = 0, ScheduleConstant, 1000000
+	return cfg, base
 }

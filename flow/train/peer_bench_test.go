@@ -10,7 +10,6 @@ import (
 	"testing"
 
 	"github.com/gobg/gobg/flow/model"
-	"github.com/gobg/gobg/internal/testenv"
 )
 
 // BenchmarkPeer is gobg's half of the side-by-side comparison with a PyTorch
@@ -28,17 +27,8 @@ import (
 //     forces, gradient), with OpenMM's CPU platform or gobg's native energy;
 //   - sample: 1,000 structures with log q (flow, internal → Cartesian).
 func BenchmarkPeer(b *testing.B) {
-	cfg, err := ReadConfig(filepath.Join(testenv.Root(), "examples", "ala2", "long.json"))
-	if err != nil {
-		b.Fatal(err)
-	}
-	md := filepath.Join(testenv.SharedData(b), "md", "ala2")
-	cfg.Data.Topology = filepath.Join(md, "top.pdb")
-	cfg.Data.Trajectories = []string{filepath.Join(md, "traj.dcd")}
-	cfg.Data.MaxFrames = 10000
-	cfg.Output = b.TempDir()
-	base := cfg.Stages[0]
-	base.BatchSize, base.WarmupSteps, base.Schedule, base.Steps = 256, 0, ScheduleConstant, 1000000
+	cfg, base := longBenchConfig(b, 10000)
+	base.BatchSize = 256
 	for _, tc := range []struct {
 		name     string
 		w        Weights
