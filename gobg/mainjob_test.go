@@ -3,7 +3,6 @@ package main
 import (
 	"bytes"
 	"context"
-	"encoding/json"
 	"os"
 	"os/exec"
 	"path/filepath"
@@ -49,11 +48,8 @@ func TestMainJobReachesTargets(t *testing.T) {
 	if err := cmd.Run(); err != nil {
 		t.Fatalf("gobg run: %v\n%s", err, tail(stderr.String(), 3000))
 	}
-	lines := strings.Split(strings.TrimSpace(stdout.String()), "\n")
 	var s runSummary
-	if err := json.Unmarshal([]byte(lines[len(lines)-1]), &s); err != nil {
-		t.Fatalf("summary: %v\n%s", err, stdout.String())
-	}
+	lastJSON(t, stdout.String(), &s)
 	e := s.Eval
 	t.Logf("ESS %.2f%% of %d, KL %.3f, phi reweighted %.3f kT, wall %.0f s, backend %s",
 		100*float64(e.ESSFraction), e.Samples, float64(e.KL), float64(e.PhiRMSEReweigh), s.WallSecond, s.Backend)
